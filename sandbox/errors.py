@@ -1,0 +1,21 @@
+"""The one exception root of Burndown, and the sandbox's own errors.
+
+`sandbox` imports nothing else of ours, so the root lives here; `worker` and `scheduler` derive
+their errors from it. Adapters translate foreign errors into these (`raise X(...) from exc`).
+"""
+
+
+class BurndownError(Exception):
+    """Root of every error Burndown raises on purpose."""
+
+
+class SandboxError(BurndownError):
+    """The container runtime failed or refused: Docker down, image missing, limit hit."""
+
+
+class ImageError(SandboxError):
+    """The sandbox or control-plane image could not be built or inspected."""
+
+
+class HarnessError(BurndownError):
+    """A harness could not be started, was misconfigured, or its output could not be read."""

@@ -1,0 +1,26 @@
+"""A scriptable `ContainerRuntime` for unit tests: no Docker, same contract."""
+
+from collections.abc import Callable
+from pathlib import Path
+
+from sandbox.runtime import ContainerExit, ContainerSpec, LineSink
+
+Script = Callable[[ContainerSpec, Path | None], tuple[list[str], int]]
+
+
+class FakeRuntime:
+    """Plays a script instead of running a container. The script sees the spec and the host
+    path of the workspace mount (to edit files as an agent would) and returns stdout lines and
+    an exit code."""
+
+    def __init__(self, script: Script) -> None:
+        self._script = script
+        self.specs: list[ContainerSpec] = []
+
+    def run(self, spec: ContainerSpec, on_line: LineSink) -> ContainerExit:
+        self.specs.append(spec)
+        workspace = next((m.source for m in spec.mounts if m.target == spec.workdir), None)
+        lines, code = self._script(spec, workspace)
+        for line in lines:
+            on_line(line)
+        return ContainerExit(exit_code=code)

@@ -1,0 +1,1 @@
+"""Coding-agent harnesses behind one Protocol, and the unified event schema."""

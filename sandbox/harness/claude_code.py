@@ -1,0 +1,171 @@
+"""Claude Code, headless: `claude -p ... --output-format stream-json`."""
+
+import json
+from typing import Any
+
+from sandbox.harness.base import HarnessOptions, ModelAccess
+from sandbox.harness.events import EventKind, HarnessEvent, ResultStatus
+
+_STATUS = {
+    "success": ResultStatus.SUCCESS,
+    "error_max_turns": ResultStatus.MAX_TURNS,
+    "error_max_budget_usd": ResultStatus.BUDGET,
+    "error_during_execution": ResultStatus.ERROR,
+}
+
+_QUIET = {
+    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+    "DISABLE_TELEMETRY": "1",
+    "DISABLE_AUTOUPDATER": "1",
+    "DISABLE_ERROR_REPORTING": "1",
+}
+
+
+class ClaudeCode:
+    """Adapter for the Claude Code CLI."""
+
+    name = "claude-code"
+
+    def command(self, prompt: str, options: HarnessOptions) -> list[str]:
+        argv = [
+            "claude",
+            "-p",
+            prompt,
+            "--output-format",
+            "stream-json",
+            "--verbose",
+            "--permission-mode",
+            "bypassPermissions",
+        ]
+        if options.model:
+            argv += ["--model", options.model]
+        if options.max_turns:
+            argv += ["--max-turns", str(options.max_turns)]
+        if options.extra_system_prompt:
+            argv += ["--append-system-prompt", options.extra_system_prompt]
+        return argv
+
+    def environment(self, access: ModelAccess, home: str) -> dict[str, str]:
+        env = {"HOME": home, **_QUIET}
+        if access.base_url:
+            env["ANTHROPIC_BASE_URL"] = access.base_url.rstrip("/").removesuffix("/v1")
+        if access.api_key:
+            env["ANTHROPIC_API_KEY"] = access.api_key.get_secret_value()
+        return env
+
+    def parse_line(self, line: str) -> list[HarnessEvent]:
+        if not line.strip():
+            return []
+        try:
+            native = json.loads(line)
+        except json.JSONDecodeError:
+            return [HarnessEvent(kind=EventKind.UNPARSED, data={"text": line}, raw=line)]
+        if not isinstance(native, dict):
+            return [HarnessEvent(kind=EventKind.UNPARSED, data={"text": line}, raw=line)]
+        events = _map(native) or [
+            HarnessEvent(kind=EventKind.NATIVE, data={"type": native.get("type")})
+        ]
+        events[0].raw = native
+        return events
+
+
+def _map(n: dict[str, Any]) -> list[HarnessEvent]:
+    kind = n.get("type")
+    if kind == "system" and n.get("subtype") == "init":
+        return [
+            HarnessEvent(
+                kind=EventKind.SESSION_START,
+                data={
+                    "session_id": n.get("session_id"),
+                    "model": n.get("model"),
+                    "cwd": n.get("cwd"),
+                    "tools": n.get("tools", []),
+                    "version": n.get("claude_code_version"),
+                },
+            )
+        ]
+    if kind == "assistant":
+        return [e for b in _blocks(n) for e in _assistant_block(b)]
+    if kind == "user":
+        return _tool_results(n)
+    if kind == "result":
+        return _result(n)
+    return []
+
+
+def _blocks(n: dict[str, Any]) -> list[dict[str, Any]]:
+    content = (n.get("message") or {}).get("content") or []
+    return [b for b in content if isinstance(b, dict)]
+
+
+def _assistant_block(b: dict[str, Any]) -> list[HarnessEvent]:
+    t = b.get("type")
+    if t == "text":
+        return [HarnessEvent(kind=EventKind.ASSISTANT_TEXT, data={"text": b.get("text", "")})]
+    if t == "thinking":
+        return [HarnessEvent(kind=EventKind.THINKING, data={"text": b.get("thinking", "")})]
+    if t == "tool_use":
+        return [
+            HarnessEvent(
+                kind=EventKind.TOOL_CALL,
+                data={"id": b.get("id"), "name": b.get("name"), "input": b.get("input", {})},
+            )
+        ]
+    return [HarnessEvent(kind=EventKind.NATIVE, data={"type": f"assistant.{t}"})]
+
+
+def _tool_results(n: dict[str, Any]) -> list[HarnessEvent]:
+    out: list[HarnessEvent] = []
+    for b in _blocks(n):
+        if b.get("type") != "tool_result":
+            continue
+        content = b.get("content")
+        if isinstance(content, list):
+            content = "\n".join(str(c.get("text", "")) for c in content if isinstance(c, dict))
+        out.append(
+            HarnessEvent(
+                kind=EventKind.TOOL_RESULT,
+                data={
+                    "id": b.get("tool_use_id"),
+                    "output": content or "",
+                    "is_error": bool(b.get("is_error")),
+                },
+            )
+        )
+    extra = n.get("tool_use_result")
+    if isinstance(extra, dict):
+        paths = [extra["filePath"]] if extra.get("filePath") else []
+        paths += (extra.get("bashEditDiff") or {}).get("changedFiles", []) or []
+        out += [HarnessEvent(kind=EventKind.FILE_CHANGE, data={"path": p}) for p in paths]
+    return out
+
+
+def _result(n: dict[str, Any]) -> list[HarnessEvent]:
+    usage = n.get("usage") or {}
+    status = _STATUS.get(str(n.get("subtype")), ResultStatus.ERROR)
+    if n.get("is_error") and status == ResultStatus.SUCCESS:
+        status = ResultStatus.ERROR
+    events = [
+        HarnessEvent(
+            kind=EventKind.USAGE,
+            data={
+                "input_tokens": int(usage.get("input_tokens") or 0),
+                "output_tokens": int(usage.get("output_tokens") or 0),
+                "cached_tokens": int(usage.get("cache_read_input_tokens") or 0),
+            },
+        ),
+    ]
+    if n.get("total_cost_usd") is not None:
+        events.append(HarnessEvent(kind=EventKind.COST, data={"usd": n["total_cost_usd"]}))
+    events.append(
+        HarnessEvent(
+            kind=EventKind.RESULT,
+            data={
+                "status": status,
+                "text": n.get("result", ""),
+                "turns": n.get("num_turns"),
+                "duration_ms": n.get("duration_ms"),
+            },
+        )
+    )
+    return events

@@ -1,0 +1,82 @@
+"""The web API: GitHub webhooks in, health out. Answers at once; work happens in the queue."""
+
+import json
+from collections.abc import Callable
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
+
+from scheduler.webhooks import BadDelivery, parse_issue_labeled, signature_ok
+from worker.store.repo import record_delivery
+
+log = structlog.get_logger("api")
+
+EnqueueDelivery = Callable[[str], None]
+
+
+def create_app(
+    *,
+    engine: Engine,
+    webhook_secret: str | None,
+    trigger_label: str,
+    enqueue_delivery: EnqueueDelivery,
+) -> FastAPI:
+    """The API app. Dependencies are passed in; nothing is read from the environment here."""
+    app = FastAPI(title="Burndown", version="0.1.0")
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post("/webhooks/github")
+    async def github_webhook(request: Request) -> JSONResponse:
+        if not webhook_secret:
+            return _answer(503, "the webhook secret is not configured")
+        body = await request.body()
+        if not signature_ok(webhook_secret, body, request.headers.get("x-hub-signature-256")):
+            log.warning(
+                "webhook signature refused", delivery=request.headers.get("x-github-delivery")
+            )
+            return _answer(401, "bad or missing X-Hub-Signature-256")
+        event = request.headers.get("x-github-event")
+        delivery = request.headers.get("x-github-delivery")
+        if not event or not delivery:
+            return _answer(400, "missing X-GitHub-Event or X-GitHub-Delivery")
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return _answer(400, "the body is not JSON")
+        if not isinstance(payload, dict):
+            return _answer(400, "the body is not a JSON object")
+        if event == "ping":
+            return _answer(200, "pong")
+        if event != "issues" or payload.get("action") != "labeled":
+            return _answer(202, f"ignored: {event}.{payload.get('action')}")
+        try:
+            labeled = parse_issue_labeled(payload)
+        except BadDelivery as exc:
+            return _answer(400, str(exc))
+        if labeled.label.name != trigger_label:
+            return _answer(202, f"ignored: label {labeled.label.name!r}")
+        fresh = await run_in_threadpool(
+            record_delivery, engine, delivery, event, payload.get("action"), body.decode()
+        )
+        if not fresh:
+            return _answer(200, "duplicate delivery: already received")
+        await run_in_threadpool(enqueue_delivery, delivery)
+        log.info(
+            "delivery accepted",
+            delivery=delivery,
+            repo=labeled.repository.full_name,
+            issue=labeled.issue.number,
+        )
+        return _answer(202, "accepted")
+
+    return app
+
+
+def _answer(status: int, message: str) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"message": message})

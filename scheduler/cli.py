@@ -1,0 +1,256 @@
+"""The `burndown` command. With the Celery app module, the only place things are wired."""
+
+import re
+import signal
+import subprocess
+import sys
+import time
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sandbox.errors import BurndownError
+from sandbox.harness.events import EventKind, HarnessEvent
+from worker.logs import configure_logging
+from worker.settings import Settings, get_settings
+
+app = typer.Typer(
+    help="Burndown: labelled issues in, verified pull requests out.", no_args_is_help=True
+)
+db_app = typer.Typer(help="The store.", no_args_is_help=True)
+sandbox_app = typer.Typer(help="The sandbox image and policy.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(sandbox_app, name="sandbox")
+console = Console()
+
+
+def _settings() -> Settings:
+    s = get_settings()
+    configure_logging(json=s.log_json)
+    return s
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the store to the latest schema."""
+    from worker.store.migrate import upgrade
+
+    s = _settings()
+    upgrade(s.resolved_database_url())
+    console.print(f"store at {_redact(s.resolved_database_url())} is up to date")
+
+
+@app.command()
+def api(
+    host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port.")] = None,
+) -> None:
+    """Serve the web API (webhooks)."""
+    import uvicorn
+
+    from scheduler.api import create_app
+    from scheduler.jobs import INTAKE_TASK, register
+    from worker.celery_app import create_celery, engine_for
+
+    s = _settings()
+    celery = create_celery(s)
+    register(celery, s)
+    secret = s.github_webhook_secret.get_secret_value() if s.github_webhook_secret else None
+    web = create_app(
+        engine=engine_for(s.resolved_database_url()),
+        webhook_secret=secret,
+        trigger_label=s.trigger_label,
+        enqueue_delivery=lambda d: celery.send_task(INTAKE_TASK, args=[d]),
+    )
+    uvicorn.run(web, host=host or s.api_host, port=port or s.api_port, log_level="warning")
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(help="Runs at once.")] = 1,
+) -> None:
+    """Run the Celery worker that processes deliveries and runs tickets."""
+    from scheduler.jobs import register
+    from worker.celery_app import create_celery
+
+    s = _settings()
+    celery = create_celery(s)
+    register(celery, s)
+    celery.worker_main(
+        [
+            "worker",
+            "--loglevel=INFO",
+            f"--concurrency={concurrency}",
+            "--pool=prefork",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ]
+    )
+
+
+@app.command()
+def beat() -> None:
+    """Run the periodic scheduler (the reconciler)."""
+    from scheduler.jobs import register
+    from worker.celery_app import create_celery
+
+    s = _settings()
+    celery = create_celery(s)
+    register(celery, s)
+    celery.start(["beat", "--loglevel=INFO"])
+
+
+@app.command()
+def up() -> None:
+    """Start api, worker and beat on this host (SQLite store; Redis if configured, else an
+    embedded broker). Ctrl-C stops them all."""
+    from worker.store.migrate import upgrade
+
+    s = _settings()
+    upgrade(s.resolved_database_url())
+    me = [sys.executable, "-m", "scheduler.cli"]
+    procs = [subprocess.Popen([*me, name]) for name in ("api", "worker", "beat")]
+    console.print(f"burndown is up: http://{s.api_host}:{s.api_port} (Ctrl-C stops)")
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    while not stopping and all(p.poll() is None for p in procs):
+        time.sleep(0.5)
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    failed = [p.args[-1] for p in procs if p.returncode not in (0, -15, None)]  # type: ignore[index]
+    if failed and not stopping:
+        raise typer.Exit(1)
+
+
+_REF = re.compile(r"^(?:https?://[^/]+/)?([\w.-]+/[\w.-]+)(?:#|/issues/)(\d+)/?$")
+
+
+def parse_ref(ref: str) -> tuple[str, int]:
+    """`owner/repo#n` or an issue URL -> (owner/repo, n)."""
+    m = _REF.match(ref.strip())
+    if not m:
+        raise typer.BadParameter(f"{ref!r}: expected owner/repo#N or an issue URL")
+    return m.group(1), int(m.group(2))
+
+
+@app.command()
+def run(
+    ref: Annotated[str, typer.Argument(help="owner/repo#N or an issue URL.")],
+    harness: Annotated[str | None, typer.Option(help="Harness to use.")] = None,
+) -> None:
+    """Process one ticket in the foreground and print the pull request URL."""
+    from worker.celery_app import pipeline_deps
+    from worker.store.migrate import upgrade
+    from worker.store.repo import queue_ticket, upsert_ticket
+
+    s = _settings()
+    repo, number = parse_ref(ref)
+    upgrade(s.resolved_database_url())
+    try:
+        deps = pipeline_deps(s)
+        issue = deps.github.get_issue(repo, number)
+        ticket = upsert_ticket(
+            deps.engine,
+            repo,
+            number,
+            title=issue.title,
+            body=issue.body,
+            url=issue.url,
+            labeled_by=None,
+        )
+        assert ticket.id is not None
+        if not queue_ticket(deps.engine, ticket.id):
+            console.print(f"[red]{repo}#{number} is already queued or running elsewhere[/red]")
+            raise typer.Exit(2)
+        from worker.pipeline import run_ticket
+
+        console.print(f"running {harness or s.harness} on {repo}#{number}: {issue.title}")
+        outcome = run_ticket(ticket.id, deps, harness=harness, on_event=_show)
+    except BurndownError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    if outcome is None:
+        raise typer.Exit(2)
+    if outcome.pr_url:
+        console.print(outcome.pr_url)
+    else:
+        console.print(f"[yellow]{outcome.kind}[/yellow]: {outcome.detail}")
+        raise typer.Exit(0 if outcome.kind == "no_changes" else 1)
+
+
+def _show(e: HarnessEvent) -> None:
+    if e.kind == EventKind.TOOL_CALL:
+        console.print(f"  [cyan]tool[/cyan] {e.data.get('name')} {str(e.data.get('input'))[:100]}")
+    elif e.kind == EventKind.ASSISTANT_TEXT:
+        console.print(f"  [green]agent[/green] {str(e.data.get('text'))[:200]}")
+    elif e.kind == EventKind.RESULT:
+        console.print(f"  [bold]result[/bold] {e.data.get('status')}")
+
+
+@app.command()
+def report(
+    repo: Annotated[str | None, typer.Option(help="Only this owner/repo.")] = None,
+) -> None:
+    """Print tickets, runs, pull requests opened and outcomes."""
+    from scheduler.report import build_report
+    from worker.celery_app import engine_for
+    from worker.store.migrate import upgrade
+
+    s = _settings()
+    upgrade(s.resolved_database_url())
+    r = build_report(engine_for(s.resolved_database_url()), repo=repo)
+    console.print(f"tickets: {r.tickets}  runs: {r.runs}  pull requests opened: {r.prs_opened}")
+    console.print(
+        "outcomes: " + (", ".join(f"{k}={v}" for k, v in sorted(r.outcomes.items())) or "none")
+    )
+    table = Table(
+        "run",
+        "ticket",
+        "harness",
+        "status",
+        "outcome",
+        "pull request",
+        "seconds",
+        "tokens in/out",
+        "cost",
+    )
+    for row in r.rows:
+        table.add_row(
+            str(row.run_id),
+            row.ticket,
+            row.harness,
+            row.status,
+            row.outcome or "-",
+            row.pr_url or "-",
+            f"{row.seconds:.1f}" if row.seconds is not None else "-",
+            f"{row.input_tokens}/{row.output_tokens}" if row.input_tokens is not None else "-",
+            f"${row.cost_usd:.4f}" if row.cost_usd is not None else "unknown",
+        )
+    console.print(table)
+
+
+def _redact(url: str) -> str:
+    return re.sub(r"//[^@/]+@", "//***@", url)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""The control plane's Celery tasks (intake, reconcile) and the beat schedule."""
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import structlog
+from celery import Celery
+from sqlalchemy import Engine
+
+from scheduler.intake import process_delivery
+from worker.celery_app import RUN_TASK, engine_for, github_client
+from worker.settings import Settings
+from worker.store.models import OutcomeKind, utcnow
+from worker.store.repo import (
+    RunResult,
+    finish_run,
+    pending_deliveries,
+    stale_queued,
+    stale_running,
+)
+
+INTAKE_TASK = "burndown.intake"
+RECONCILE_TASK = "burndown.reconcile"
+log = structlog.get_logger("jobs")
+SendFn = Callable[[str, object], object]
+
+
+def register(app: Celery, settings: Settings) -> None:
+    """Add intake and the periodic reconciler to `app`."""
+
+    @app.task(name=INTAKE_TASK)  # type: ignore[untyped-decorator]
+    def intake_task(delivery_id: str) -> None:
+        process_delivery(
+            delivery_id,
+            engine=engine_for(settings.resolved_database_url()),
+            github=github_client(settings),
+            trigger_label=settings.trigger_label,
+            enqueue=lambda tid: app.send_task(RUN_TASK, args=[tid]),
+        )
+
+    @app.task(name=RECONCILE_TASK)  # type: ignore[untyped-decorator]
+    def reconcile_task() -> None:
+        reconcile(
+            engine_for(settings.resolved_database_url()),
+            send=lambda name, arg: app.send_task(name, args=[arg]),
+            run_timeout=settings.run_timeout_seconds,
+            grace=settings.reconcile_interval_seconds,
+        )
+
+    app.conf.beat_schedule = {
+        "reconcile": {"task": RECONCILE_TASK, "schedule": settings.reconcile_interval_seconds},
+    }
+
+
+def reconcile(engine: Engine, *, send: SendFn, run_timeout: float, grace: float) -> dict[str, int]:
+    """Recover what a lost message or a dead worker left: deliveries never processed and
+    tickets never started are sent again (both are idempotent), runs that outlived their time
+    limit by far are closed as failed."""
+    now = utcnow()
+    deliveries = pending_deliveries(engine)
+    for d in deliveries:
+        send(INTAKE_TASK, d)
+    queued = stale_queued(engine, now - timedelta(seconds=grace))
+    for t in queued:
+        send(RUN_TASK, t)
+    dead = stale_running(engine, now - timedelta(seconds=run_timeout + 600 + grace))
+    for r in dead:
+        finish_run(
+            engine,
+            r,
+            RunResult(outcome=OutcomeKind.FAILED, detail="the worker running this was lost"),
+        )
+    counts = {"deliveries": len(deliveries), "queued": len(queued), "dead_runs": len(dead)}
+    if any(counts.values()):
+        log.info("reconciled", **counts)
+    return counts

@@ -1,0 +1,65 @@
+"""GitHub webhook deliveries: signature check and the parts of a body we act on."""
+
+import hashlib
+import hmac
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from sandbox.errors import BurndownError
+
+
+class BadDelivery(BurndownError):
+    """A delivery whose body is not what its event promises."""
+
+
+def signature_ok(secret: str, body: bytes, header: str | None) -> bool:
+    """True when `header` is `sha256=` + the HMAC-SHA256 of `body`, compared in constant time."""
+    if not header or not header.startswith("sha256="):
+        return False
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, header.removeprefix("sha256="))
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The `X-Hub-Signature-256` value GitHub would send for `body`."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class _Named(BaseModel):
+    name: str
+
+
+class _User(BaseModel):
+    login: str
+
+
+class _Repo(BaseModel):
+    full_name: str
+
+
+class _Issue(BaseModel):
+    number: int
+    title: str
+    body: str | None = None
+    html_url: str
+    pull_request: dict[str, Any] | None = None
+
+
+class IssueLabeled(BaseModel):
+    """The fields of an `issues.labeled` delivery that intake uses."""
+
+    action: str
+    label: _Named
+    issue: _Issue
+    repository: _Repo
+    sender: _User
+
+
+def parse_issue_labeled(payload: Any) -> IssueLabeled:
+    """The `issues.labeled` fields, or `BadDelivery` saying what is missing."""
+    try:
+        return IssueLabeled.model_validate(payload)
+    except ValidationError as exc:
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
+        raise BadDelivery(f"issues.labeled body lacks or mistypes: {fields}") from None

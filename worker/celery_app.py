@@ -1,0 +1,102 @@
+"""The Celery app and the wiring of the data plane: the one place settings become objects.
+
+Tasks are thin: they take ids and call plain functions. The scheduler adds its own tasks
+(intake, periodic jobs) to the same app through `scheduler.jobs.register`.
+"""
+
+from functools import cache
+
+from celery import Celery
+from sqlalchemy import Engine
+
+from sandbox.docker_runtime import DockerRuntime
+from sandbox.harness.base import HarnessOptions, ModelAccess
+from sandbox.runtime import SandboxPolicy
+from worker.errors import ConfigError
+from worker.github.client import PyGithubClient
+from worker.pipeline import PipelineConfig, PipelineDeps, run_ticket
+from worker.settings import Settings
+from worker.store.db import make_engine
+
+RUN_TASK = "burndown.run_ticket"
+
+
+def create_celery(settings: Settings) -> Celery:
+    """A Celery app on the configured broker (Redis, or the embedded SQLite transport)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app = Celery("burndown", broker=settings.resolved_broker_url(), set_as_current=False)
+    visibility = settings.run_timeout_seconds + 900
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=False,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        task_default_queue="burndown",
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": visibility, "polling_interval": 0.2},
+        task_time_limit=settings.run_timeout_seconds + 600,
+        worker_hijack_root_logger=False,
+        worker_redirect_stdouts=False,
+        beat_schedule_filename=str(settings.data_dir / "celerybeat-schedule"),
+    )
+
+    deps: list[PipelineDeps] = []  # built on the first task, in the worker process only
+
+    @app.task(name=RUN_TASK)  # type: ignore[untyped-decorator]
+    def run_ticket_task(ticket_id: int) -> None:
+        if not deps:
+            deps.append(pipeline_deps(settings))
+        run_ticket(ticket_id, deps[0])
+
+    return app
+
+
+@cache
+def engine_for(url: str) -> Engine:
+    """One engine per process and URL."""
+    return make_engine(url)
+
+
+def pipeline_config(settings: Settings) -> PipelineConfig:
+    return PipelineConfig(
+        image=settings.sandbox_image,
+        harness=settings.harness,
+        work_dir=settings.data_dir.resolve(),
+        options=HarnessOptions(model=settings.model, max_turns=settings.max_turns),
+        model_access=ModelAccess(
+            base_url=settings.anthropic_base_url, api_key=settings.anthropic_api_key
+        ),
+        policy=SandboxPolicy(
+            memory=settings.sandbox_memory,
+            cpus=settings.sandbox_cpus,
+            pids=settings.sandbox_pids,
+            network=settings.sandbox_network,
+            timeout_seconds=settings.run_timeout_seconds,
+        ),
+        git_timeout=settings.git_timeout_seconds,
+        author_name=settings.git_author_name,
+        author_email=settings.git_author_email,
+        public_url=settings.public_url,
+    )
+
+
+def github_client(settings: Settings) -> PyGithubClient:
+    if settings.github_token is None:
+        raise ConfigError("BURNDOWN_GITHUB_TOKEN is not set")
+    return PyGithubClient(
+        settings.github_api_url,
+        settings.github_token.get_secret_value(),
+        timeout=settings.http_timeout_seconds,
+    )
+
+
+def pipeline_deps(settings: Settings) -> PipelineDeps:
+    """The pipeline's dependencies, built from settings."""
+    token = settings.github_token.get_secret_value() if settings.github_token else None
+    return PipelineDeps(
+        engine=engine_for(settings.resolved_database_url()),
+        github=github_client(settings),
+        runtime=DockerRuntime(api_timeout=settings.docker_timeout_seconds),
+        git_token=token,
+        config=pipeline_config(settings),
+    )

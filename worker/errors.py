@@ -1,0 +1,19 @@
+"""Errors of the data plane, all under the one root in `sandbox.errors`."""
+
+from sandbox.errors import BurndownError
+
+
+class GitError(BurndownError):
+    """A git command failed or timed out."""
+
+
+class GitHubError(BurndownError):
+    """The GitHub API failed, refused, or answered something we cannot use."""
+
+
+class StoreError(BurndownError):
+    """The store could not be read or written."""
+
+
+class ConfigError(BurndownError):
+    """Settings or per-repository configuration are missing or invalid."""

@@ -1,0 +1,61 @@
+"""Writes a run's events to the store as they stream, in small batches."""
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Engine
+
+from sandbox.harness.events import HarnessEvent
+from worker.store.repo import NewEvent, append_events
+
+EventSink = Callable[[HarnessEvent], None]
+
+
+class EventRecorder:
+    """Collects a run's events and appends them to the store; the first event of a run and then
+    at most every `interval` seconds or `batch` events, so a long stream costs few commits."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        run_id: int,
+        *,
+        on_event: EventSink | None = None,
+        interval: float = 0.25,
+        batch: int = 100,
+    ) -> None:
+        self._engine, self._run_id, self._on_event = engine, run_id, on_event
+        self._interval, self._batch = interval, batch
+        self._pending: list[NewEvent] = []
+        self._last_flush = 0.0
+        self.events: list[HarnessEvent] = []
+
+    def harness(self, event: HarnessEvent) -> None:
+        self.events.append(event)
+        data = {**event.data, **({"raw": event.raw} if event.raw is not None else {})}
+        self._add(NewEvent("harness", event.kind, data))
+        if self._on_event:
+            self._on_event(event)
+
+    def stage(self, name: str, seconds: float, **extra: Any) -> None:
+        self._add(
+            NewEvent("pipeline", "stage", {"stage": name, "seconds": round(seconds, 4), **extra})
+        )
+        self.flush()
+
+    def _add(self, event: NewEvent) -> None:
+        self._pending.append(event)
+        now = time.monotonic()
+        if (
+            len(self.events) <= 1
+            or len(self._pending) >= self._batch
+            or now - self._last_flush >= self._interval
+        ):
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending:
+            append_events(self._engine, self._run_id, self._pending)
+            self._pending = []
+        self._last_flush = time.monotonic()

@@ -1,0 +1,1 @@
+"""GitHub behind a small Protocol: the PyGithub implementation and a scriptable fake."""

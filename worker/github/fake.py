@@ -1,0 +1,63 @@
+"""An in-memory `GitHubClient` for unit tests."""
+
+from dataclasses import dataclass, field
+
+from worker.errors import GitHubError
+from worker.github.protocol import Issue, PullRequest, Repository
+
+
+@dataclass
+class FakeGitHub:
+    """Repositories, issues, roles, comments and pull requests held in dicts."""
+
+    repos: dict[str, Repository] = field(default_factory=dict)
+    issues: dict[tuple[str, int], Issue] = field(default_factory=dict)
+    roles: dict[tuple[str, str], str] = field(default_factory=dict)
+    comments: list[tuple[str, int, str]] = field(default_factory=list)
+    pulls: list[tuple[str, PullRequest, str]] = field(default_factory=list)  # repo, pr, body
+    fail: dict[str, str] = field(default_factory=dict)  # method name -> error message
+
+    def _maybe_fail(self, method: str) -> None:
+        if method in self.fail:
+            raise GitHubError(self.fail[method])
+
+    def get_repo(self, full_name: str) -> Repository:
+        self._maybe_fail("get_repo")
+        try:
+            return self.repos[full_name]
+        except KeyError:
+            raise GitHubError(f"get repository {full_name}: GitHub answered 404") from None
+
+    def get_issue(self, full_name: str, number: int) -> Issue:
+        self._maybe_fail("get_issue")
+        try:
+            return self.issues[(full_name, number)]
+        except KeyError:
+            raise GitHubError(f"get issue {full_name}#{number}: GitHub answered 404") from None
+
+    def role(self, full_name: str, login: str) -> str:
+        self._maybe_fail("role")
+        return self.roles.get((full_name, login), "none")
+
+    def comment(self, full_name: str, number: int, body: str) -> str:
+        self._maybe_fail("comment")
+        self.comments.append((full_name, number, body))
+        return f"https://github.test/{full_name}/issues/{number}#c{len(self.comments)}"
+
+    def find_open_pull(self, full_name: str, head_branch: str) -> PullRequest | None:
+        return next((p for r, p, _ in self.pulls if r == full_name and p.head == head_branch), None)
+
+    def open_pull(
+        self, full_name: str, *, head: str, base: str, title: str, body: str, draft: bool = False
+    ) -> PullRequest:
+        self._maybe_fail("open_pull")
+        n = 100 + len(self.pulls)
+        pr = PullRequest(
+            number=n,
+            url=f"https://github.test/{full_name}/pull/{n}",
+            head=head,
+            base=base,
+            draft=draft,
+        )
+        self.pulls.append((full_name, pr, body))
+        return pr

@@ -1,0 +1,292 @@
+"""The run pipeline: checkout, sandboxed harness, commit, push, pull request, outcome.
+
+Plain functions with their dependencies passed in; the Celery task and `burndown run` call
+`run_ticket`. Failures end as recorded outcomes and an issue comment, never as a lost ticket.
+"""
+
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import structlog
+from sqlalchemy import Engine
+
+from sandbox.errors import BurndownError
+from sandbox.harness.base import Harness, HarnessOptions, ModelAccess, get_harness
+from sandbox.harness.events import EventKind, ResultStatus, cost_of, usage_of
+from sandbox.runtime import (
+    RUN_LABEL,
+    ContainerExit,
+    ContainerRuntime,
+    ContainerSpec,
+    Mount,
+    SandboxPolicy,
+)
+from worker.events import EventRecorder, EventSink
+from worker.git import Checkout, checkout
+from worker.github.protocol import GitHubClient
+from worker.store.models import Outcome, OutcomeKind, Run, Ticket
+from worker.store.repo import RunResult, finish_run, get_ticket, start_run
+
+log = structlog.get_logger("pipeline")
+
+SANDBOX_UID = 1000
+MARKER = "<!-- burndown -->"
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Everything the pipeline needs from settings, resolved once."""
+
+    image: str
+    harness: str
+    work_dir: Path
+    options: HarnessOptions = field(default_factory=HarnessOptions)
+    model_access: ModelAccess = field(default_factory=ModelAccess)
+    policy: SandboxPolicy = field(default_factory=SandboxPolicy)
+    git_timeout: float = 300.0
+    author_name: str = "burndown[bot]"
+    author_email: str = "burndown@users.noreply.github.com"
+    public_url: str = "http://localhost:8000"
+
+
+@dataclass(frozen=True)
+class PipelineDeps:
+    """The external systems a run touches."""
+
+    engine: Engine
+    github: GitHubClient
+    runtime: ContainerRuntime
+    git_token: str | None
+    config: PipelineConfig
+
+
+def branch_for(ticket: Ticket) -> str:
+    return f"burndown/issue-{ticket.number}"
+
+
+def run_ticket(
+    ticket_id: int,
+    deps: PipelineDeps,
+    *,
+    harness: str | None = None,
+    on_event: EventSink | None = None,
+) -> Outcome | None:
+    """Run the agent on a queued ticket. None when the ticket is not ours to run (another run
+    holds it, or it is not queued): safe to call twice."""
+    ticket = get_ticket(deps.engine, ticket_id)
+    if ticket is None:
+        log.warning("ticket not found", ticket_id=ticket_id)
+        return None
+    name = harness or deps.config.harness
+    run = start_run(
+        deps.engine,
+        ticket_id,
+        harness=name,
+        model=deps.config.options.model,
+        branch=branch_for(ticket),
+    )
+    if run is None:
+        log.info("ticket not claimable; skipped", ticket_id=ticket_id, status=ticket.status)
+        return None
+    assert run.id is not None
+    with structlog.contextvars.bound_contextvars(
+        ticket_id=ticket_id, run_id=run.id, repo=ticket.repo, issue=ticket.number
+    ):
+        t0 = time.monotonic()
+        recorder = EventRecorder(deps.engine, run.id, on_event=on_event)
+        try:
+            result = _execute(ticket, run, deps, get_harness(name), recorder)
+        except BurndownError as exc:
+            result = RunResult(outcome=OutcomeKind.FAILED, detail=str(exc))
+        recorder.flush()
+        if result.outcome == OutcomeKind.FAILED:
+            _tell(deps, ticket, _failure_comment(result.detail, deps.config, run.id))
+        outcome = finish_run(deps.engine, run.id, result)
+        log.info(
+            "run finished",
+            outcome=outcome.kind,
+            pr_url=outcome.pr_url,
+            seconds=round(time.monotonic() - t0, 2),
+            input_tokens=result.input_tokens,
+            output_tokens=result.output_tokens,
+            cost_usd=result.cost_usd,
+            detail=result.detail[:300],
+        )
+        return outcome
+
+
+def _execute(
+    ticket: Ticket, run: Run, deps: PipelineDeps, harness: Harness, rec: EventRecorder
+) -> RunResult:
+    cfg = deps.config
+    t0 = time.monotonic()
+    repo = deps.github.get_repo(ticket.repo)
+    with checkout(
+        repo.clone_url,
+        deps.git_token,
+        base_branch=repo.default_branch,
+        branch=run.branch,
+        parent=cfg.work_dir / "workspaces",
+        timeout=cfg.git_timeout,
+    ) as co:
+        rec.stage("clone", time.monotonic() - t0)
+        exit_ = _run_harness(ticket, run, deps, harness, rec, co)
+        usage = usage_of(rec.events)
+        done = RunResult(
+            outcome=OutcomeKind.FAILED,
+            exit_code=exit_.exit_code,
+            input_tokens=usage.input_tokens if usage else None,
+            output_tokens=usage.output_tokens if usage else None,
+            cached_tokens=usage.cached_tokens if usage else None,
+            cost_usd=cost_of(rec.events),
+        )
+        problem = _problem(exit_, rec)
+        if problem:
+            return replace(done, detail=problem)
+        with _stage(rec, "commit"):
+            sha = co.commit_all(_commit_message(ticket), cfg.author_name, cfg.author_email)
+        if sha is None:
+            _tell(
+                deps,
+                ticket,
+                f"{MARKER}\nBurndown ran `{harness.name}` on this issue and it "
+                f"made no changes, so there is no pull request. Run: {_run_link(cfg, run)}",
+            )
+            return replace(done, outcome=OutcomeKind.NO_CHANGES, detail="the agent changed nothing")
+        with _stage(rec, "push"):
+            co.push(force=True)
+        with _stage(rec, "pull_request"):
+            pr = deps.github.find_open_pull(ticket.repo, run.branch) or deps.github.open_pull(
+                ticket.repo,
+                head=run.branch,
+                base=co.base_branch,
+                title=f"{ticket.title} (#{ticket.number})",
+                body=_pr_body(ticket, run, harness.name, rec, cfg),
+            )
+            _tell(
+                deps, ticket, f"{MARKER}\nBurndown opened a pull request for this issue: {pr.url}"
+            )
+        return replace(
+            done,
+            outcome=OutcomeKind.PR_OPENED,
+            pr_url=pr.url,
+            pr_number=pr.number,
+            detail=f"{len(co.changed_files(sha))} files changed",
+        )
+
+
+def _run_harness(
+    ticket: Ticket,
+    run: Run,
+    deps: PipelineDeps,
+    harness: Harness,
+    rec: EventRecorder,
+    co: Checkout,
+) -> ContainerExit:
+    cfg = deps.config
+    if os.geteuid() == 0:
+        co.chown_for(SANDBOX_UID, SANDBOX_UID)
+        user = f"{SANDBOX_UID}:{SANDBOX_UID}"
+    else:
+        user = f"{os.getuid()}:{os.getgid()}"
+    home = "/home/agent"
+    spec = ContainerSpec(
+        image=cfg.image,
+        command=harness.command(_prompt(ticket), cfg.options),
+        env={**harness.environment(cfg.model_access, home), **cfg.options.extra_env},
+        home=home,
+        user=user,
+        mounts=[Mount(source=co.path, target="/workspace")],
+        labels={RUN_LABEL: str(run.id)},
+        policy=cfg.policy,
+    )
+    t0 = time.monotonic()
+    first: list[float] = []
+
+    def on_line(line: str) -> None:
+        for event in harness.parse_line(line):
+            if not first:
+                first.append(time.monotonic() - t0)
+                rec.stage("first_event", first[0])
+            rec.harness(event)
+
+    exit_ = deps.runtime.run(spec, on_line)
+    rec.stage("container_start", exit_.started_after_seconds)
+    rec.stage("harness", time.monotonic() - t0, exit_code=exit_.exit_code)
+    return exit_
+
+
+def _problem(exit_: ContainerExit, rec: EventRecorder) -> str | None:
+    if exit_.timed_out:
+        return "the agent hit the run's time limit and was stopped"
+    if exit_.idle_timed_out:
+        return "the agent printed nothing for too long and was stopped"
+    if exit_.oom_killed:
+        return "the agent ran out of memory"
+    results = [e for e in rec.events if e.kind == EventKind.RESULT]
+    if not results:
+        tail = exit_.stderr_tail.strip()[-500:]
+        return f"the harness exited with code {exit_.exit_code} without a result: {tail}"
+    status = results[-1].data.get("status")
+    if status != ResultStatus.SUCCESS:
+        return f"the harness ended with status {status}: {results[-1].data.get('text', '')}"
+    if exit_.exit_code != 0:
+        return f"the harness exited with code {exit_.exit_code}"
+    return None
+
+
+@contextmanager
+def _stage(rec: EventRecorder, name: str) -> Iterator[None]:
+    t0 = time.monotonic()
+    yield
+    rec.stage(name, time.monotonic() - t0)
+
+
+def _tell(deps: PipelineDeps, ticket: Ticket, body: str) -> None:
+    try:
+        deps.github.comment(ticket.repo, ticket.number, body)
+    except BurndownError as exc:  # the outcome is recorded either way; the comment is a courtesy
+        log.warning("could not comment on the issue", error=str(exc))
+
+
+def _prompt(ticket: Ticket) -> str:
+    return (
+        f"Resolve this GitHub issue of the repository {ticket.repo}, whose checkout is the "
+        "current directory. Make the change in the working tree; do not commit or push, the "
+        "changes are collected for you.\n\n"
+        f"Issue #{ticket.number}: {ticket.title}\n\n{ticket.body}"
+    )
+
+
+def _commit_message(ticket: Ticket) -> str:
+    return f"{ticket.title}\n\nCloses #{ticket.number}.\n\nMade by Burndown."
+
+
+def _run_link(cfg: PipelineConfig, run: Run) -> str:
+    return f"{cfg.public_url.rstrip('/')}/runs/{run.id}"
+
+
+def _pr_body(
+    ticket: Ticket, run: Run, harness: str, rec: EventRecorder, cfg: PipelineConfig
+) -> str:
+    texts = [e.data.get("text", "") for e in rec.events if e.kind == EventKind.RESULT]
+    summary = (texts[-1] if texts else "").strip() or "(the agent gave no summary)"
+    usage, cost = usage_of(rec.events), cost_of(rec.events)
+    tokens = f"{usage.input_tokens} in / {usage.output_tokens} out" if usage else "unknown"
+    return (
+        f"{MARKER}\nCloses #{ticket.number}\n\n## What the agent says\n\n{summary}\n\n"
+        f"## Run\n\n- Harness: `{harness}`\n- Model: `{run.model or 'default'}`\n"
+        f"- Tokens: {tokens}\n- Cost: {'unknown' if cost is None else f'${cost:.4f}'}\n"
+        f"- Run: {_run_link(cfg, run)}\n"
+    )
+
+
+def _failure_comment(detail: str, cfg: PipelineConfig, run_id: int) -> str:
+    return (
+        f"{MARKER}\nBurndown could not finish this issue: {detail}\n\n"
+        f"Run: {cfg.public_url.rstrip('/')}/runs/{run_id}"
+    )

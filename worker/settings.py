@@ -1,0 +1,79 @@
+"""Burndown's settings: one `BaseSettings`, read from `BURNDOWN_*` variables and `.env`."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of a Burndown deployment. Obtain with `get_settings()` and pass it in."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BURNDOWN_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # Store and queue
+    data_dir: Path = Field(Path(".burndown"), description="Work folders, SQLite files.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default SQLite in data_dir. PostgreSQL supported."
+    )
+    broker_url: str | None = Field(
+        None, description="Celery broker (redis://...); unset: an embedded SQLite broker."
+    )
+
+    # GitHub
+    github_api_url: str = "https://api.github.com"
+    github_token: SecretStr | None = None
+    github_webhook_secret: SecretStr | None = None
+    trigger_label: str = "burndown"
+    http_timeout_seconds: float = 30.0
+
+    # The agent
+    harness: str = "claude-code"
+    model: str | None = None
+    anthropic_api_key: SecretStr | None = None
+    anthropic_base_url: str | None = None
+    run_timeout_seconds: int = 1800
+    max_turns: int = 50
+
+    # The sandbox
+    sandbox_image: str = "burndown-sandbox:latest"
+    sandbox_network: str = Field(
+        "bridge", description="Docker network the sandbox joins to reach the model endpoint."
+    )
+    sandbox_memory: str = "4g"
+    sandbox_cpus: float = 2.0
+    sandbox_pids: int = 512
+    docker_timeout_seconds: int = 120
+
+    # git and pull requests
+    git_timeout_seconds: int = 300
+    git_author_name: str = "burndown[bot]"
+    git_author_email: str = "burndown@users.noreply.github.com"
+    public_url: str = "http://localhost:8000"
+
+    # Processes
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    reconcile_interval_seconds: float = 60.0
+    log_json: bool | None = Field(None, description="JSON logs; default: JSON unless a TTY.")
+
+    def resolved_database_url(self) -> str:
+        """The store's URL: the configured one, or SQLite inside the data folder."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'burndown.db').resolve()}"
+
+    def resolved_broker_url(self) -> str:
+        """The broker's URL: the configured one, or the embedded SQLite transport."""
+        if self.broker_url:
+            return self.broker_url
+        return f"sqla+sqlite:///{(self.data_dir / 'broker.db').resolve()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings read once per process from the environment and `.env`."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""The store of tickets, runs, run events, outcomes and webhook deliveries."""

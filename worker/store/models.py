@@ -1,0 +1,123 @@
+"""SQLModel tables. Schema changes go through Alembic (`worker/migrations`)."""
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, DateTime, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(index: bool = False) -> Column[datetime]:
+    return Column(DateTime(timezone=True), nullable=False, index=index)
+
+
+class TicketStatus(StrEnum):
+    NEW = "new"
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class OutcomeKind(StrEnum):
+    PR_OPENED = "pr_opened"
+    NO_CHANGES = "no_changes"
+    FAILED = "failed"
+
+
+class Ticket(SQLModel, table=True):
+    """An issue handed to the agent: one row per (provider, repo, number)."""
+
+    __table_args__ = (UniqueConstraint("provider", "repo", "number", name="uq_ticket_issue"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider: str = Field(default="github", max_length=32)
+    repo: str = Field(index=True, max_length=255)
+    number: int
+    title: str = Field(default="", sa_type=Text)
+    body: str = Field(default="", sa_type=Text)
+    url: str = Field(default="", max_length=1024)
+    labeled_by: str | None = Field(default=None, max_length=255)
+    status: str = Field(default=TicketStatus.NEW, index=True, max_length=16)
+    attempts: int = 0
+    queued_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class Run(SQLModel, table=True):
+    """One attempt of one harness at one ticket."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    harness: str = Field(max_length=64)
+    model: str | None = Field(default=None, max_length=128)
+    branch: str = Field(max_length=255)
+    status: str = Field(default=RunStatus.RUNNING, index=True, max_length=16)
+    started_at: datetime = Field(default_factory=utcnow, sa_column=_ts(index=True))
+    finished_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    exit_code: int | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cached_tokens: int | None = None
+    cost_usd: float | None = None
+    pr_url: str | None = Field(default=None, max_length=1024)
+    pr_number: int | None = None
+    error: str | None = Field(default=None, sa_type=Text)
+
+
+class RunEvent(SQLModel, table=True):
+    """An event of a run, in order: a harness's unified event (raw kept) or a pipeline stage."""
+
+    __table_args__ = (UniqueConstraint("run_id", "seq", name="uq_run_event_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id", index=True)
+    seq: int
+    source: str = Field(max_length=16)  # "harness" or "pipeline"
+    kind: str = Field(max_length=32)
+    data: str = Field(default="{}", sa_type=Text)  # JSON
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class Outcome(SQLModel, table=True):
+    """How a run ended, as the report counts it. One per run."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id", unique=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    kind: str = Field(index=True, max_length=32)
+    detail: str = Field(default="", sa_type=Text)
+    pr_url: str | None = Field(default=None, max_length=1024)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class DeliveryStatus(StrEnum):
+    RECEIVED = "received"
+    PROCESSED = "processed"
+    IGNORED = "ignored"
+    REJECTED = "rejected"
+
+
+class Delivery(SQLModel, table=True):
+    """A webhook delivery we act on, kept so that nothing is lost and nothing runs twice."""
+
+    id: str = Field(primary_key=True, max_length=128)  # X-GitHub-Delivery
+    event: str = Field(max_length=64)
+    action: str | None = Field(default=None, max_length=64)
+    payload: str = Field(sa_type=Text)
+    status: str = Field(default=DeliveryStatus.RECEIVED, index=True, max_length=16)
+    note: str = Field(default="", sa_type=Text)
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id")
+    received_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    processed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

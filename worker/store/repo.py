@@ -1,0 +1,252 @@
+"""Reads and writes of the store. Claims are single UPDATE statements, so they are atomic."""
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, func, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from worker.errors import StoreError
+from worker.store.db import session_scope
+from worker.store.models import (
+    Delivery,
+    DeliveryStatus,
+    Outcome,
+    OutcomeKind,
+    Run,
+    RunEvent,
+    RunStatus,
+    Ticket,
+    TicketStatus,
+    utcnow,
+)
+
+ACTIVE = (TicketStatus.QUEUED, TicketStatus.RUNNING)
+
+
+def record_delivery(
+    engine: Engine, delivery_id: str, event: str, action: str | None, payload: str
+) -> bool:
+    """Keep a delivery; False when this delivery id was seen before (a redelivery)."""
+    try:
+        with session_scope(engine) as s:
+            s.add(Delivery(id=delivery_id, event=event, action=action, payload=payload))
+    except StoreError as exc:
+        if isinstance(exc.__cause__, IntegrityError):
+            return False
+        raise
+    return True
+
+
+def get_delivery(engine: Engine, delivery_id: str) -> Delivery | None:
+    with session_scope(engine) as s:
+        return s.get(Delivery, delivery_id)
+
+
+def pending_deliveries(engine: Engine) -> list[str]:
+    """Deliveries received but not yet processed (for the reconciler)."""
+    with session_scope(engine) as s:
+        rows = s.exec(select(Delivery.id).where(Delivery.status == DeliveryStatus.RECEIVED))
+        return list(rows)
+
+
+def close_delivery(
+    engine: Engine, delivery_id: str, status: DeliveryStatus, note: str, ticket_id: int | None
+) -> None:
+    with session_scope(engine) as s:
+        d = s.get(Delivery, delivery_id)
+        if d is None:
+            raise StoreError(f"no delivery {delivery_id}")
+        d.status, d.note, d.ticket_id, d.processed_at = status, note, ticket_id, utcnow()
+        s.add(d)
+
+
+def upsert_ticket(
+    engine: Engine,
+    repo: str,
+    number: int,
+    *,
+    title: str,
+    body: str,
+    url: str,
+    labeled_by: str | None,
+    provider: str = "github",
+) -> Ticket:
+    """The ticket for an issue, created or refreshed with the issue's current text."""
+    for _ in range(2):  # a concurrent insert of the same issue wins once; then we update
+        try:
+            with session_scope(engine) as s:
+                t = s.exec(
+                    select(Ticket).where(
+                        Ticket.provider == provider, Ticket.repo == repo, Ticket.number == number
+                    )
+                ).first()
+                if t is None:
+                    t = Ticket(provider=provider, repo=repo, number=number)
+                t.title, t.body, t.url, t.updated_at = title, body, url, utcnow()
+                t.labeled_by = labeled_by or t.labeled_by
+                s.add(t)
+                s.flush()
+                s.refresh(t)
+                return t
+        except StoreError as exc:
+            if not isinstance(exc.__cause__, IntegrityError):
+                raise
+    raise StoreError(f"could not record ticket {repo}#{number}")
+
+
+def get_ticket(engine: Engine, ticket_id: int) -> Ticket | None:
+    with session_scope(engine) as s:
+        return s.get(Ticket, ticket_id)
+
+
+def find_ticket(engine: Engine, repo: str, number: int, provider: str = "github") -> Ticket | None:
+    with session_scope(engine) as s:
+        return s.exec(
+            select(Ticket).where(
+                Ticket.provider == provider, Ticket.repo == repo, Ticket.number == number
+            )
+        ).first()
+
+
+def queue_ticket(engine: Engine, ticket_id: int) -> bool:
+    """Mark a ticket queued unless it already is queued or running. True if this call did it."""
+    with session_scope(engine) as s:
+        res = s.exec(
+            update(Ticket)
+            .where(col(Ticket.id) == ticket_id, col(Ticket.status).not_in(ACTIVE))
+            .values(status=TicketStatus.QUEUED, queued_at=utcnow(), updated_at=utcnow())
+        )
+        return bool(res.rowcount == 1)
+
+
+def stale_queued(engine: Engine, older_than: datetime) -> list[int]:
+    """Tickets queued before `older_than` that no worker has started (lost messages)."""
+    with session_scope(engine) as s:
+        rows = s.exec(
+            select(Ticket.id).where(
+                Ticket.status == TicketStatus.QUEUED, col(Ticket.queued_at) < older_than
+            )
+        )
+        return [r for r in rows if r is not None]
+
+
+def start_run(
+    engine: Engine, ticket_id: int, *, harness: str, model: str | None, branch: str
+) -> Run | None:
+    """Claim a queued ticket and open a run; None when another worker has it or it is done."""
+    with session_scope(engine) as s:
+        res = s.exec(
+            update(Ticket)
+            .where(col(Ticket.id) == ticket_id, col(Ticket.status) == TicketStatus.QUEUED)
+            .values(
+                status=TicketStatus.RUNNING,
+                attempts=Ticket.attempts + 1,
+                updated_at=utcnow(),
+            )
+        )
+        if res.rowcount != 1:
+            return None
+        run = Run(ticket_id=ticket_id, harness=harness, model=model, branch=branch)
+        s.add(run)
+        s.flush()
+        s.refresh(run)
+        return run
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event to append to a run: where it came from, its kind, its JSON data."""
+
+    source: str
+    kind: str
+    data: dict[str, Any]
+
+
+def append_events(engine: Engine, run_id: int, events: Iterable[NewEvent]) -> None:
+    """Append events to a run, numbered after the ones already stored."""
+    batch = list(events)
+    if not batch:
+        return
+    with session_scope(engine) as s:
+        last = s.exec(select(func.max(RunEvent.seq)).where(RunEvent.run_id == run_id)).one()
+        seq = (last or 0) + 1
+        for i, e in enumerate(batch):
+            s.add(
+                RunEvent(
+                    run_id=run_id,
+                    seq=seq + i,
+                    source=e.source,
+                    kind=e.kind,
+                    data=json.dumps(e.data, default=str),
+                )
+            )
+
+
+def run_events(engine: Engine, run_id: int) -> Sequence[RunEvent]:
+    with session_scope(engine) as s:
+        return s.exec(
+            select(RunEvent).where(RunEvent.run_id == run_id).order_by(col(RunEvent.seq))
+        ).all()
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What the pipeline learned, to be written when a run ends."""
+
+    outcome: OutcomeKind
+    detail: str = ""
+    exit_code: int | None = None
+    pr_url: str | None = None
+    pr_number: int | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cached_tokens: int | None = None
+    cost_usd: float | None = None
+
+
+def finish_run(engine: Engine, run_id: int, result: RunResult) -> Outcome:
+    """Close a run, its ticket and record its outcome, in one transaction; idempotent."""
+    failed = result.outcome == OutcomeKind.FAILED
+    with session_scope(engine) as s:
+        run = s.get(Run, run_id)
+        if run is None:
+            raise StoreError(f"no run {run_id}")
+        existing = s.exec(select(Outcome).where(Outcome.run_id == run_id)).first()
+        if existing is not None:
+            return existing
+        run.status = RunStatus.FAILED if failed else RunStatus.SUCCEEDED
+        run.finished_at = utcnow()
+        run.error = result.detail if failed else None
+        for name in ("exit_code", "pr_url", "pr_number", "input_tokens", "output_tokens"):
+            setattr(run, name, getattr(result, name))
+        run.cached_tokens, run.cost_usd = result.cached_tokens, result.cost_usd
+        ticket = s.get(Ticket, run.ticket_id)
+        if ticket is not None:
+            ticket.status = TicketStatus.FAILED if failed else TicketStatus.DONE
+            ticket.updated_at = utcnow()
+            s.add(ticket)
+        outcome = Outcome(
+            run_id=run_id,
+            ticket_id=run.ticket_id,
+            kind=result.outcome,
+            detail=result.detail,
+            pr_url=result.pr_url,
+        )
+        s.add_all([run, outcome])
+        s.flush()
+        s.refresh(outcome)
+        return outcome
+
+
+def stale_running(engine: Engine, older_than: datetime) -> list[int]:
+    """Runs still open that started before `older_than` (their worker died)."""
+    with session_scope(engine) as s:
+        rows = s.exec(
+            select(Run.id).where(Run.status == RunStatus.RUNNING, col(Run.started_at) < older_than)
+        )
+        return [r for r in rows if r is not None]
