@@ -1,0 +1,75 @@
+"""Intake: only trusted people start runs; a ticket is enqueued once however often it is labelled."""
+
+import json
+
+import pytest
+from sqlalchemy import Engine
+
+from scheduler.intake import process_delivery
+from tests.support.deliveries import labeled
+from worker.github.fake import FakeGitHub
+from worker.store.models import DeliveryStatus, TicketStatus
+from worker.store.repo import find_ticket, get_delivery, record_delivery
+
+REPO = "Codertocat/Hello-World"
+
+
+def deliver(
+    engine: Engine, gh: FakeGitHub, enqueued: list[int], delivery: str, **kw: object
+) -> DeliveryStatus | None:
+    record_delivery(engine, delivery, "issues", "labeled", json.dumps(labeled(**kw)))  # type: ignore[arg-type]
+    return process_delivery(
+        delivery, engine=engine, github=gh, trigger_label="burndown", enqueue=enqueued.append
+    )
+
+
+@pytest.mark.parametrize("role", ["admin", "maintain", "write"])
+def test_a_trusted_label_queues_the_ticket(engine: Engine, role: str) -> None:
+    gh, enqueued = FakeGitHub(roles={(REPO, "Codertocat"): role}), []
+    assert deliver(engine, gh, enqueued, "d1") == DeliveryStatus.PROCESSED
+    ticket = find_ticket(engine, REPO, 1)
+    assert ticket is not None and ticket.status == TicketStatus.QUEUED
+    assert ticket.title == "Spelling error in the README file" and ticket.labeled_by == "Codertocat"
+    assert enqueued == [ticket.id] and gh.comments == []
+
+
+@pytest.mark.parametrize("role", ["triage", "read", "none"])
+def test_an_untrusted_label_gets_a_polite_comment_and_nothing_else(
+    engine: Engine, role: str
+) -> None:
+    gh, enqueued = FakeGitHub(roles={(REPO, "Codertocat"): role}), []
+    assert deliver(engine, gh, enqueued, "d1") == DeliveryStatus.REJECTED
+    assert enqueued == [] and find_ticket(engine, REPO, 1) is None
+    ((_, number, body),) = gh.comments
+    assert number == 1 and "@Codertocat" in body and "write, maintain or admin" in body
+    d = get_delivery(engine, "d1")
+    assert d is not None and role in d.note
+
+
+def test_a_second_label_while_queued_does_not_enqueue_again(engine: Engine) -> None:
+    gh, enqueued = FakeGitHub(roles={(REPO, "Codertocat"): "write"}), []
+    deliver(engine, gh, enqueued, "d1")
+    deliver(engine, gh, enqueued, "d2")
+    assert len(enqueued) == 1
+    d = get_delivery(engine, "d2")
+    assert d is not None and d.note == "already queued or running"
+
+
+def test_processing_a_delivery_twice_acts_once(engine: Engine) -> None:
+    gh, enqueued = FakeGitHub(roles={(REPO, "Codertocat"): "write"}), []
+    deliver(engine, gh, enqueued, "d1")
+    again = process_delivery(
+        "d1", engine=engine, github=gh, trigger_label="burndown", enqueue=enqueued.append
+    )
+    assert again is None and len(enqueued) == 1
+
+
+def test_a_pull_request_label_is_ignored(engine: Engine) -> None:
+    gh, enqueued = FakeGitHub(roles={(REPO, "Codertocat"): "write"}), []
+    p = labeled()
+    p["issue"]["pull_request"] = {"url": "x"}
+    record_delivery(engine, "d1", "issues", "labeled", json.dumps(p))
+    status = process_delivery(
+        "d1", engine=engine, github=gh, trigger_label="burndown", enqueue=enqueued.append
+    )
+    assert status == DeliveryStatus.IGNORED and enqueued == []
