@@ -1,4 +1,4 @@
-"""Intake: only trusted people start runs; a ticket is enqueued once however often it is labelled."""
+"""Intake: only trusted people start runs; a labelled ticket is enqueued once."""
 
 import json
 
@@ -17,7 +17,8 @@ REPO = "Codertocat/Hello-World"
 def deliver(
     engine: Engine, gh: FakeGitHub, enqueued: list[int], delivery: str, **kw: object
 ) -> DeliveryStatus | None:
-    record_delivery(engine, delivery, "issues", "labeled", json.dumps(labeled(**kw)))  # type: ignore[arg-type]
+    body = json.dumps(labeled(**kw))  # type: ignore[arg-type]
+    record_delivery(engine, delivery, "issues", "labeled", body)
     return process_delivery(
         delivery, engine=engine, github=gh, trigger_label="burndown", enqueue=enqueued.append
     )
