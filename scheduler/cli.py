@@ -23,7 +23,8 @@ db_app = typer.Typer(help="The store.", no_args_is_help=True)
 sandbox_app = typer.Typer(help="The sandbox image and policy.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(sandbox_app, name="sandbox")
-console = Console()
+# Piped output (scripts, CI) must not be cut to 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 200)
 
 
 def _settings() -> Settings:
@@ -135,6 +136,30 @@ def up() -> None:
     failed = [p.args[-1] for p in procs if p.returncode not in (0, -15, None)]  # type: ignore[index]
     if failed and not stopping:
         raise typer.Exit(1)
+
+
+@sandbox_app.command("build")
+def sandbox_build(
+    check: Annotated[bool, typer.Option("--check", help="Only report; build nothing.")] = False,
+) -> None:
+    """Build the sandbox image offline (a new tag only when an input changes)."""
+    from sandbox.image import BuildInputs, build_sandbox_image, check_sandbox_image, docker_client
+
+    _settings()
+    try:
+        client = docker_client()
+        inputs = BuildInputs()
+        if check:
+            st = check_sandbox_image(client, inputs)
+            console.print(f"image: {st.tag or 'none'}  current: {'yes' if st.current else 'no'}")
+            for name, version in sorted(st.harness_versions.items()):
+                console.print(f"  {name} {version}")
+            raise typer.Exit(0 if st.current else 1)
+        ref = build_sandbox_image(client, inputs, log=lambda m: console.print(m, highlight=False))
+    except BurndownError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    console.print(f"{ref.tag} ({'built' if ref.built else 'current'})")
 
 
 _REF = re.compile(r"^(?:https?://[^/]+/)?([\w.-]+/[\w.-]+)(?:#|/issues/)(\d+)/?$")

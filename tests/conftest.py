@@ -74,3 +74,11 @@ def sqlite_engine(sqlite_url: str) -> Iterator[Engine]:
     eng = make_engine(sqlite_url)
     yield eng
     eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def sandbox_image() -> str:
+    """The sandbox image for the current inputs (the test command builds it; cached here)."""
+    from sandbox.image import BuildInputs, build_sandbox_image, docker_client
+
+    return build_sandbox_image(docker_client(), BuildInputs()).tag
