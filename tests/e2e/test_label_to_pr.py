@@ -44,7 +44,8 @@ def test_a_label_becomes_a_pull_request(
                 text="Looking around.",
                 tool_calls=[
                     ToolCall(
-                        shell="env; cat .git/config; git remote -v; cat /proc/1/environ | tr '\\0' '\\n'"
+                        shell="env; cat .git/config; git remote -v; "
+                        "tr '\\0' '\\n' < /proc/1/environ"
                     )
                 ],
             ),
