@@ -24,16 +24,23 @@ RUN_TASK = "burndown.run_ticket"
 def create_celery(settings: Settings) -> Celery:
     """A Celery app on the configured broker (Redis, or the embedded SQLite transport)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    app = Celery("burndown", broker=settings.resolved_broker_url(), set_as_current=False)
-    visibility = settings.run_timeout_seconds + 900
+    broker = settings.resolved_broker_url()
+    # The visibility timeout must outlast the longest run, or Redis hands a running task to a
+    # second worker. The embedded SQLAlchemy transport passes its options to create_engine.
+    transport = (
+        {"visibility_timeout": settings.run_timeout_seconds + 900}
+        if broker.startswith(("redis", "rediss"))
+        else {}
+    )
+    app = Celery("burndown", broker=broker, set_as_current=False)
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=False,
         worker_prefetch_multiplier=1,
         task_ignore_result=True,
-        task_default_queue="burndown",
+        task_default_queue=settings.queue,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": visibility, "polling_interval": 0.2},
+        broker_transport_options=transport,
         task_time_limit=settings.run_timeout_seconds + 600,
         worker_hijack_root_logger=False,
         worker_redirect_stdouts=False,

@@ -5,47 +5,48 @@ import json
 from pathlib import Path
 
 import httpx
-import redis
 
+from tests.e2e.conftest import FIXED, REPO, SECRET, TITLE, World
 from tests.support.deliveries import labeled, signed
-from tests.support.github_standin import GitHubStandIn
-from tests.support.model_server import ScriptedModel, ToolCall, Turn
-from tests.support.processes import (
-    burndown,
-    child_env,
-    free_port,
-    healthy,
-    process,
-    wait_for,
-)
+from tests.support.model_server import ToolCall, Turn
+from tests.support.processes import burndown, free_port, healthy, process, wait_for
 
-REPO = "acme/widgets"
-SECRET = "e2e-webhook-secret"
+
+def _deliver(base: str, w: World) -> tuple[bytes, dict[str, str]]:
+    body, headers = signed(
+        SECRET,
+        labeled(repo=REPO, number=w.number, sender="maria", title=TITLE, body="It says Teh."),
+    )
+    r = httpx.post(f"{base}/webhooks/github", content=body, headers=headers, timeout=10)
+    assert r.status_code == 202, r.text
+    return body, headers
+
+
+def _assert_pull_request(w: World) -> dict[str, object]:
+    (pr,) = w.github.pulls(REPO)
+    head = pr["head"]["ref"]
+    assert head == f"burndown/issue-{w.number}" and pr["base"]["ref"] == "main"
+    assert f"Closes #{w.number}" in pr["body"] and "claude-code" in pr["body"]
+    assert w.github.branch_file(REPO, head, "README.md") == FIXED
+    diff = w.github.branch_diff(REPO, "main", head)
+    assert "-Teh widgets." in diff and "+The widgets." in diff and "src/app.py" not in diff
+    comments = [c["body"] for c in w.github.issue_comments(REPO, w.number)]
+    assert any(pr["html_url"] in c for c in comments)
+    return dict(pr)
 
 
 def test_a_label_becomes_a_pull_request(
-    github: GitHubStandIn,
-    model: ScriptedModel,
-    redis_url: str,
-    postgres_url: str,
-    sandbox_image: str,
-    tmp_path: Path,
+    world: World, redis_url: str, postgres_url: str, tmp_path: Path
 ) -> None:
-    bot = github.add_user("burndown-bot")
-    github.add_user("maria")
-    github.add_repo(REPO, {"README.md": "# Widgets\n\nTeh widgets.\n", "src/app.py": "x = 1\n"})
-    github.set_permission(REPO, "maria", "maintain")
-    github.set_permission(REPO, "burndown-bot", "write")
-    number = github.create_issue(REPO, "Fix the typo in the README", "It says Teh.", "maria")
-    github.add_label(REPO, number, "burndown")
-    model.set_script(
+    # The agent first dumps its environment and git config; tool output travels back to the
+    # model, so the model server sees whatever the sandbox could see.
+    world.model.set_script(
         [
             Turn(
                 text="Looking around.",
                 tool_calls=[
                     ToolCall(
-                        shell="env; cat .git/config; git remote -v; "
-                        "tr '\\0' '\\n' < /proc/1/environ"
+                        shell="env; cat .git/config; git remote -v; tr '\\0' '\\n' < /proc/1/environ"
                     )
                 ],
             ),
@@ -53,57 +54,56 @@ def test_a_label_becomes_a_pull_request(
             Turn(text="Fixed the typo in README.md."),
         ]
     )
-    redis.Redis.from_url(redis_url).flushdb()
     port = free_port()
-    env = child_env(
-        {
-            "BURNDOWN_DATA_DIR": str(tmp_path / "data"),
-            "BURNDOWN_DATABASE_URL": postgres_url,
-            "BURNDOWN_BROKER_URL": redis_url,
-            "BURNDOWN_GITHUB_API_URL": github.api_url,
-            "BURNDOWN_GITHUB_TOKEN": bot,
-            "BURNDOWN_GITHUB_WEBHOOK_SECRET": SECRET,
-            "BURNDOWN_ANTHROPIC_BASE_URL": model.base_url,
-            "BURNDOWN_ANTHROPIC_API_KEY": "sk-ant-test",
-            "BURNDOWN_SANDBOX_IMAGE": sandbox_image,
-            "BURNDOWN_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        }
-    )
+    env = {
+        **world.env,
+        "BURNDOWN_DATABASE_URL": postgres_url,
+        "BURNDOWN_BROKER_URL": redis_url,
+        "BURNDOWN_PUBLIC_URL": f"http://127.0.0.1:{port}",
+    }
     burndown(["db", "upgrade"], env)
     logs = [tmp_path / "api.log", tmp_path / "worker.log"]
     with process(["api", "--port", str(port)], env, logs[0]), process(["worker"], env, logs[1]):
         base = f"http://127.0.0.1:{port}"
         wait_for("the API", lambda: healthy(f"{base}/healthz"), 60, logs)
-        body, headers = signed(
-            SECRET,
-            labeled(
-                repo=REPO,
-                number=number,
-                sender="maria",
-                title="Fix the typo in the README",
-                body="It says Teh.",
-            ),
-        )
-        r = httpx.post(f"{base}/webhooks/github", content=body, headers=headers, timeout=10)
-        assert r.status_code == 202, r.text
-        wait_for("the pull request", lambda: github.pulls(REPO), 180, logs)
+        body, headers = _deliver(base, world)
+        wait_for("the pull request", lambda: world.github.pulls(REPO), 180, logs)
         again = httpx.post(f"{base}/webhooks/github", content=body, headers=headers, timeout=10)
         assert again.status_code == 200  # a redelivery is recognised
 
-    (pr,) = github.pulls(REPO)
-    assert pr["head"]["ref"] == f"burndown/issue-{number}" and pr["base"]["ref"] == "main"
-    assert f"Closes #{number}" in pr["body"] and "claude-code" in pr["body"]
-    assert github.branch_file(REPO, pr["head"]["ref"], "README.md") == "# Widgets\n\nThe widgets.\n"
-    diff = github.branch_diff(REPO, "main", pr["head"]["ref"])
-    assert "-Teh widgets." in diff and "+The widgets." in diff and "src/app.py" not in diff
-    comments = [c["body"] for c in github.issue_comments(REPO, number)]
-    assert any(pr["html_url"] in c for c in comments)
-    assert any(r.api == "anthropic" for r in model.requests)
-    seen_by_model = json.dumps([r.body for r in model.requests])
+    _assert_pull_request(world)
+    seen_by_model = json.dumps([r.body for r in world.model.requests])
     assert "HOME=/home/agent" in seen_by_model  # the dump did come back
-    for secret in (bot, SECRET, postgres_url, redis_url):
+    for secret in (world.bot_token, SECRET, postgres_url, redis_url):
         assert secret not in seen_by_model
 
     out = burndown(["report"], env)
-    assert f"{REPO}#{number}" in out and "pr_opened" in out
+    assert f"{REPO}#{world.number}" in out and "pr_opened" in out
     assert "pull requests opened: 1" in out
+
+
+def test_burndown_up_needs_only_python_and_docker(world: World, tmp_path: Path) -> None:
+    """`burndown up`: SQLite store and the embedded broker, a real Celery transport."""
+    port = free_port()
+    env = {**world.env, "BURNDOWN_API_PORT": str(port)}
+    log = tmp_path / "up.log"
+    with process(["up"], env, log):
+        base = f"http://127.0.0.1:{port}"
+        wait_for("the API", lambda: healthy(f"{base}/healthz"), 60, [log])
+        _deliver(base, world)
+        wait_for("the pull request", lambda: world.github.pulls(REPO), 180, [log])
+    _assert_pull_request(world)
+    assert (tmp_path / "data" / "broker.db").exists()
+    out = burndown(["report"], world.env)
+    assert "pull requests opened: 1" in out
+
+
+def test_burndown_run_processes_one_ticket_in_the_foreground(world: World) -> None:
+    out = burndown(["run", f"{REPO}#{world.number}"], world.env, timeout=180)
+    pr = _assert_pull_request(world)
+    assert str(pr["html_url"]) in out and "tool" in out and "Bash" in out
+    again = burndown(
+        ["run", f"{world.github.web_url}/{REPO}/issues/{world.number}"], world.env, timeout=180
+    )
+    assert str(pr["html_url"]) in again  # the open pull request is reused, not duplicated
+    assert len(world.github.pulls(REPO)) == 1
