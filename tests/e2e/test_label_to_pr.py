@@ -46,7 +46,8 @@ def test_a_label_becomes_a_pull_request(
                 text="Looking around.",
                 tool_calls=[
                     ToolCall(
-                        shell="env; cat .git/config; git remote -v; tr '\\0' '\\n' < /proc/1/environ"
+                        shell="env; cat .git/config; git remote -v; "
+                        "tr '\\0' '\\n' < /proc/1/environ"
                     )
                 ],
             ),
