@@ -121,6 +121,13 @@ class Checkout:
         self._run(["update-ref", f"refs/heads/{self.branch}", sha], host_view=True)
         return sha
 
+    def read_base_file(self, path: str) -> str | None:
+        """A file as it is in the base commit (trusted: what the maintainers merged)."""
+        names = self._run(["ls-tree", "--name-only", self.base_sha, "--", path], cwd=self.gitdir)
+        if path not in names.splitlines():
+            return None
+        return self._run(["show", f"{self.base_sha}:{path}"], cwd=self.gitdir)
+
     def changed_files(self, sha: str) -> list[str]:
         out = self._run(["diff", "--name-only", self.base_sha, sha], host_view=True)
         return [line for line in out.splitlines() if line]

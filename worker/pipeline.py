@@ -15,7 +15,7 @@ import structlog
 from sqlalchemy import Engine
 
 from sandbox.errors import BurndownError
-from sandbox.harness.base import Harness, HarnessOptions, ModelAccess, get_harness
+from sandbox.harness.base import HarnessOptions, ModelAccess
 from sandbox.harness.events import EventKind, ResultStatus, cost_of, usage_of
 from sandbox.runtime import (
     RUN_LABEL,
@@ -28,8 +28,10 @@ from sandbox.runtime import (
 from worker.events import EventRecorder, EventSink
 from worker.git import Checkout, checkout
 from worker.github.protocol import GitHubClient
+from worker.repo_config import CONFIG_FILE, parse_repo_config
+from worker.run_plan import RunPlan, plan_run
 from worker.store.models import Outcome, OutcomeKind, Run, Ticket
-from worker.store.repo import RunResult, finish_run, get_ticket, start_run
+from worker.store.repo import RunResult, finish_run, get_ticket, set_run_choice, start_run
 
 log = structlog.get_logger("pipeline")
 
@@ -81,11 +83,10 @@ def run_ticket(
     if ticket is None:
         log.warning("ticket not found", ticket_id=ticket_id)
         return None
-    name = harness or deps.config.harness
     run = start_run(
         deps.engine,
         ticket_id,
-        harness=name,
+        harness=harness or deps.config.harness,
         model=deps.config.options.model,
         branch=branch_for(ticket),
     )
@@ -99,7 +100,7 @@ def run_ticket(
         t0 = time.monotonic()
         recorder = EventRecorder(deps.engine, run.id, on_event=on_event)
         try:
-            result = _execute(ticket, run, deps, get_harness(name), recorder)
+            result = _execute(ticket, run, deps, harness, recorder)
         except BurndownError as exc:
             result = RunResult(outcome=OutcomeKind.FAILED, detail=str(exc))
         recorder.flush()
@@ -120,7 +121,7 @@ def run_ticket(
 
 
 def _execute(
-    ticket: Ticket, run: Run, deps: PipelineDeps, harness: Harness, rec: EventRecorder
+    ticket: Ticket, run: Run, deps: PipelineDeps, override: str | None, rec: EventRecorder
 ) -> RunResult:
     cfg = deps.config
     t0 = time.monotonic()
@@ -134,7 +135,17 @@ def _execute(
         timeout=cfg.git_timeout,
     ) as co:
         rec.stage("clone", time.monotonic() - t0)
-        exit_ = _run_harness(ticket, run, deps, harness, rec, co)
+        plan = plan_run(
+            default_harness=cfg.harness,
+            default_options=cfg.options,
+            max_policy=cfg.policy,
+            repo=parse_repo_config(co.read_base_file(CONFIG_FILE)),
+            override=override,
+        )
+        assert run.id is not None
+        set_run_choice(deps.engine, run.id, plan.harness.name, plan.options.model)
+        harness = plan.harness
+        exit_ = _run_harness(ticket, run, deps, plan, rec, co)
         usage = usage_of(rec.events)
         done = RunResult(
             outcome=OutcomeKind.FAILED,
@@ -183,11 +194,11 @@ def _run_harness(
     ticket: Ticket,
     run: Run,
     deps: PipelineDeps,
-    harness: Harness,
+    plan: RunPlan,
     rec: EventRecorder,
     co: Checkout,
 ) -> ContainerExit:
-    cfg = deps.config
+    cfg, harness = deps.config, plan.harness
     if os.geteuid() == 0:
         co.chown_for(SANDBOX_UID, SANDBOX_UID)
         user = f"{SANDBOX_UID}:{SANDBOX_UID}"
@@ -196,13 +207,13 @@ def _run_harness(
     home = "/home/agent"
     spec = ContainerSpec(
         image=cfg.image,
-        command=harness.command(_prompt(ticket), cfg.options),
-        env={**harness.environment(cfg.model_access, home), **cfg.options.extra_env},
+        command=harness.command(_prompt(ticket), plan.options),
+        env={**harness.environment(cfg.model_access, home), **plan.options.extra_env},
         home=home,
         user=user,
         mounts=[Mount(source=co.path, target="/workspace")],
         labels={RUN_LABEL: str(run.id)},
-        policy=cfg.policy,
+        policy=plan.policy,
     )
     t0 = time.monotonic()
     first: list[float] = []

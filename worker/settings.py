@@ -22,8 +22,11 @@ class Settings(BaseSettings):
     broker_url: str | None = Field(
         None, description="Celery broker (redis://...); unset: an embedded SQLite broker."
     )
-    queue: str = Field("burndown", description="Celery queue name (several deployments can "
-                       "share one Redis with different queues).")
+    queue: str = Field(
+        "burndown",
+        description="Celery queue name (several deployments can "
+        "share one Redis with different queues).",
+    )
 
     # GitHub
     github_api_url: str = "https://api.github.com"

@@ -193,3 +193,38 @@ def test_an_unknown_harness_is_a_failed_outcome_naming_the_choices(
     outcome = run_ticket(tid, d, harness="nonesuch")
     assert outcome is not None and outcome.kind == OutcomeKind.FAILED
     assert "nonesuch" in outcome.detail and "claude-code" in outcome.detail
+
+
+@pytest.mark.parametrize(
+    ("config", "says"),
+    [
+        ("harness: nonesuch\n", "valid: claude-code"),
+        ("harness: [broken\n", "not valid YAML"),
+        ("max_turns: lots\n", "max_turns"),
+    ],
+)
+def test_a_bad_repository_config_is_explained_and_no_agent_runs(
+    tmp_path: Path, sqlite_engine: Engine, config: str, says: str
+) -> None:
+    remote = make_remote(tmp_path, {"a.txt": "a\n", ".burndown.yml": config})
+    gh = FakeGitHub()
+    gh.repos[REPO] = Repository(full_name=REPO, clone_url=f"file://{remote}", default_branch="main")
+    t = upsert_ticket(sqlite_engine, REPO, 4, title="t", body="b", url="u", labeled_by="a")
+    assert t.id is not None and queue_ticket(sqlite_engine, t.id)
+    runtime = edit("a.txt", "b\n", claude_lines())
+    outcome = run_ticket(t.id, deps(sqlite_engine, gh, runtime, tmp_path))
+    assert outcome is not None and outcome.kind == OutcomeKind.FAILED
+    assert runtime.specs == [] and gh.pulls == []
+    assert says in gh.comments[-1][2] and says in outcome.detail
+
+
+def test_the_repository_config_sets_the_run_options(tmp_path: Path, sqlite_engine: Engine) -> None:
+    remote = make_remote(tmp_path, {"a.txt": "a\n", ".burndown.yml": "max_turns: 7\nmodel: m9\n"})
+    gh = FakeGitHub()
+    gh.repos[REPO] = Repository(full_name=REPO, clone_url=f"file://{remote}", default_branch="main")
+    t = upsert_ticket(sqlite_engine, REPO, 5, title="t", body="b", url="u", labeled_by="a")
+    assert t.id is not None and queue_ticket(sqlite_engine, t.id)
+    runtime = edit("a.txt", "b\n", claude_lines())
+    run_ticket(t.id, deps(sqlite_engine, gh, runtime, tmp_path))
+    argv = runtime.specs[0].command
+    assert argv[argv.index("--max-turns") + 1] == "7" and argv[argv.index("--model") + 1] == "m9"

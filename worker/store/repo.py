@@ -158,6 +158,16 @@ def start_run(
         return run
 
 
+def set_run_choice(engine: Engine, run_id: int, harness: str, model: str | None) -> None:
+    """Record the harness and model a run resolved to once the repository's config was read."""
+    with session_scope(engine) as s:
+        run = s.get(Run, run_id)
+        if run is None:
+            raise StoreError(f"no run {run_id}")
+        run.harness, run.model = harness, model
+        s.add(run)
+
+
 @dataclass(frozen=True)
 class NewEvent:
     """An event to append to a run: where it came from, its kind, its JSON data."""
