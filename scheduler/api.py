@@ -9,7 +9,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 
-from scheduler.webhooks import BadDelivery, parse_issue_labeled, signature_ok
+from scheduler.routing import screen
+from scheduler.webhooks import signature_ok
 from worker.store.repo import record_delivery
 
 log = structlog.get_logger("api")
@@ -51,28 +52,16 @@ def create_app(
             return _answer(400, "the body is not JSON")
         if not isinstance(payload, dict):
             return _answer(400, "the body is not a JSON object")
-        if event == "ping":
-            return _answer(200, "pong")
-        if event != "issues" or payload.get("action") != "labeled":
-            return _answer(202, f"ignored: {event}.{payload.get('action')}")
-        try:
-            labeled = parse_issue_labeled(payload)
-        except BadDelivery as exc:
-            return _answer(400, str(exc))
-        if labeled.label.name != trigger_label:
-            return _answer(202, f"ignored: label {labeled.label.name!r}")
+        verdict = screen(event, payload, trigger_label)
+        if not verdict.keep:
+            return _answer(verdict.status, verdict.message)
         fresh = await run_in_threadpool(
             record_delivery, engine, delivery, event, payload.get("action"), body.decode()
         )
         if not fresh:
             return _answer(200, "duplicate delivery: already received")
         await run_in_threadpool(enqueue_delivery, delivery)
-        log.info(
-            "delivery accepted",
-            delivery=delivery,
-            repo=labeled.repository.full_name,
-            issue=labeled.issue.number,
-        )
+        log.info("delivery accepted", delivery=delivery, gh_event=event)
         return _answer(202, "accepted")
 
     return app

@@ -1,7 +1,14 @@
-"""Intake: from a stored delivery to a queued ticket, once, for trusted people only."""
+"""Intake: from a stored delivery to its effect (a queued ticket, ...), once.
+
+`process_delivery` loads a delivery, hands it to the handler of its event, and closes it.
+Handlers decide; they are safe to run twice because a closed delivery is never handled again
+and the store's claims refuse double work.
+"""
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from sqlalchemy import Engine
@@ -13,56 +20,80 @@ from worker.store.repo import close_delivery, get_delivery, queue_ticket, upsert
 
 log = structlog.get_logger("intake")
 
-Enqueue = Callable[[int], None]
+
+@dataclass(frozen=True)
+class IntakeDeps:
+    """What handlers may touch."""
+
+    engine: Engine
+    github: GitHubClient
+    trigger_label: str
+    enqueue_run: Callable[[int], None]
 
 
-def process_delivery(
-    delivery_id: str,
-    *,
-    engine: Engine,
-    github: GitHubClient,
-    trigger_label: str,
-    enqueue: Enqueue,
-) -> DeliveryStatus | None:
-    """Act on a stored `issues.labeled` delivery; safe to call twice (a processed delivery is
-    left alone, and a ticket already queued or running is not enqueued again)."""
-    delivery = get_delivery(engine, delivery_id)
+@dataclass(frozen=True)
+class Handled:
+    """How a handler closed a delivery."""
+
+    status: DeliveryStatus
+    note: str
+    ticket_id: int | None = None
+
+
+Handler = Callable[[dict[str, Any], IntakeDeps], Handled]
+
+
+def process_delivery(delivery_id: str, deps: IntakeDeps) -> DeliveryStatus | None:
+    """Handle a stored delivery once; None when it is unknown or already handled."""
+    delivery = get_delivery(deps.engine, delivery_id)
     if delivery is None or delivery.status != DeliveryStatus.RECEIVED:
         return None
+    handler = HANDLERS.get(delivery.event)
     try:
-        ev = parse_issue_labeled(json.loads(delivery.payload))
+        payload = json.loads(delivery.payload)
+        done = handler(payload, deps) if handler else Handled(DeliveryStatus.IGNORED, "no handler")
     except (BadDelivery, ValueError) as exc:
-        close_delivery(engine, delivery_id, DeliveryStatus.IGNORED, str(exc), None)
-        return DeliveryStatus.IGNORED
+        done = Handled(DeliveryStatus.IGNORED, str(exc))
+    close_delivery(deps.engine, delivery_id, done.status, done.note, done.ticket_id)
+    log.info(
+        "delivery handled",
+        delivery=delivery_id,
+        gh_event=delivery.event,
+        status=done.status,
+        note=done.note,
+        ticket_id=done.ticket_id,
+    )
+    return done.status
+
+
+def handle_issue_labeled(payload: dict[str, Any], deps: IntakeDeps) -> Handled:
+    """A trusted person's trigger label queues the ticket (once); anyone else gets a polite no."""
+    ev = parse_issue_labeled(payload)
     repo, number, who = ev.repository.full_name, ev.issue.number, ev.sender.login
-    with structlog.contextvars.bound_contextvars(delivery=delivery_id, repo=repo, issue=number):
-        if ev.label.name != trigger_label or ev.issue.pull_request is not None:
-            close_delivery(engine, delivery_id, DeliveryStatus.IGNORED, "not a trigger", None)
-            return DeliveryStatus.IGNORED
-        role = github.role(repo, who)
-        if role not in WRITE_ROLES:
-            github.comment(repo, number, _refusal(who, trigger_label))
-            note = f"{who} has role {role!r}; write, maintain or admin is needed"
-            close_delivery(engine, delivery_id, DeliveryStatus.REJECTED, note, None)
-            log.info("label by untrusted person refused", sender=who, role=role)
-            return DeliveryStatus.REJECTED
-        ticket = upsert_ticket(
-            engine,
-            repo,
-            number,
-            title=ev.issue.title,
-            body=ev.issue.body or "",
-            url=ev.issue.html_url,
-            labeled_by=who,
+    if ev.label.name != deps.trigger_label or ev.issue.pull_request is not None:
+        return Handled(DeliveryStatus.IGNORED, "not a trigger")
+    role = deps.github.role(repo, who)
+    if role not in WRITE_ROLES:
+        deps.github.comment(repo, number, _refusal(who, deps.trigger_label))
+        return Handled(
+            DeliveryStatus.REJECTED, f"{who} has role {role!r}; write, maintain or admin is needed"
         )
-        assert ticket.id is not None
-        queued = queue_ticket(engine, ticket.id)
-        if queued:
-            enqueue(ticket.id)
-        note = "queued" if queued else "already queued or running"
-        close_delivery(engine, delivery_id, DeliveryStatus.PROCESSED, note, ticket.id)
-        log.info("delivery processed", ticket_id=ticket.id, note=note)
-        return DeliveryStatus.PROCESSED
+    ticket = upsert_ticket(
+        deps.engine,
+        repo,
+        number,
+        title=ev.issue.title,
+        body=ev.issue.body or "",
+        url=ev.issue.html_url,
+        labeled_by=who,
+    )
+    assert ticket.id is not None
+    queued = queue_ticket(deps.engine, ticket.id)
+    if queued:
+        deps.enqueue_run(ticket.id)
+    return Handled(
+        DeliveryStatus.PROCESSED, "queued" if queued else "already queued or running", ticket.id
+    )
 
 
 def _refusal(login: str, label: str) -> str:
@@ -72,3 +103,8 @@ def _refusal(login: str, label: str) -> str:
         "someone with write, maintain or admin permission on this repository, so it will not "
         "act on this label. A maintainer can add it to start a run."
     )
+
+
+HANDLERS: dict[str, Handler] = {
+    "issues": handle_issue_labeled,
+}

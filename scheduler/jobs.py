@@ -7,7 +7,7 @@ import structlog
 from celery import Celery
 from sqlalchemy import Engine
 
-from scheduler.intake import process_delivery
+from scheduler.intake import IntakeDeps, process_delivery
 from worker.celery_app import RUN_TASK, engine_for, github_client
 from worker.settings import Settings
 from worker.store.models import OutcomeKind, utcnow
@@ -30,13 +30,7 @@ def register(app: Celery, settings: Settings) -> None:
 
     @app.task(name=INTAKE_TASK)  # type: ignore[untyped-decorator]
     def intake_task(delivery_id: str) -> None:
-        process_delivery(
-            delivery_id,
-            engine=engine_for(settings.resolved_database_url()),
-            github=github_client(settings),
-            trigger_label=settings.trigger_label,
-            enqueue=lambda tid: app.send_task(RUN_TASK, args=[tid]),
-        )
+        process_delivery(delivery_id, intake_deps(app, settings))
 
     @app.task(name=RECONCILE_TASK)  # type: ignore[untyped-decorator]
     def reconcile_task() -> None:
@@ -50,6 +44,15 @@ def register(app: Celery, settings: Settings) -> None:
     app.conf.beat_schedule = {
         "reconcile": {"task": RECONCILE_TASK, "schedule": settings.reconcile_interval_seconds},
     }
+
+
+def intake_deps(app: Celery, settings: Settings) -> IntakeDeps:
+    return IntakeDeps(
+        engine=engine_for(settings.resolved_database_url()),
+        github=github_client(settings),
+        trigger_label=settings.trigger_label,
+        enqueue_run=lambda tid: app.send_task(RUN_TASK, args=[tid]),
+    )
 
 
 def reconcile(engine: Engine, *, send: SendFn, run_timeout: float, grace: float) -> dict[str, int]:

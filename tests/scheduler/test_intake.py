@@ -5,7 +5,7 @@ import json
 import pytest
 from sqlalchemy import Engine
 
-from scheduler.intake import process_delivery
+from scheduler.intake import IntakeDeps, process_delivery
 from tests.support.deliveries import labeled
 from worker.github.fake import FakeGitHub
 from worker.store.models import DeliveryStatus, TicketStatus
@@ -19,9 +19,7 @@ def deliver(
 ) -> DeliveryStatus | None:
     body = json.dumps(labeled(**kw))  # type: ignore[arg-type]
     record_delivery(engine, delivery, "issues", "labeled", body)
-    return process_delivery(
-        delivery, engine=engine, github=gh, trigger_label="burndown", enqueue=enqueued.append
-    )
+    return process_delivery(delivery, IntakeDeps(engine, gh, "burndown", enqueued.append))
 
 
 @pytest.mark.parametrize("role", ["admin", "maintain", "write"])
@@ -59,9 +57,7 @@ def test_a_second_label_while_queued_does_not_enqueue_again(engine: Engine) -> N
 def test_processing_a_delivery_twice_acts_once(engine: Engine) -> None:
     gh, enqueued = FakeGitHub(roles={(REPO, "Codertocat"): "write"}), []
     deliver(engine, gh, enqueued, "d1")
-    again = process_delivery(
-        "d1", engine=engine, github=gh, trigger_label="burndown", enqueue=enqueued.append
-    )
+    again = process_delivery("d1", IntakeDeps(engine, gh, "burndown", enqueued.append))
     assert again is None and len(enqueued) == 1
 
 
@@ -70,7 +66,5 @@ def test_a_pull_request_label_is_ignored(engine: Engine) -> None:
     p = labeled()
     p["issue"]["pull_request"] = {"url": "x"}
     record_delivery(engine, "d1", "issues", "labeled", json.dumps(p))
-    status = process_delivery(
-        "d1", engine=engine, github=gh, trigger_label="burndown", enqueue=enqueued.append
-    )
+    status = process_delivery("d1", IntakeDeps(engine, gh, "burndown", enqueued.append))
     assert status == DeliveryStatus.IGNORED and enqueued == []
