@@ -1,7 +1,7 @@
 """`GitHubClient` on PyGithub. PyGithub's and requests' errors become `GitHubError` here."""
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from github import Auth, Github, GithubException, GithubRetry
 from requests.exceptions import RequestException
@@ -113,3 +113,35 @@ class PyGithubClient:
             )
 
         return self._call(f"open pull request {full_name}:{head}", go)
+
+    def update_pull(self, full_name: str, number: int, *, body: str) -> PullRequest:
+        def go() -> PullRequest:
+            p = self._gh.get_repo(full_name, lazy=True).get_pull(number)
+            p.edit(body=body)
+            return _pull(p)
+
+        return self._call(f"update pull request {full_name}#{number}", go)
+
+    def add_labels(self, full_name: str, number: int, labels: list[str]) -> None:
+        self._call(
+            f"label {full_name}#{number}",
+            lambda: (
+                self._gh.get_repo(full_name, lazy=True).get_issue(number).add_to_labels(*labels)
+            ),
+        )
+
+    def request_review(self, full_name: str, number: int, logins: list[str]) -> None:
+        self._call(
+            f"request review on {full_name}#{number}",
+            lambda: (
+                self._gh.get_repo(full_name, lazy=True)
+                .get_pull(number)
+                .create_review_request(reviewers=logins)
+            ),
+        )
+
+
+def _pull(p: Any) -> PullRequest:
+    return PullRequest(
+        number=p.number, url=p.html_url, head=p.head.ref, base=p.base.ref, draft=bool(p.draft)
+    )
