@@ -1,12 +1,14 @@
 """The reviewer stage on real parts: the pipeline with the real Claude Code in the real
 sandbox, verification in fresh sandboxes, and PyGithub and git against the stand-in."""
 
+import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.conftest import README, World
-from tests.support.model_server import ToolCall, Turn
+from tests.support.model_server import Request, ToolCall, Turn
 from worker.celery_app import pipeline_deps
 from worker.pipeline import PipelineDeps, run_ticket
 from worker.settings import Settings
@@ -141,3 +143,55 @@ def test_a_second_run_updates_the_one_pull_request(world: World, tmp_path: Path)
         world.github.branch_file(repo, pr["head"]["ref"], "README.md")
         == "# Widgets\n\nThe widgets.\nmore\n"
     )
+
+
+def _reviewer_or_agent(verdict: str) -> Callable[[Request], Turn]:
+    """The agent fixes the typo; the reviewer (its own conversation, recognised by the review
+    prompt) reads the file and tries to write, which the read-only sandbox refuses."""
+    agent = FIX
+    reviewer = [
+        Turn(tool_calls=[ToolCall(shell="cat README.md; echo x > README.md; echo rc=$?")]),
+        Turn(text=f"The typo is fixed.\nVERDICT: {verdict}"),
+    ]
+
+    def answer(req: Request) -> Turn:
+        turns = reviewer if "You are reviewing a change" in json.dumps(req.body) else agent
+        return turns[min(req.assistant_turns, len(turns) - 1)]
+
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("verdict", "kind"),
+    [("APPROVE", OutcomeKind.PR_OPENED), ("REQUEST_CHANGES", OutcomeKind.PR_DRAFT)],
+)
+def test_the_reviewer_reads_only_and_its_verdict_decides_draft(
+    world: World, tmp_path: Path, verdict: str, kind: OutcomeKind
+) -> None:
+    repo = setup_repo(
+        world, {".burndown.yml": "test: sh check.sh\nreview:\n  enabled: true\n", "check.sh": CHECK}
+    )
+    number = world.github.create_issue(repo, "Fix the README typo", "It says Teh.", "maria")
+    world.model.set_script(_reviewer_or_agent(verdict))
+    d = deps(world, tmp_path)
+    t = upsert_ticket(
+        d.engine,
+        repo,
+        number,
+        title="Fix the README typo",
+        body="It says Teh.",
+        url="u",
+        labeled_by="maria",
+    )
+    assert t.id is not None and queue_ticket(d.engine, t.id)
+    outcome = run_ticket(t.id, d)
+    assert outcome is not None and outcome.kind == kind, outcome.detail
+    (pr,) = world.github.pulls(repo)
+    assert "The typo is fixed." in pr["body"] and pr["draft"] is (kind == OutcomeKind.PR_DRAFT)
+    # The reviewer's write failed, so the pushed README is the agent's.
+    assert (
+        world.github.branch_file(repo, pr["head"]["ref"], "README.md")
+        == "# Widgets\n\nThe widgets.\n"
+    )
+    tool_outputs = json.dumps([r.body for r in world.model.requests])
+    assert "Read-only file system" in tool_outputs
