@@ -16,8 +16,6 @@ from worker.store.migrate import upgrade
 from worker.store.models import OutcomeKind
 from worker.store.repo import queue_ticket, upsert_ticket
 
-CHECK = 'grep -q "The widgets" README.md || { echo "not ok 1 - the README typo"; exit 1; }\n'
-
 
 def setup_repo(w: World, files: dict[str, str], repo: str = "acme/checked") -> str:
     w.github.add_repo(repo, {"README.md": README, **files})
