@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import README, World
+from tests.e2e.conftest import CHECK, README, World
 from tests.support.model_server import Request, ToolCall, Turn
 from worker.celery_app import pipeline_deps
 from worker.pipeline import PipelineDeps, run_ticket
