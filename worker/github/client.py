@@ -126,9 +126,7 @@ class PyGithubClient:
     def add_labels(self, full_name: str, number: int, labels: list[str]) -> None:
         self._call(
             f"label {full_name}#{number}",
-            lambda: (
-                self._gh.get_repo(full_name).get_issue(number).add_to_labels(*labels)
-            ),
+            lambda: self._gh.get_repo(full_name).get_issue(number).add_to_labels(*labels),
         )
 
     def request_review(self, full_name: str, number: int, logins: list[str]) -> None:
