@@ -7,6 +7,8 @@ base. Without a Docker engine this fails (ImageError), it does not skip.
 
 from __future__ import annotations
 
+import time
+import uuid
 from pathlib import Path
 
 import docker
@@ -54,3 +56,50 @@ def test_burndown_help_runs_as_non_root(client: docker.DockerClient, built: Imag
         built.tag, ["-u"], entrypoint="id", remove=True, network_disabled=True
     )
     assert ident.strip() == b"10001"
+
+
+def test_the_image_starts_api_worker_and_beat(client: docker.DockerClient, built: ImageRef) -> None:
+    """Each process starts in the image as its non-root user on the single-host defaults
+    (SQLite store, embedded broker): the API answers /healthz, the worker and beat come up."""
+    network = client.networks.create(f"burndown-cp-test-{uuid.uuid4().hex[:12]}", internal=True)
+    env = {"BURNDOWN_DATA_DIR": "/tmp/burndown", "BURNDOWN_API_HOST": "0.0.0.0"}
+    started = []
+    try:
+        for cmd in (["db", "upgrade"],):
+            client.containers.run(
+                built.tag, cmd, environment=env, remove=True, network_disabled=True
+            )
+        api = client.containers.run(
+            built.tag, ["api"], environment=env, detach=True, network=network.name
+        )
+        started.append(api)
+        api.reload()
+        ip = api.attrs["NetworkSettings"]["Networks"][network.name]["IPAddress"]
+        probe = (
+            "import urllib.request,time\n"
+            "for _ in range(100):\n"
+            "    try:\n"
+            f"        print(urllib.request.urlopen('http://{ip}:8000/healthz',"
+            " timeout=2).read().decode()); break\n"
+            "    except Exception: time.sleep(0.2)\n"
+        )
+        out = client.containers.run(
+            built.tag, ["-c", probe], entrypoint="python3", network=network.name, remove=True
+        )
+        assert b'"status":"ok"' in out
+        for role, ready in (("worker", b"ready"), ("beat", b"beat: Starting")):
+            c = client.containers.run(
+                built.tag, [role], environment=env, detach=True, network_disabled=True
+            )
+            started.append(c)
+            logs = b""
+            for _ in range(150):
+                logs = c.logs()
+                if ready in logs or c.reload() or c.status == "exited":
+                    break
+                time.sleep(0.2)
+            assert ready in logs, logs.decode(errors="replace")[-2000:]
+    finally:
+        for c in started:
+            c.remove(force=True)
+        network.remove()
