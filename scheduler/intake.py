@@ -13,8 +13,10 @@ from typing import Any
 import structlog
 from sqlalchemy import Engine
 
-from scheduler.webhooks import BadDelivery, parse_issue_labeled
+from scheduler.lifecycle import observation_from_event
+from scheduler.webhooks import BadDelivery, parse_issue_labeled, parse_pull_request
 from worker.github.protocol import WRITE_ROLES, GitHubClient
+from worker.store.lifecycle import known_pull, observe_pull
 from worker.store.models import DeliveryStatus
 from worker.store.repo import close_delivery, get_delivery, queue_ticket, upsert_ticket
 
@@ -105,6 +107,17 @@ def _refusal(login: str, label: str) -> str:
     )
 
 
+def handle_pull_request(payload: dict[str, Any], deps: IntakeDeps) -> Handled:
+    """A pull request of ours closed, merged or reopened: record it (ordered, idempotent)."""
+    ev = parse_pull_request(payload)
+    repo, number = ev.repository.full_name, ev.pull_request.number
+    if not known_pull(deps.engine, repo, number):
+        return Handled(DeliveryStatus.IGNORED, f"{repo}#{number} is not an agent pull request")
+    row = observe_pull(deps.engine, observation_from_event(ev))
+    return Handled(DeliveryStatus.PROCESSED, f"pull request {repo}#{number} is {row.state}")
+
+
 HANDLERS: dict[str, Handler] = {
     "issues": handle_issue_labeled,
+    "pull_request": handle_pull_request,
 }
