@@ -1,0 +1,533 @@
+"""The metrics, as pure functions over the store's rows (read by `scheduler.history`).
+
+Every definition here is the one the README states; the README's "Metrics" section is the
+reference. In short:
+
+- A ticket is *handed* to the agent when it is first labelled (`Ticket.created_at`).
+- A pull request belongs to the run that last worked on it before it merged (or the last run,
+  if it did not merge): its harness, model, repository and labels are that run's and ticket's.
+  It is *opened* when the first run that names it finished.
+- A *kept merge* is a merged agent pull request not reverted on the default branch. A revert
+  makes the merge count as not merged anywhere; it is counted as `reverted`.
+- A ticket is *resolved* by its earliest kept merge, unless its issue was reopened after that
+  merge (then it counts as `reopened`, not resolved). States are as known now.
+- Periods are half-open, `[since, until)`, in UTC; weeks start on Monday.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+DIMENSIONS = ("repo", "harness", "model", "label", "week")
+NONE = "(none)"
+
+
+@dataclass(frozen=True)
+class TicketFact:
+    id: int
+    repo: str
+    number: int
+    title: str
+    url: str
+    status: str
+    created_at: datetime
+    labels: tuple[str, ...] = ()
+    issue_state: str | None = None
+    issue_reopened_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RunFact:
+    id: int
+    ticket_id: int
+    harness: str
+    model: str | None
+    status: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    outcome: str | None = None
+    pr_number: int | None = None
+    pr_url: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost_usd: float | None = None
+
+
+@dataclass(frozen=True)
+class PullFact:
+    repo: str
+    number: int
+    state: str  # open, closed, merged (from the lifecycle table)
+    merged_at: datetime | None = None
+    reopened_count: int = 0
+    reverted_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ClosedFact:
+    repo: str
+    number: int
+    closed_at: datetime
+    labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class History:
+    """The rows the metrics read, as plain values."""
+
+    tickets: Sequence[TicketFact]
+    runs: Sequence[RunFact]
+    pulls: Sequence[PullFact]
+    closed: Sequence[ClosedFact]
+
+
+@dataclass(frozen=True)
+class Period:
+    """`[since, until)`; None is open-ended."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def holds(self, moment: datetime | None) -> bool:
+        if moment is None:
+            return False
+        return (self.since is None or moment >= self.since) and (
+            self.until is None or moment < self.until
+        )
+
+
+# --- derived views -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PullView:
+    """An agent pull request with what it is attributed to and what became of it."""
+
+    repo: str
+    number: int
+    ticket: TicketFact
+    run: RunFact  # the run it is attributed to
+    opened_at: datetime
+    state: str  # open, closed, merged, reverted
+    merged_at: datetime | None
+    reopened_count: int
+    url: str | None
+
+    @property
+    def kept(self) -> bool:
+        return self.state == "merged"
+
+
+@dataclass(frozen=True)
+class TicketView:
+    fact: TicketFact
+    runs: tuple[RunFact, ...]
+    pulls: tuple[PullView, ...]
+    resolution: PullView | None  # the earliest kept merge
+    reopened: bool  # the issue was reopened after that merge
+
+    @property
+    def resolved(self) -> bool:
+        return self.resolution is not None and not self.reopened
+
+
+@dataclass(frozen=True)
+class Derived:
+    tickets: tuple[TicketView, ...]
+    runs: tuple[RunFact, ...]
+    pulls: tuple[PullView, ...]
+    closed: tuple[ClosedFact, ...]
+    ticket_of: Mapping[int, TicketFact]
+
+
+def derive(h: History) -> Derived:
+    """Attribute pull requests to runs and resolutions to tickets, once per history."""
+    tickets = {t.id: t for t in h.tickets}
+    lifecycle = {(p.repo, p.number): p for p in h.pulls}
+    runs_of: dict[int, list[RunFact]] = defaultdict(list)
+    by_pr: dict[tuple[str, int], list[RunFact]] = defaultdict(list)
+    for r in sorted(h.runs, key=lambda r: (r.started_at, r.id)):
+        t = tickets.get(r.ticket_id)
+        if t is None:
+            continue
+        runs_of[t.id].append(r)
+        if r.pr_number is not None:
+            by_pr[(t.repo, r.pr_number)].append(r)
+    pulls = [
+        _pull_view(key, rs, tickets[rs[0].ticket_id], lifecycle.get(key))
+        for key, rs in by_pr.items()
+    ]
+    pulls_of: dict[int, list[PullView]] = defaultdict(list)
+    for p in pulls:
+        pulls_of[p.ticket.id].append(p)
+    views = []
+    for t in tickets.values():
+        kept = sorted((p for p in pulls_of[t.id] if p.kept), key=lambda p: _key(p.merged_at))
+        first = kept[0] if kept else None
+        reopened = bool(
+            first is not None
+            and first.merged_at is not None
+            and t.issue_state == "open"
+            and t.issue_reopened_at is not None
+            and t.issue_reopened_at >= first.merged_at
+        )
+        views.append(TicketView(t, tuple(runs_of[t.id]), tuple(pulls_of[t.id]), first, reopened))
+    return Derived(
+        tickets=tuple(views),
+        runs=tuple(r for rs in runs_of.values() for r in rs),
+        pulls=tuple(pulls),
+        closed=tuple(h.closed),
+        ticket_of=tickets,
+    )
+
+
+def _key(moment: datetime | None) -> datetime:
+    return moment or datetime.max.replace(tzinfo=UTC)
+
+
+def _pull_view(
+    key: tuple[str, int], runs: list[RunFact], ticket: TicketFact, life: PullFact | None
+) -> PullView:
+    state = life.state if life else "open"
+    merged_at = life.merged_at if life and state == "merged" else None
+    if merged_at is not None and life is not None and life.reverted_at is not None:
+        state = "reverted"
+    before = [r for r in runs if merged_at is None or r.started_at <= merged_at] or runs
+    opener = runs[0]
+    return PullView(
+        repo=key[0],
+        number=key[1],
+        ticket=ticket,
+        run=before[-1],
+        opened_at=opener.finished_at or opener.started_at,
+        state=state,
+        merged_at=merged_at,
+        reopened_count=life.reopened_count if life else 0,
+        url=next((r.pr_url for r in reversed(runs) if r.pr_url), None),
+    )
+
+
+# --- slices --------------------------------------------------------------------------------
+
+
+Where = Mapping[str, str]
+"""Constraints by dimension: {"repo": "o/r", "harness": "codex", "model": ..., "label": ...}."""
+
+
+def _run_ok(r: RunFact, t: TicketFact, where: Where) -> bool:
+    return (
+        ("repo" not in where or t.repo == where["repo"])
+        and ("label" not in where or where["label"] in _labels(t))
+        and ("harness" not in where or r.harness == where["harness"])
+        and ("model" not in where or (r.model or NONE) == where["model"])
+    )
+
+
+def _labels(t: TicketFact) -> tuple[str, ...]:
+    return t.labels or (NONE,)
+
+
+def _ticket_ok(t: TicketView, where: Where) -> bool:
+    f = t.fact
+    if "repo" in where and f.repo != where["repo"]:
+        return False
+    if "label" in where and where["label"] not in _labels(f):
+        return False
+    if "harness" in where or "model" in where:
+        return any(_run_ok(r, f, where) for r in t.runs)
+    return True
+
+
+def _pull_ok(p: PullView, where: Where) -> bool:
+    return _run_ok(p.run, p.ticket, where)
+
+
+def _closed_ok(c: ClosedFact, where: Where) -> bool:
+    return ("repo" not in where or c.repo == where["repo"]) and (
+        "label" not in where or where["label"] in (c.labels or (NONE,))
+    )
+
+
+# --- the metrics ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Funnel:
+    labeled: int
+    run: int
+    pull_request: int
+    merged: int
+
+
+@dataclass(frozen=True)
+class Durations:
+    """Hours; None when there is nothing to measure."""
+
+    count: int
+    median_hours: float | None
+    mean_hours: float | None
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Every number of one slice and period (see the README for each definition)."""
+
+    handed: int
+    funnel: Funnel
+    resolved: int
+    reopened: int
+    agent_coverage: float | None
+    resolved_in_period: int
+    closed_in_period: int
+    backlog_coverage: float | None
+    runs: int
+    outcomes: dict[str, int]
+    prs_opened: int
+    prs_merged: int
+    prs_closed: int
+    prs_open: int
+    prs_reverted: int
+    prs_reopened: int
+    merge_rate: float | None
+    time_to_pr: Durations
+    time_to_merge: Durations
+    input_tokens: int
+    output_tokens: int
+    tokens_per_run: float | None
+    tokens_per_merged_pr: float | None
+    cost_usd: float
+    runs_without_cost: int
+    cost_per_run: float | None
+    cost_per_merged_pr: float | None
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return a / b if b else None
+
+
+def _durations(hours: list[float]) -> Durations:
+    if not hours:
+        return Durations(0, None, None)
+    return Durations(len(hours), statistics.median(hours), statistics.fmean(hours))
+
+
+def _hours(a: datetime, b: datetime) -> float:
+    return (b - a).total_seconds() / 3600
+
+
+@dataclass
+class _Bucket:
+    """The entities of one slice whose anchor falls in one period."""
+
+    tickets: list[TicketView] = field(default_factory=list)  # by created_at
+    runs: list[RunFact] = field(default_factory=list)  # by started_at
+    pulls: list[PullView] = field(default_factory=list)  # by opened_at
+    resolutions: list[TicketView] = field(default_factory=list)  # by resolving merge
+    closed: list[ClosedFact] = field(default_factory=list)  # by closed_at
+
+
+def _compute(b: _Bucket, where: Where) -> Metrics:
+    handed = b.tickets
+    with_run = [t for t in handed if any(_run_ok(r, t.fact, where) for r in t.runs)]
+    with_pr = [t for t in handed if any(_pull_ok(p, where) for p in t.pulls)]
+    merged = [t for t in handed if any(p.kept and _pull_ok(p, where) for p in t.pulls)]
+    own = [t for t in handed if t.resolution is not None and _pull_ok(t.resolution, where)]
+    resolved = sum(1 for t in own if not t.reopened)
+    states = Counter(p.state for p in b.pulls)
+    decided = states["merged"] + states["closed"] + states["reverted"]
+    kept = [p for p in b.pulls if p.kept]
+    tokens = [
+        (r.input_tokens or 0) + (r.output_tokens or 0)
+        for r in b.runs
+        if r.input_tokens is not None or r.output_tokens is not None
+    ]
+    costs = [r.cost_usd for r in b.runs if r.cost_usd is not None]
+    in_period_resolved = sum(1 for t in b.resolutions if not t.reopened)
+    return Metrics(
+        handed=len(handed),
+        funnel=Funnel(len(handed), len(with_run), len(with_pr), len(merged)),
+        resolved=resolved,
+        reopened=len(own) - resolved,
+        agent_coverage=_ratio(resolved, len(handed)),
+        resolved_in_period=in_period_resolved,
+        closed_in_period=len(b.closed),
+        backlog_coverage=_ratio(in_period_resolved, len(b.closed)),
+        runs=len(b.runs),
+        outcomes=dict(Counter(r.outcome or "running" for r in b.runs)),
+        prs_opened=len(b.pulls),
+        prs_merged=len(kept),
+        prs_closed=states["closed"],
+        prs_open=states["open"],
+        prs_reverted=states["reverted"],
+        prs_reopened=sum(p.reopened_count for p in b.pulls),
+        merge_rate=_ratio(len(kept), decided),
+        time_to_pr=_durations([_hours(p.ticket.created_at, p.opened_at) for p in b.pulls]),
+        time_to_merge=_durations(
+            [_hours(p.opened_at, p.merged_at) for p in kept if p.merged_at is not None]
+        ),
+        input_tokens=sum(r.input_tokens or 0 for r in b.runs),
+        output_tokens=sum(r.output_tokens or 0 for r in b.runs),
+        tokens_per_run=_ratio(sum(tokens), len(tokens)),
+        tokens_per_merged_pr=_ratio(sum(tokens), len(kept)),
+        cost_usd=sum(costs),
+        runs_without_cost=len(b.runs) - len(costs),
+        cost_per_run=_ratio(sum(costs), len(costs)),
+        cost_per_merged_pr=_ratio(sum(costs), len(kept)),
+    )
+
+
+def _fill(d: Derived, where: Where, key: Callable[[datetime], str | None]) -> dict[str, _Bucket]:
+    """Sort the slice's entities into buckets by the key of their anchor time (None: out)."""
+    out: dict[str, _Bucket] = defaultdict(_Bucket)
+    for t in d.tickets:
+        if _ticket_ok(t, where):
+            k = key(t.fact.created_at)
+            if k is not None:
+                out[k].tickets.append(t)
+            res = t.resolution
+            if res is not None and res.merged_at is not None and _pull_ok(res, where):
+                k = key(res.merged_at)
+                if k is not None:
+                    out[k].resolutions.append(t)
+    for r in d.runs:
+        if _run_ok(r, d.ticket_of[r.ticket_id], where):
+            k = key(r.started_at)
+            if k is not None:
+                out[k].runs.append(r)
+    for p in d.pulls:
+        if _pull_ok(p, where):
+            k = key(p.opened_at)
+            if k is not None:
+                out[k].pulls.append(p)
+    for c in d.closed:
+        if _closed_ok(c, where):
+            k = key(c.closed_at)
+            if k is not None:
+                out[k].closed.append(c)
+    return out
+
+
+def metrics(d: Derived, period: Period, where: Where | None = None) -> Metrics:
+    """All metrics of the slice `where` over `period`."""
+    w = where or {}
+    buckets = _fill(d, w, lambda m: "in" if period.holds(m) else None)
+    return _compute(buckets.get("in", _Bucket()), w)
+
+
+def week_of(moment: datetime) -> datetime:
+    """The Monday 00:00 UTC that starts `moment`'s week."""
+    day = moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return day - timedelta(days=day.weekday())
+
+
+def weeks(period: Period, d: Derived, now: datetime) -> list[datetime]:
+    """The week starts covering `period` (an open start begins at the first data)."""
+    first = period.since or min(
+        [t.fact.created_at for t in d.tickets] + [c.closed_at for c in d.closed], default=now
+    )
+    last = (period.until or now) - timedelta(microseconds=1)
+    out, w = [], week_of(first)
+    while w <= last:
+        out.append(w)
+        w += timedelta(days=7)
+    return out
+
+
+def by_week(d: Derived, period: Period, where: Where | None, now: datetime) -> dict[str, Metrics]:
+    """Metrics per week of `period`, every week present (empty weeks give empty metrics)."""
+    w = where or {}
+
+    def key(m: datetime) -> str | None:
+        return week_of(m).date().isoformat() if period.holds(m) else None
+
+    buckets = _fill(d, w, key)
+    return {
+        s.date().isoformat(): _compute(buckets.get(s.date().isoformat(), _Bucket()), w)
+        for s in weeks(period, d, now)
+    }
+
+
+def values(d: Derived, dim: str) -> list[str]:
+    """The values a dimension takes in the history."""
+    found: set[str] = set()
+    if dim == "repo":
+        found = {t.fact.repo for t in d.tickets}
+    elif dim == "harness":
+        found = {r.harness for r in d.runs}
+    elif dim == "model":
+        found = {r.model or NONE for r in d.runs}
+    elif dim == "label":
+        found = {label for t in d.tickets for label in _labels(t.fact)}
+    return sorted(found)
+
+
+def grouped(
+    d: Derived, period: Period, dim: str, where: Where | None = None, now: datetime | None = None
+) -> dict[str, Metrics]:
+    """Metrics per value of `dim` (one of DIMENSIONS) within the slice `where`."""
+    if dim not in DIMENSIONS:
+        raise ValueError(f"unknown dimension {dim!r}; one of {', '.join(DIMENSIONS)}")
+    if dim == "week":
+        return by_week(d, period, where, now or datetime.now(UTC))
+    base = dict(where or {})
+    return {
+        v: metrics(d, period, {**base, dim: v}) for v in values(d, dim) if base.get(dim, v) == v
+    }
+
+
+# --- harnesses on the same tickets ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HarnessOnTickets:
+    harness: str
+    runs: int
+    tickets_with_pr: int
+    tickets_merged: int
+    cost_usd: float
+    cost_per_run: float | None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two harnesses on the tickets both ran (tickets handed in the period)."""
+
+    a: str
+    b: str
+    tickets: int
+    rows: tuple[HarnessOnTickets, HarnessOnTickets]
+
+
+def compare_harnesses(d: Derived, period: Period, where: Where | None = None) -> list[Comparison]:
+    """Each pair of harnesses that ran at least one common ticket, compared on those tickets."""
+    w = {k: v for k, v in (where or {}).items() if k in ("repo", "label")}
+    handed = [t for t in d.tickets if period.holds(t.fact.created_at) and _ticket_ok(t, w)]
+    ran: dict[str, set[int]] = defaultdict(set)
+    for t in handed:
+        for r in t.runs:
+            ran[r.harness].add(t.fact.id)
+    out = []
+    names = sorted(ran)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            common = ran[a] & ran[b]
+            if common:
+                views = [t for t in handed if t.fact.id in common]
+                rows = (_on(views, a), _on(views, b))
+                out.append(Comparison(a, b, len(common), rows))
+    return out
+
+
+def _on(tickets: Iterable[TicketView], harness: str) -> HarnessOnTickets:
+    ts = list(tickets)
+    runs = [r for t in ts for r in t.runs if r.harness == harness]
+    costs = [r.cost_usd for r in runs if r.cost_usd is not None]
+    with_pr = sum(1 for t in ts if any(p.run.harness == harness for p in t.pulls))
+    merged = sum(1 for t in ts if any(p.kept and p.run.harness == harness for p in t.pulls))
+    return HarnessOnTickets(
+        harness, len(runs), with_pr, merged, sum(costs), _ratio(sum(costs), len(costs))
+    )
