@@ -531,3 +531,15 @@ def _on(tickets: Iterable[TicketView], harness: str) -> HarnessOnTickets:
     return HarnessOnTickets(
         harness, len(runs), with_pr, merged, sum(costs), _ratio(sum(costs), len(costs))
     )
+
+
+def ticket_status(t: TicketView) -> str:
+    """One word for where a ticket stands: resolved, reopened, reverted, pr_open, pr_closed,
+    or the ticket's own status (new, queued, running, done, failed) when it has no PR."""
+    if t.resolution is not None:
+        return "reopened" if t.reopened else "resolved"
+    states = {p.state for p in t.pulls}
+    for state, word in (("open", "pr_open"), ("reverted", "reverted"), ("closed", "pr_closed")):
+        if state in states:
+            return word
+    return t.fact.status
