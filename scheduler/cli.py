@@ -252,7 +252,7 @@ def report(
     from scheduler.render import report_csv, report_json, report_tables
     from scheduler.report import BadQuery, ReportQuery, build_report
     from scheduler.web.pages import overview
-    from worker.celery_app import engine_for
+    from worker.store.db import make_engine
     from worker.store.migrate import upgrade
 
     try:
@@ -261,7 +261,7 @@ def report(
         raise typer.BadParameter(str(exc)) from None
     s = _settings()
     upgrade(s.resolved_database_url())
-    r = build_report(engine_for(s.resolved_database_url()), query)
+    r = build_report(make_engine(s.resolved_database_url()), query)
     if format == Format.JSON:
         sys.stdout.write(json.dumps(report_json(r), indent=2) + "\n")
     elif format == Format.CSV:
