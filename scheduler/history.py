@@ -26,6 +26,8 @@ def _opt(moment: datetime | None) -> datetime | None:
 
 
 def _labels(text: str | None) -> tuple[str, ...]:
+    if not text or text == "[]":
+        return ()
     try:
         found = json.loads(text or "[]")
     except ValueError:

@@ -20,7 +20,7 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 DIMENSIONS = ("repo", "harness", "model", "label", "week")
 NONE = "(none)"
@@ -219,6 +219,8 @@ Where = Mapping[str, str]
 
 
 def _run_ok(r: RunFact, t: TicketFact, where: Where) -> bool:
+    if not where:
+        return True
     return (
         ("repo" not in where or t.repo == where["repo"])
         and ("label" not in where or where["label"] in _labels(t))
@@ -232,6 +234,8 @@ def _labels(t: TicketFact) -> tuple[str, ...]:
 
 
 def _ticket_ok(t: TicketView, where: Where) -> bool:
+    if not where:
+        return True
     f = t.fact
     if "repo" in where and f.repo != where["repo"]:
         return False
@@ -247,6 +251,8 @@ def _pull_ok(p: PullView, where: Where) -> bool:
 
 
 def _closed_ok(c: ClosedFact, where: Where) -> bool:
+    if not where:
+        return True
     return ("repo" not in where or c.repo == where["repo"]) and (
         "label" not in where or where["label"] in (c.labels or (NONE,))
     )
@@ -380,42 +386,85 @@ def _compute(b: _Bucket, where: Where) -> Metrics:
     )
 
 
-def _fill(d: Derived, where: Where, key: Callable[[datetime], str | None]) -> dict[str, _Bucket]:
-    """Sort the slice's entities into buckets by the key of their anchor time (None: out)."""
-    out: dict[str, _Bucket] = defaultdict(_Bucket)
+def _dim_of(dim: str | None, r: RunFact, t: TicketFact) -> tuple[str, ...]:
+    """The values of dimension `dim` a run (with its ticket) belongs to ("" without one)."""
+    if dim is None:
+        return ("",)
+    if dim == "repo":
+        return (t.repo,)
+    if dim == "label":
+        return _labels(t)
+    if dim == "harness":
+        return (r.harness,)
+    return (r.model or NONE,)
+
+
+def _fill(
+    d: Derived, where: Where, key: Callable[[datetime], str | None], dim: str | None = None
+) -> dict[tuple[str, str], _Bucket]:
+    """One pass over the slice's entities, into buckets by (time key of their anchor, value
+    of `dim`). A time key of None leaves the entity out. Closed issues belong to every
+    harness and model: they are the backlog every harness is measured against."""
+    out: dict[tuple[str, str], _Bucket] = defaultdict(_Bucket)
     for t in d.tickets:
-        if _ticket_ok(t, where):
-            k = key(t.fact.created_at)
+        f = t.fact
+        if not _ticket_ok(t, where):
+            continue
+        k = key(f.created_at)
+        if k is not None:
+            if dim in ("harness", "model"):
+                groups = {v for r in t.runs if _run_ok(r, f, where) for v in _dim_of(dim, r, f)}
+            else:
+                groups = set(_dim_of(dim, _NO_RUN, f))
+            for g in groups:
+                out[(k, g)].tickets.append(t)
+        res = t.resolution
+        if res is not None and res.merged_at is not None and _pull_ok(res, where):
+            k = key(res.merged_at)
             if k is not None:
-                out[k].tickets.append(t)
-            res = t.resolution
-            if res is not None and res.merged_at is not None and _pull_ok(res, where):
-                k = key(res.merged_at)
-                if k is not None:
-                    out[k].resolutions.append(t)
+                for g in _dim_of(dim, res.run, f):
+                    out[(k, g)].resolutions.append(t)
+    ticket_of = d.ticket_of
     for r in d.runs:
-        if _run_ok(r, d.ticket_of[r.ticket_id], where):
+        f = ticket_of[r.ticket_id]
+        if _run_ok(r, f, where):
             k = key(r.started_at)
             if k is not None:
-                out[k].runs.append(r)
+                for g in _dim_of(dim, r, f):
+                    out[(k, g)].runs.append(r)
     for p in d.pulls:
         if _pull_ok(p, where):
             k = key(p.opened_at)
             if k is not None:
-                out[k].pulls.append(p)
+                for g in _dim_of(dim, p.run, p.ticket):
+                    out[(k, g)].pulls.append(p)
+    shared: dict[str, list[ClosedFact]] = defaultdict(list)
     for c in d.closed:
-        if _closed_ok(c, where):
-            k = key(c.closed_at)
-            if k is not None:
-                out[k].closed.append(c)
+        k = key(c.closed_at) if _closed_ok(c, where) else None
+        if k is None:
+            continue
+        if dim == "repo":
+            out[(k, c.repo)].closed.append(c)
+        elif dim == "label":
+            for g in c.labels or (NONE,):
+                out[(k, g)].closed.append(c)
+        elif dim is None:
+            out[(k, "")].closed.append(c)
+        else:
+            shared[k].append(c)
+    for (k, _), bucket in out.items():
+        bucket.closed.extend(shared.get(k, ()))
     return out
+
+
+_NO_RUN = RunFact(0, 0, NONE, None, "", datetime.min.replace(tzinfo=UTC))
 
 
 def metrics(d: Derived, period: Period, where: Where | None = None) -> Metrics:
     """All metrics of the slice `where` over `period`."""
     w = where or {}
     buckets = _fill(d, w, lambda m: "in" if period.holds(m) else None)
-    return _compute(buckets.get("in", _Bucket()), w)
+    return _compute(buckets.get(("in", ""), _Bucket()), w)
 
 
 def week_of(moment: datetime) -> datetime:
@@ -441,28 +490,22 @@ def by_week(d: Derived, period: Period, where: Where | None, now: datetime) -> d
     """Metrics per week of `period`, every week present (empty weeks give empty metrics)."""
     w = where or {}
 
+    names: dict[date, str] = {}
+
     def key(m: datetime) -> str | None:
-        return week_of(m).date().isoformat() if period.holds(m) else None
+        if not period.holds(m):
+            return None
+        day = m.astimezone(UTC).date()
+        found = names.get(day)
+        if found is None:
+            found = names[day] = week_of(m).date().isoformat()
+        return found
 
     buckets = _fill(d, w, key)
     return {
-        s.date().isoformat(): _compute(buckets.get(s.date().isoformat(), _Bucket()), w)
+        s.date().isoformat(): _compute(buckets.get((s.date().isoformat(), ""), _Bucket()), w)
         for s in weeks(period, d, now)
     }
-
-
-def values(d: Derived, dim: str) -> list[str]:
-    """The values a dimension takes in the history."""
-    found: set[str] = set()
-    if dim == "repo":
-        found = {t.fact.repo for t in d.tickets}
-    elif dim == "harness":
-        found = {r.harness for r in d.runs}
-    elif dim == "model":
-        found = {r.model or NONE for r in d.runs}
-    elif dim == "label":
-        found = {label for t in d.tickets for label in _labels(t.fact)}
-    return sorted(found)
 
 
 def grouped(
@@ -474,9 +517,9 @@ def grouped(
     if dim == "week":
         return by_week(d, period, where, now or datetime.now(UTC))
     base = dict(where or {})
-    return {
-        v: metrics(d, period, {**base, dim: v}) for v in values(d, dim) if base.get(dim, v) == v
-    }
+    buckets = _fill(d, base, lambda m: "in" if period.holds(m) else None, dim)
+    found = sorted({g for k, g in buckets if k == "in" and base.get(dim, g) == g})
+    return {g: _compute(buckets[("in", g)], {**base, dim: g}) for g in found}
 
 
 # --- harnesses on the same tickets ---------------------------------------------------------
