@@ -8,17 +8,9 @@ from datetime import UTC, date, datetime, time
 
 from sqlalchemy import Engine
 
+from scheduler.attribution import Derived, Period, derive
 from scheduler.history import load_history
-from scheduler.metrics import (
-    Comparison,
-    Derived,
-    Metrics,
-    Period,
-    compare_harnesses,
-    derive,
-    grouped,
-    metrics,
-)
+from scheduler.metrics import Comparison, Metrics, compare_harnesses, grouped, metrics
 
 
 class BadQuery(ValueError):

@@ -7,7 +7,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from scheduler.metrics import Derived, Period, grouped, metrics
+from scheduler.attribution import Derived, Period
+from scheduler.metrics import grouped, metrics
 
 WINDOW = timedelta(days=28)
 

@@ -16,8 +16,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import Engine
 
+from scheduler.attribution import Derived, derive, ticket_status
 from scheduler.history import load_history
-from scheduler.metrics import DIMENSIONS, Derived, derive, grouped, ticket_status
+from scheduler.metrics import DIMENSIONS, grouped
 from scheduler.render import jsonable, report_json
 from scheduler.report import BadQuery, ReportQuery, report_of
 from scheduler.web.pages import TicketRow, asset, overview, page, tickets_page, trend_points

@@ -23,15 +23,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 
+from scheduler.attribution import Derived, Period, derive
 from scheduler.history import load_history
-from scheduler.metrics import (
-    Derived,
-    Period,
-    compare_harnesses,
-    derive,
-    grouped,
-    metrics,
-)
+from scheduler.metrics import compare_harnesses, grouped, metrics
 from tests.support.history import HistoryBuilder
 from worker.store.models import OutcomeKind, PullState
 
