@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from scheduler.intake import IntakeDeps, process_delivery
 from scheduler.lifecycle import SyncCounts, sync_lifecycle
 from worker.celery_app import RUN_TASK, engine_for, github_client
+from worker.errors import ConfigError
 from worker.settings import Settings
 from worker.store.models import OutcomeKind, utcnow
 from worker.store.repo import (
@@ -28,7 +29,7 @@ SendFn = Callable[[str, object], object]
 
 
 def register(app: Celery, settings: Settings) -> None:
-    """Add intake and the periodic reconciler to `app`."""
+    """Add intake, the periodic reconciler and the periodic lifecycle sync to `app`."""
 
     @app.task(name=INTAKE_TASK)  # type: ignore[untyped-decorator]
     def intake_task(delivery_id: str) -> None:
@@ -45,7 +46,10 @@ def register(app: Celery, settings: Settings) -> None:
 
     @app.task(name=LIFECYCLE_TASK)  # type: ignore[untyped-decorator]
     def lifecycle_task() -> None:
-        run_lifecycle_sync(settings)
+        try:
+            run_lifecycle_sync(settings)
+        except ConfigError as exc:
+            log.warning("lifecycle sync skipped", reason=str(exc))
 
     app.conf.beat_schedule = {
         "reconcile": {"task": RECONCILE_TASK, "schedule": settings.reconcile_interval_seconds},

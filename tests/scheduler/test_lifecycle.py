@@ -2,6 +2,7 @@
 missed (merges, closes, reopenings, closed issues, reverts) and is idempotent."""
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlmodel import select
@@ -170,3 +171,15 @@ def test_a_github_failure_on_one_repository_is_reported_not_raised(engine: Engin
         engine, gh, now=NOW, lookback=timedelta(days=30), overlap=timedelta(hours=1)
     )
     assert counts.pulls_checked == 3 and counts.errors == ["GitHub answered 502"]
+
+
+def test_beat_runs_the_sync_periodically(tmp_path: Path) -> None:
+    from scheduler.jobs import LIFECYCLE_TASK, register
+    from worker.celery_app import create_celery
+    from worker.settings import Settings
+
+    settings = Settings(data_dir=tmp_path, lifecycle_sync_interval_seconds=120, github_token=None)
+    app = create_celery(settings)
+    register(app, settings)
+    assert app.conf.beat_schedule["lifecycle"] == {"task": LIFECYCLE_TASK, "schedule": 120}
+    app.tasks[LIFECYCLE_TASK]()  # no GitHub token: skipped with a warning, not raised
