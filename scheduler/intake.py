@@ -6,43 +6,20 @@ and the store's claims refuse double work.
 """
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy import Engine
 
+from scheduler import followups
+from scheduler.handling import Handled, Handler, IntakeDeps
 from scheduler.lifecycle import observation_from_event
 from scheduler.webhooks import BadDelivery, parse_issue_labeled, parse_pull_request
-from worker.github.protocol import WRITE_ROLES, GitHubClient
+from worker.github.protocol import WRITE_ROLES
 from worker.store.lifecycle import known_pull, observe_pull
 from worker.store.models import DeliveryStatus
 from worker.store.repo import close_delivery, get_delivery, queue_ticket, upsert_ticket
 
 log = structlog.get_logger("intake")
-
-
-@dataclass(frozen=True)
-class IntakeDeps:
-    """What handlers may touch."""
-
-    engine: Engine
-    github: GitHubClient
-    trigger_label: str
-    enqueue_run: Callable[[int], None]
-
-
-@dataclass(frozen=True)
-class Handled:
-    """How a handler closed a delivery."""
-
-    status: DeliveryStatus
-    note: str
-    ticket_id: int | None = None
-
-
-Handler = Callable[[dict[str, Any], IntakeDeps], Handled]
 
 
 def process_delivery(delivery_id: str, deps: IntakeDeps) -> DeliveryStatus | None:
@@ -119,5 +96,8 @@ def handle_pull_request(payload: dict[str, Any], deps: IntakeDeps) -> Handled:
 
 HANDLERS: dict[str, Handler] = {
     "issues": handle_issue_labeled,
+    "issue_comment": followups.handle_issue_comment,
+    "pull_request_review": followups.handle_review,
+    "check_run": followups.handle_check_run,
     "pull_request": handle_pull_request,
 }
