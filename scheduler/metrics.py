@@ -34,6 +34,7 @@ from scheduler.attribution import (
 
 DIMENSIONS = ("repo", "harness", "model", "label", "week")
 NONE = "(none)"
+MAX_WEEKS = 520  # by week covers at most the last ten years of a period
 
 
 # --- slices --------------------------------------------------------------------------------
@@ -299,12 +300,15 @@ def week_of(moment: datetime) -> datetime:
 
 
 def weeks(period: Period, d: Derived, now: datetime) -> list[datetime]:
-    """The week starts covering `period` (an open start begins at the first data)."""
+    """The week starts covering `period` (an open start begins at the first data), at most
+    the last MAX_WEEKS of it."""
     first = period.since or min(
         [t.fact.created_at for t in d.tickets] + [c.closed_at for c in d.closed], default=now
     )
     last = (period.until or now) - timedelta(microseconds=1)
-    out, w = [], week_of(first)
+    if last < first:
+        return []
+    out, w = [], max(week_of(first), week_of(last) - timedelta(weeks=MAX_WEEKS - 1))
     while w <= last:
         out.append(w)
         w += timedelta(days=7)

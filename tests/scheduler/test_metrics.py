@@ -206,3 +206,11 @@ def test_a_reopen_before_the_merge_does_not_undo_the_resolution(engine: Engine) 
 def test_an_unknown_dimension_is_refused(history: Derived) -> None:
     with pytest.raises(ValueError, match="unknown dimension"):
         grouped(history, ALL, "colour")
+
+
+def test_by_week_is_bounded_whatever_the_period(history: Derived) -> None:
+    huge = grouped(history, Period(datetime(1, 1, 1, tzinfo=UTC), END), "week", now=NOW)
+    assert len(huge) == 520 and list(huge)[-2:] == ["2030-03-04", "2030-03-11"]
+    assert grouped(history, Period(END, END + timedelta(days=1)), "week", now=NOW) == {
+        "2030-03-18": metrics(history, Period(END, END + timedelta(days=1)))
+    }
