@@ -1,4 +1,5 @@
-"""The web API: GitHub webhooks in, health out. Answers at once; work happens in the queue."""
+"""The web API: GitHub webhooks in (answered at once; work happens in the queue), health,
+and the dashboard, JSON API and Prometheus metrics (`scheduler.web`)."""
 
 import json
 from collections.abc import Callable
@@ -10,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 
 from scheduler.routing import screen
+from scheduler.web.routes import install
 from scheduler.webhooks import signature_ok
 from worker.store.repo import record_delivery
 
@@ -27,6 +29,7 @@ def create_app(
 ) -> FastAPI:
     """The API app. Dependencies are passed in; nothing is read from the environment here."""
     app = FastAPI(title="Burndown", version="0.1.0")
+    install(app, engine)  # dashboard, /api, /metrics
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

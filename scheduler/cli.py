@@ -5,11 +5,11 @@ import signal
 import subprocess
 import sys
 import time
+from enum import StrEnum
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from sandbox.errors import BurndownError
 from sandbox.harness.events import EventKind, HarnessEvent
@@ -227,46 +227,73 @@ def _show(e: HarnessEvent) -> None:
         console.print(f"  [bold]result[/bold] {e.data.get('status')}")
 
 
+class Format(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    CSV = "csv"
+    HTML = "html"
+
+
 @app.command()
 def report(
+    since: Annotated[
+        str | None, typer.Option(help="Start of the period: YYYY-MM-DD or ISO 8601 (UTC).")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="End of the period (excluded).")] = None,
     repo: Annotated[str | None, typer.Option(help="Only this owner/repo.")] = None,
+    harness: Annotated[str | None, typer.Option(help="Only runs of this harness.")] = None,
+    format: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
+    runs: Annotated[int, typer.Option(help="How many of the latest runs to list.")] = 20,
 ) -> None:
-    """Print tickets, runs, pull requests opened and outcomes."""
-    from scheduler.report import build_report
-    from worker.celery_app import engine_for
+    """Backlog coverage, funnel, merge rate, time and cost, by harness, repository, model,
+    label and week, for a period."""
+    import json
+
+    from scheduler.render import report_csv, report_json, report_tables
+    from scheduler.report import BadQuery, ReportQuery, build_report
+    from scheduler.web.pages import overview
+    from worker.store.db import make_engine
+    from worker.store.migrate import upgrade
+
+    try:
+        query = ReportQuery.parse(since, until, repo, harness, runs)
+    except BadQuery as exc:
+        raise typer.BadParameter(str(exc)) from None
+    s = _settings()
+    upgrade(s.resolved_database_url())
+    r = build_report(make_engine(s.resolved_database_url()), query)
+    if format == Format.JSON:
+        sys.stdout.write(json.dumps(report_json(r), indent=2) + "\n")
+    elif format == Format.CSV:
+        sys.stdout.write(report_csv(r))
+    elif format == Format.HTML:
+        sys.stdout.write(overview(r, standalone=True) + "\n")
+    else:
+        console.print(report_tables(r))
+
+
+@app.command()
+def sync() -> None:
+    """Ask GitHub once what became of the agent's pull requests and issues (what `beat` does
+    every BURNDOWN_LIFECYCLE_SYNC_INTERVAL_SECONDS)."""
+    from scheduler.jobs import run_lifecycle_sync
     from worker.store.migrate import upgrade
 
     s = _settings()
     upgrade(s.resolved_database_url())
-    r = build_report(engine_for(s.resolved_database_url()), repo=repo)
-    console.print(f"tickets: {r.tickets}  runs: {r.runs}  pull requests opened: {r.prs_opened}")
+    try:
+        counts = run_lifecycle_sync(s)
+    except BurndownError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
     console.print(
-        "outcomes: " + (", ".join(f"{k}={v}" for k, v in sorted(r.outcomes.items())) or "none")
+        f"pull requests checked: {counts.pulls_checked}  issues seen: {counts.issues_seen}  "
+        f"commits read: {counts.commits_seen}  reverts found: {counts.reverts}"
     )
-    table = Table(
-        "run",
-        "ticket",
-        "harness",
-        "status",
-        "outcome",
-        "pull request",
-        "seconds",
-        "tokens in/out",
-        "cost",
-    )
-    for row in r.rows:
-        table.add_row(
-            str(row.run_id),
-            row.ticket,
-            row.harness,
-            row.status,
-            row.outcome or "-",
-            row.pr_url or "-",
-            f"{row.seconds:.1f}" if row.seconds is not None else "-",
-            f"{row.input_tokens}/{row.output_tokens}" if row.input_tokens is not None else "-",
-            f"${row.cost_usd:.4f}" if row.cost_usd is not None else "unknown",
-        )
-    console.print(table)
+    for error in counts.errors:
+        console.print(f"[yellow]{error}[/yellow]")
+    if counts.errors:
+        raise typer.Exit(1)
 
 
 def _redact(url: str) -> str:

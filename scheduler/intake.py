@@ -12,8 +12,10 @@ import structlog
 
 from scheduler import followups
 from scheduler.handling import Handled, Handler, IntakeDeps
-from scheduler.webhooks import BadDelivery, parse_issue_labeled
+from scheduler.lifecycle import observation_from_event
+from scheduler.webhooks import BadDelivery, parse_issue_labeled, parse_pull_request
 from worker.github.protocol import WRITE_ROLES
+from worker.store.lifecycle import known_pull, observe_pull
 from worker.store.models import DeliveryStatus
 from worker.store.repo import close_delivery, get_delivery, queue_ticket, upsert_ticket
 
@@ -82,9 +84,20 @@ def _refusal(login: str, label: str) -> str:
     )
 
 
+def handle_pull_request(payload: dict[str, Any], deps: IntakeDeps) -> Handled:
+    """A pull request of ours closed, merged or reopened: record it (ordered, idempotent)."""
+    ev = parse_pull_request(payload)
+    repo, number = ev.repository.full_name, ev.pull_request.number
+    if not known_pull(deps.engine, repo, number):
+        return Handled(DeliveryStatus.IGNORED, f"{repo}#{number} is not an agent pull request")
+    row = observe_pull(deps.engine, observation_from_event(ev))
+    return Handled(DeliveryStatus.PROCESSED, f"pull request {repo}#{number} is {row.state}")
+
+
 HANDLERS: dict[str, Handler] = {
     "issues": handle_issue_labeled,
     "issue_comment": followups.handle_issue_comment,
     "pull_request_review": followups.handle_review,
     "check_run": followups.handle_check_run,
+    "pull_request": handle_pull_request,
 }

@@ -9,7 +9,9 @@ from sqlalchemy import Engine
 
 from scheduler.handling import IntakeDeps
 from scheduler.intake import process_delivery
+from scheduler.lifecycle import SyncCounts, sync_lifecycle
 from worker.celery_app import RUN_TASK, engine_for, github_client
+from worker.errors import ConfigError
 from worker.settings import Settings
 from worker.store.models import OutcomeKind, utcnow
 from worker.store.repo import (
@@ -22,12 +24,13 @@ from worker.store.repo import (
 
 INTAKE_TASK = "burndown.intake"
 RECONCILE_TASK = "burndown.reconcile"
+LIFECYCLE_TASK = "burndown.lifecycle_sync"
 log = structlog.get_logger("jobs")
 SendFn = Callable[[str, object], object]
 
 
 def register(app: Celery, settings: Settings) -> None:
-    """Add intake and the periodic reconciler to `app`."""
+    """Add intake, the periodic reconciler and the periodic lifecycle sync to `app`."""
 
     @app.task(name=INTAKE_TASK)  # type: ignore[untyped-decorator]
     def intake_task(delivery_id: str) -> None:
@@ -42,9 +45,28 @@ def register(app: Celery, settings: Settings) -> None:
             grace=settings.reconcile_interval_seconds,
         )
 
+    @app.task(name=LIFECYCLE_TASK)  # type: ignore[untyped-decorator]
+    def lifecycle_task() -> None:
+        try:
+            run_lifecycle_sync(settings)
+        except ConfigError as exc:
+            log.warning("lifecycle sync skipped", reason=str(exc))
+
     app.conf.beat_schedule = {
         "reconcile": {"task": RECONCILE_TASK, "schedule": settings.reconcile_interval_seconds},
+        "lifecycle": {"task": LIFECYCLE_TASK, "schedule": settings.lifecycle_sync_interval_seconds},
     }
+
+
+def run_lifecycle_sync(settings: Settings) -> SyncCounts:
+    """One lifecycle sync with the configured store, GitHub and windows."""
+    return sync_lifecycle(
+        engine_for(settings.resolved_database_url()),
+        github_client(settings),
+        now=utcnow(),
+        lookback=timedelta(days=settings.lifecycle_lookback_days),
+        overlap=timedelta(hours=settings.lifecycle_overlap_hours),
+    )
 
 
 def intake_deps(app: Celery, settings: Settings) -> IntakeDeps:

@@ -8,7 +8,9 @@ from typing import Any
 
 from scheduler import followups
 from scheduler.handling import IGNORE, Screen, Verdict
-from scheduler.webhooks import BadDelivery, parse_issue_labeled
+from scheduler.webhooks import BadDelivery, parse_issue_labeled, parse_pull_request
+
+AGENT_BRANCH_PREFIX = "burndown/"
 
 
 def screen_issues(payload: dict[str, Any], trigger_label: str) -> Verdict:
@@ -23,11 +25,26 @@ def screen_issues(payload: dict[str, Any], trigger_label: str) -> Verdict:
     return Verdict(True, 202, "accepted")
 
 
+def screen_pull_request(payload: dict[str, Any], trigger_label: str) -> Verdict:
+    """Closed (merged or not) and reopened pull requests on an agent branch: lifecycle."""
+    action = payload.get("action")
+    if action not in ("closed", "reopened"):
+        return Verdict(False, IGNORE, f"ignored: pull_request.{action}")
+    try:
+        ev = parse_pull_request(payload)
+    except BadDelivery as exc:
+        return Verdict(False, 400, str(exc))
+    if not ev.pull_request.head.ref.startswith(AGENT_BRANCH_PREFIX):
+        return Verdict(False, IGNORE, "ignored: not an agent branch")
+    return Verdict(True, 202, "accepted")
+
+
 SCREENS: dict[str, Screen] = {
     "issues": screen_issues,
     "issue_comment": followups.screen_issue_comment,
     "pull_request_review": followups.screen_review,
     "check_run": followups.screen_check_run,
+    "pull_request": screen_pull_request,
 }
 
 

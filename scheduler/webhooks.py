@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -63,3 +64,40 @@ def parse_issue_labeled(payload: Any) -> IssueLabeled:
     except ValidationError as exc:
         fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
         raise BadDelivery(f"issues.labeled body lacks or mistypes: {fields}") from None
+
+
+class _Ref(BaseModel):
+    ref: str
+    sha: str
+
+
+class _Pull(BaseModel):
+    number: int
+    html_url: str
+    state: str
+    merged: bool | None = None
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None = None
+    merged_at: datetime | None = None
+    merge_commit_sha: str | None = None
+    head: _Ref
+    base: _Ref
+
+
+class PullRequestEvent(BaseModel):
+    """The fields of a `pull_request` delivery that lifecycle tracking uses."""
+
+    action: str
+    number: int
+    pull_request: _Pull
+    repository: _Repo
+
+
+def parse_pull_request(payload: Any) -> PullRequestEvent:
+    """The `pull_request` fields, or `BadDelivery` saying what is missing."""
+    try:
+        return PullRequestEvent.model_validate(payload)
+    except ValidationError as exc:
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
+        raise BadDelivery(f"pull_request body lacks or mistypes: {fields}") from None

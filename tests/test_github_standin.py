@@ -374,6 +374,44 @@ def test_statuses_refs_and_contents(gh: GitHubStandIn, token: str) -> None:
     assert gh.branch_sha(REPO, "copy") is None
 
 
+def test_list_commits(gh: GitHubStandIn, token: str, tmp_path: Path) -> None:
+    git = Git(tmp_path, token)
+    work = git.clone(gh.git_url(REPO))
+    initial = gh.branch_sha(REPO, "main") or ""
+    shas = []
+    for day in (1, 2, 3):
+        git.env["GIT_COMMITTER_DATE"] = f"2030-01-0{day}T12:00:00Z"
+        shas.append(git.commit_and_push(work, {"n.txt": f"{day}\n"}, "main"))
+    git.env["GIT_COMMITTER_DATE"] = "2030-01-04T12:00:00Z"
+    git.ok("checkout", "--quiet", "-b", "side", cwd=work)
+    side = git.commit_and_push(work, {"s.txt": "s\n"}, "side")
+    repo = client(gh, token).get_repo(REPO)
+
+    listed = [c.sha for c in repo.get_commits()]
+    assert listed == [*reversed(shas), initial]  # newest first, default branch
+    assert [c.sha for c in repo.get_commits(sha="side")][:2] == [side, shas[2]]
+    since = datetime(2030, 1, 2, 12, tzinfo=UTC)
+    assert [c.sha for c in repo.get_commits(sha="main", since=since)] == [shas[2], shas[1]]
+    until = datetime(2030, 1, 1, 12, tzinfo=UTC)
+    assert [c.sha for c in repo.get_commits(until=until)] == [shas[0], initial]
+    first = repo.get_commits()[0]
+    assert first.commit.message == "Change n.txt"
+    assert first.commit.committer.date == datetime(2030, 1, 3, 12, tzinfo=UTC)
+
+    page = http(f"{gh.api_url}/repos/{REPO}/commits?per_page=2", token=token)
+    assert page.status == 200 and len(page.json()) == 2
+    assert 'rel="next"' in page.headers["link"] and "/repositories/" in page.headers["link"]
+    single = http(f"{gh.api_url}/repos/{REPO}/commits/{shas[2]}", token=token).json()
+    item = page.json()[0]
+    assert set(single) - set(item) == {"stats", "files"}  # the list leaves these out, as GitHub
+    assert {k: v for k, v in single.items() if k in item} == item
+
+    missing = http(f"{gh.api_url}/repos/{REPO}/commits?sha=no-such-branch", token=token)
+    assert missing.status == 404 and "No commit found" in missing.json()["message"]
+    bad = http(f"{gh.api_url}/repos/{REPO}/commits?since=yesterday-ish", token=token)
+    assert bad.status == 400 and "since" in bad.json()["message"]
+
+
 def test_fail_next(gh: GitHubStandIn, token: str) -> None:
     number = gh.create_issue(REPO, "Bug", "", "alice")
     gh.fail_next("GET", rf"/repos/{REPO}/issues/\d+", 502, {"message": "Server Error"})

@@ -74,6 +74,15 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     reconcile_interval_seconds: float = 60.0
+    lifecycle_sync_interval_seconds: float = Field(
+        900.0, description="How often the lifecycle sync asks GitHub what became of PRs."
+    )
+    lifecycle_lookback_days: float = Field(
+        30.0, description="How far back the first sync reads issues and commits."
+    )
+    lifecycle_overlap_hours: float = Field(
+        24.0, description="Each sync re-reads this much before the last one (late arrivals)."
+    )
     log_json: bool | None = Field(None, description="JSON logs; default: JSON unless a TTY.")
 
     def resolved_database_url(self) -> str:

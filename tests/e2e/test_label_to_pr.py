@@ -2,12 +2,14 @@
 Redis, the real Claude Code CLI in a Docker sandbox, git and PyGithub against the stand-in."""
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 
 from tests.e2e.conftest import FIXED, REPO, SECRET, TITLE, World
-from tests.support.deliveries import labeled, signed
+from tests.support.deliveries import labeled, pull_request, signed
+from tests.support.github_standin_client import client
 from tests.support.model_server import ToolCall, Turn
 from tests.support.processes import burndown, free_port, healthy, process, wait_for
 
@@ -71,6 +73,7 @@ def test_a_label_becomes_a_pull_request(
         wait_for("the pull request", lambda: world.github.pulls(REPO), 180, logs)
         again = httpx.post(f"{base}/webhooks/github", content=body, headers=headers, timeout=10)
         assert again.status_code == 200  # a redelivery is recognised
+        _merge_and_tell(base, world, logs)
 
     _assert_pull_request(world)
     seen_by_model = json.dumps([r.body for r in world.model.requests])
@@ -81,6 +84,40 @@ def test_a_label_becomes_a_pull_request(
     out = burndown(["report"], env)
     assert f"{REPO}#{world.number}" in out and "pr_opened" in out
     assert "pull requests opened: 1" in out
+
+    # the sync reads what the webhooks did not say: the issue GitHub closed on the merge
+    assert "issues seen: 1" in burndown(["sync"], env)
+    overall = json.loads(burndown(["report", "--format", "json"], env))["overall"]
+    assert (overall["prs_merged"], overall["resolved"], overall["closed_in_period"]) == (1, 1, 1)
+    assert overall["backlog_coverage"] == 1.0 and overall["merge_rate"] == 1.0
+
+
+def _merge_and_tell(base: str, w: World, logs: list[Path]) -> None:
+    """A maintainer merges the agent's pull request; GitHub closes the issue and sends the
+    `pull_request` closed delivery, which the API takes and the worker records."""
+    (pr,) = w.github.pulls(REPO)
+    repo = client(w.github, w.bot_token).get_repo(REPO)
+    merged = repo.get_pull(pr["number"]).merge(merge_method="squash")
+    repo.get_issue(w.number).edit(state="closed")
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    delivery = pull_request(
+        "closed",
+        repo=REPO,
+        number=pr["number"],
+        head=pr["head"]["ref"],
+        updated_at=now,
+        merged=True,
+        merge_commit_sha=merged.sha,
+    )
+    body, headers = signed(SECRET, delivery, "pull_request")
+    r = httpx.post(f"{base}/webhooks/github", content=body, headers=headers, timeout=10)
+    assert r.status_code == 202, r.text
+
+    def merge_recorded() -> bool:
+        summary = httpx.get(f"{base}/api/summary", timeout=30).json()
+        return bool(summary["overall"]["prs_merged"] == 1)
+
+    wait_for("the merge to be recorded", merge_recorded, 60, logs)
 
 
 def test_burndown_up_needs_only_python_and_docker(world: World, tmp_path: Path) -> None:

@@ -52,3 +52,31 @@ def signed(
         "Content-Type": "application/json",
         "User-Agent": "GitHub-Hookshot/test",
     }
+
+
+def pull_request(
+    action: str,
+    *,
+    repo: str,
+    number: int,
+    head: str,
+    updated_at: str,
+    merged: bool = False,
+    merge_commit_sha: str | None = None,
+) -> dict[str, Any]:
+    """The recorded `pull_request.<action>` delivery, retargeted at `repo#number` on branch
+    `head`, with GitHub's timestamps moved to `updated_at` (and merged, if asked)."""
+    p = payload("pull_request", action)
+    owner, name = repo.split("/")
+    p["repository"]["full_name"], p["repository"]["name"] = repo, name
+    p["repository"]["owner"]["login"] = owner
+    p["number"] = number
+    pr = p["pull_request"]
+    pr["number"], pr["updated_at"] = number, updated_at
+    pr["html_url"] = f"https://github.com/{repo}/pull/{number}"
+    pr["head"]["ref"] = head
+    if action == "closed":
+        pr["closed_at"] = updated_at
+        pr["merged"], pr["merged_at"] = merged, updated_at if merged else None
+        pr["merge_commit_sha"] = merge_commit_sha or pr["merge_commit_sha"]
+    return p

@@ -249,6 +249,14 @@ class BareRepo:
             message=parts[9].rstrip("\n"),
         )
 
+    def log(self, rev: str, since: str | None = None, until: str | None = None) -> list[str]:
+        """Commits reachable from ``rev``, newest first (by commit date, as GitHub lists them),
+        committed at or after ``since`` and at or before ``until`` (ISO 8601)."""
+        args = ["rev-list", "--date-order", rev]
+        args += [f"--since={since}"] if since else []
+        args += [f"--until={until}"] if until else []
+        return self.out(*args).split()
+
     def commit(
         self, tree: str, parents: Sequence[str], message: str, author: tuple[str, str, str | None]
     ) -> str:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from tests.support.github_standin_git import BareRepo, TreeEntry
+from tests.support.github_standin_json import Json
 from tests.support.github_standin_rest import (
+    DOCS,
     ApiError,
     Call,
     Reply,
@@ -13,7 +15,7 @@ from tests.support.github_standin_rest import (
     paginate,
     unprocessable,
 )
-from tests.support.github_standin_state import Status, now
+from tests.support.github_standin_state import Status, now, parse_iso
 
 _STATES = ("error", "failure", "pending", "success")
 _DOC_REFS = "https://docs.github.com/rest/git/refs"
@@ -22,6 +24,7 @@ _DOC_REFS = "https://docs.github.com/rest/git/refs"
 def register(router: Router) -> None:
     router.add("POST", "/statuses/(?P<sha>[^/]+)", create_status)
     router.add("GET", "/statuses/(?P<ref>.+)", list_statuses)
+    router.add("GET", "/commits", list_commits)
     router.add("GET", "/commits/(?P<ref>.+)/statuses", list_statuses)
     router.add("GET", "/commits/(?P<ref>.+)/status", combined_status)
     router.add("GET", "/commits/(?P<ref>.+)", get_commit)
@@ -84,6 +87,34 @@ def get_commit(call: Call) -> Reply:
     info = _git(call).commit_info(_commit(call, call.args["ref"]))
     assert info is not None
     return Reply(200, call.render.commit(call.repo, info))
+
+
+def list_commits(call: Call) -> Reply:
+    """``GET /commits?sha=&since=&until=``: commits reachable from ``sha`` (default branch by
+    default), newest first, each shaped like ``GET /commits/{ref}`` without ``stats``/``files``."""
+    query, git = call.query, _git(call)
+    ref = query.get("sha") or call.repo.default_branch
+    sha = git.rev_parse(ref)
+    if sha is None:
+        doc = "https://docs.github.com/rest/commits/commits#list-commits"
+        raise ApiError(
+            404, {"message": f"No commit found for SHA: {ref}", "documentation_url": doc}
+        )
+    for name in ("since", "until"):
+        if query.get(name):
+            try:
+                parse_iso(query[name])
+            except ValueError:
+                message = f"Invalid value for parameter '{name}': {query[name]!r}"
+                raise ApiError(400, {"message": message, "documentation_url": DOCS}) from None
+    found = git.log(sha, query.get("since"), query.get("until"))
+    return paginate(call, [_listed(call, s) for s in found])
+
+
+def _listed(call: Call, sha: str) -> Json:
+    info = _git(call).commit_info(sha)
+    assert info is not None
+    return call.render.commit(call.repo, info, full=False)
 
 
 def _refs(call: Call, prefix: str) -> list[tuple[str, str, str]]:

@@ -340,12 +340,10 @@ class Renderer:
         out = self.content_entry(repo, ref, path, entry)
         return {"type": "file", "encoding": "base64", "content": wrapped} | out
 
-    def commit(self, repo: Repo, info: CommitInfo) -> Json:
+    def commit(self, repo: Repo, info: CommitInfo, full: bool = True) -> Json:
+        """A commit as ``GET /commits/{ref}`` (``full``) or ``GET /commits`` items show it."""
         api = f"{self.api}/repos/{repo.full_name}"
-        files = self.git(repo).changed_files(info.parents[0], info.sha) if info.parents else []
-        additions = sum(f.additions for f in files)
-        deletions = sum(f.deletions for f in files)
-        return {
+        out: Json = {
             "sha": info.sha,
             "node_id": node_id("Commit", int(info.sha[:8], 16)),
             "commit": {
@@ -375,6 +373,13 @@ class Renderer:
                 {"sha": p, "url": f"{api}/commits/{p}", "html_url": f"{self.web}/commit/{p}"}
                 for p in info.parents
             ],
+        }
+        if not full:
+            return out
+        files = self.git(repo).changed_files(info.parents[0], info.sha) if info.parents else []
+        additions = sum(f.additions for f in files)
+        deletions = sum(f.deletions for f in files)
+        return out | {
             "stats": {"total": additions + deletions, "additions": additions}
             | {"deletions": deletions},
             "files": [self.pull_file(repo, change, info.sha) for change in files],

@@ -1,13 +1,15 @@
 """`GitHubClient` on PyGithub. PyGithub's and requests' errors become `GitHubError` here."""
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from datetime import UTC, datetime
+from typing import TypeVar
 
 from github import Auth, Github, GithubException, GithubRetry
+from github.PullRequest import PullRequest as GhPull
 from requests.exceptions import RequestException
 
 from worker.errors import GitHubError
-from worker.github.protocol import Issue, PullRequest, Repository
+from worker.github.protocol import Commit, Issue, IssueState, PullRequest, Repository
 
 T = TypeVar("T")
 
@@ -87,13 +89,7 @@ class PyGithubClient:
                 state="open", head=f"{owner}:{head_branch}"
             )
             for p in pulls:
-                return PullRequest(
-                    number=p.number,
-                    url=p.html_url,
-                    head=p.head.ref,
-                    base=p.base.ref,
-                    draft=bool(p.draft),
-                )
+                return _pull(p)
             return None
 
         return self._call(f"find pull request for {full_name}:{head_branch}", go)
@@ -105,15 +101,49 @@ class PyGithubClient:
             p = self._gh.get_repo(full_name).create_pull(
                 base=base, head=head, title=title, body=body, draft=draft
             )
-            return PullRequest(
-                number=p.number,
-                url=p.html_url,
-                head=p.head.ref,
-                base=p.base.ref,
-                draft=bool(p.draft),
-            )
+            return _pull(p)
 
         return self._call(f"open pull request {full_name}:{head}", go)
+
+    def get_pull(self, full_name: str, number: int) -> PullRequest:
+        def go() -> PullRequest:
+            return _pull(self._gh.get_repo(full_name, lazy=True).get_pull(number))
+
+        return self._call(f"get pull request {full_name}#{number}", go)
+
+    def issues_updated_since(self, full_name: str, since: datetime) -> list[IssueState]:
+        def go() -> list[IssueState]:
+            found = self._gh.get_repo(full_name, lazy=True).get_issues(
+                state="all", since=since, sort="updated", direction="asc"
+            )
+            return [
+                IssueState(
+                    number=i.number,
+                    state=i.state,
+                    state_reason=i.state_reason,
+                    closed_at=_utc(i.closed_at),
+                    updated_at=_utc(i.updated_at) or since,
+                    labels=[lb.name for lb in i.labels],
+                    is_pull=i.pull_request is not None,
+                )
+                for i in found
+            ]
+
+        return self._call(f"issues of {full_name} updated since {since.isoformat()}", go)
+
+    def commits_since(self, full_name: str, branch: str, since: datetime) -> list[Commit]:
+        def go() -> list[Commit]:
+            found = self._gh.get_repo(full_name, lazy=True).get_commits(sha=branch, since=since)
+            return [
+                Commit(
+                    sha=c.sha,
+                    message=c.commit.message,
+                    committed_at=_utc(c.commit.committer.date) or since,
+                )
+                for c in found
+            ]
+
+        return self._call(f"commits of {full_name}:{branch} since {since.isoformat()}", go)
 
     def update_pull(self, full_name: str, number: int, *, body: str) -> PullRequest:
         def go() -> PullRequest:
@@ -140,7 +170,25 @@ class PyGithubClient:
         )
 
 
-def _pull(p: Any) -> PullRequest:
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _pull(p: GhPull) -> PullRequest:
     return PullRequest(
-        number=p.number, url=p.html_url, head=p.head.ref, base=p.base.ref, draft=bool(p.draft)
+        number=p.number,
+        url=p.html_url,
+        head=p.head.ref,
+        base=p.base.ref,
+        draft=bool(p.draft),
+        state=p.state,
+        merged=bool(p.merged_at),
+        created_at=_utc(p.created_at),
+        updated_at=_utc(p.updated_at),
+        closed_at=_utc(p.closed_at),
+        merged_at=_utc(p.merged_at),
+        merge_commit_sha=p.merge_commit_sha,
+        head_sha=p.head.sha,
     )

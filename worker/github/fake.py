@@ -1,9 +1,10 @@
 """An in-memory `GitHubClient` for unit tests."""
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from worker.errors import GitHubError
-from worker.github.protocol import Issue, PullRequest, Repository
+from worker.github.protocol import Commit, Issue, IssueState, PullRequest, Repository
 
 
 @dataclass
@@ -18,6 +19,8 @@ class FakeGitHub:
     labels: dict[tuple[str, int], list[str]] = field(default_factory=dict)
     reviews_requested: list[tuple[str, int, list[str]]] = field(default_factory=list)
     fail: dict[str, str] = field(default_factory=dict)  # method name -> error message
+    issue_states: dict[tuple[str, int], IssueState] = field(default_factory=dict)
+    commits: dict[tuple[str, str], list[Commit]] = field(default_factory=dict)  # newest first
 
     def _maybe_fail(self, method: str) -> None:
         if method in self.fail:
@@ -47,7 +50,14 @@ class FakeGitHub:
         return f"https://github.test/{full_name}/issues/{number}#c{len(self.comments)}"
 
     def find_open_pull(self, full_name: str, head_branch: str) -> PullRequest | None:
-        return next((p for r, p, _ in self.pulls if r == full_name and p.head == head_branch), None)
+        return next(
+            (
+                p
+                for r, p, _ in self.pulls
+                if r == full_name and p.head == head_branch and p.state == "open"
+            ),
+            None,
+        )
 
     def open_pull(
         self, full_name: str, *, head: str, base: str, title: str, body: str, draft: bool = False
@@ -63,6 +73,32 @@ class FakeGitHub:
         )
         self.pulls.append((full_name, pr, body))
         return pr
+
+    def get_pull(self, full_name: str, number: int) -> PullRequest:
+        self._maybe_fail("get_pull")
+        found = next((p for r, p, _ in self.pulls if r == full_name and p.number == number), None)
+        if found is None:
+            raise GitHubError(f"get pull request {full_name}#{number}: GitHub answered 404")
+        return found
+
+    def set_pull(self, full_name: str, number: int, **changes: object) -> PullRequest:
+        """Change a pull request as GitHub would (state, merged_at, ...); returns the new one."""
+        for i, (r, p, body) in enumerate(self.pulls):
+            if r == full_name and p.number == number:
+                self.pulls[i] = (r, p.model_copy(update=changes), body)
+                return self.pulls[i][1]
+        raise KeyError(f"no pull request {full_name}#{number}")
+
+    def issues_updated_since(self, full_name: str, since: datetime) -> list[IssueState]:
+        self._maybe_fail("issues_updated_since")
+        found = [
+            i for (r, _), i in self.issue_states.items() if r == full_name and i.updated_at >= since
+        ]
+        return sorted(found, key=lambda i: i.updated_at)
+
+    def commits_since(self, full_name: str, branch: str, since: datetime) -> list[Commit]:
+        self._maybe_fail("commits_since")
+        return [c for c in self.commits.get((full_name, branch), []) if c.committed_at >= since]
 
     def update_pull(self, full_name: str, number: int, *, body: str) -> PullRequest:
         self._maybe_fail("update_pull")

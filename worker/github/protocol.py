@@ -1,5 +1,6 @@
 """What Burndown needs from GitHub, as plain models and one Protocol."""
 
+from datetime import datetime
 from typing import Protocol
 
 from pydantic import BaseModel
@@ -30,6 +31,32 @@ class PullRequest(BaseModel):
     head: str
     base: str
     draft: bool = False
+    state: str = "open"  # open or closed, as GitHub says; `merged` tells a merge apart
+    merged: bool = False
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    closed_at: datetime | None = None
+    merged_at: datetime | None = None
+    merge_commit_sha: str | None = None
+    head_sha: str | None = None
+
+
+class IssueState(BaseModel):
+    """Where an issue (or pull request: `is_pull`) stands, from the repository's issue list."""
+
+    number: int
+    state: str
+    state_reason: str | None = None
+    closed_at: datetime | None = None
+    updated_at: datetime
+    labels: list[str] = []
+    is_pull: bool = False
+
+
+class Commit(BaseModel):
+    sha: str
+    message: str
+    committed_at: datetime
 
 
 class GitHubClient(Protocol):
@@ -59,6 +86,19 @@ class GitHubClient(Protocol):
         self, full_name: str, *, head: str, base: str, title: str, body: str, draft: bool = False
     ) -> PullRequest:
         """Open a pull request."""
+        ...
+
+    def get_pull(self, full_name: str, number: int) -> PullRequest:
+        """One pull request with its state: open, closed, merged (and when, and by what commit)."""
+        ...
+
+    def issues_updated_since(self, full_name: str, since: datetime) -> list[IssueState]:
+        """Every issue and pull request of the repository updated at or after `since`, in any
+        state (how the sync finds issues closed, and reopened, in a period)."""
+        ...
+
+    def commits_since(self, full_name: str, branch: str, since: datetime) -> list[Commit]:
+        """Commits reachable from `branch` committed at or after `since`, newest first."""
         ...
 
     def update_pull(self, full_name: str, number: int, *, body: str) -> PullRequest:

@@ -66,6 +66,11 @@ class Ticket(SQLModel, table=True):
     queued_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    # The issue's own lifecycle, as the lifecycle sync last saw it (None: not seen yet).
+    labels: str = Field(default="[]", sa_type=Text)  # JSON list of the issue's label names
+    issue_state: str | None = Field(default=None, max_length=16)
+    issue_closed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    issue_reopened_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
 
 class Run(SQLModel, table=True):
@@ -140,3 +145,55 @@ class Delivery(SQLModel, table=True):
     ticket_id: int | None = Field(default=None, foreign_key="ticket.id")
     received_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     processed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class PullState(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"  # closed without merging
+    MERGED = "merged"
+
+
+class AgentPull(SQLModel, table=True):
+    """The lifecycle of one pull request an agent run opened, from webhooks and the sync.
+
+    Runs name their pull request by number (`Run.pr_number`); this row says what became of it.
+    """
+
+    __table_args__ = (UniqueConstraint("repo", "number", name="uq_agent_pull"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    repo: str = Field(index=True, max_length=255)
+    number: int
+    state: str = Field(default=PullState.OPEN, index=True, max_length=16)
+    opened_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    closed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    merged_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    merge_commit_sha: str | None = Field(default=None, max_length=64)
+    head_sha: str | None = Field(default=None, max_length=64)
+    reopened_count: int = 0
+    reverted_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    revert_sha: str | None = Field(default=None, max_length=64)
+    # GitHub's `updated_at` of the observation applied last: older ones are ignored.
+    observed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class ClosedIssue(SQLModel, table=True):
+    """An issue (not a pull request) of a tracked repository that is closed, whoever closed it:
+    the denominator of backlog coverage. Kept by the lifecycle sync; removed when reopened."""
+
+    __table_args__ = (UniqueConstraint("repo", "number", name="uq_closed_issue"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    repo: str = Field(index=True, max_length=255)
+    number: int
+    closed_at: datetime = Field(sa_column=_ts(index=True))
+    labels: str = Field(default="[]", sa_type=Text)  # JSON list of label names
+
+
+class SyncCursor(SQLModel, table=True):
+    """How far the lifecycle sync has read one repository's issues and default branch."""
+
+    repo: str = Field(primary_key=True, max_length=255)
+    issues_until: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    commits_until: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

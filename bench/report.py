@@ -1,0 +1,219 @@
+"""The report over a large store against the time to just read the run rows, side by side.
+
+    uv run python -m bench.report [--runs 100000] [--database-url URL] [--repeat 3]
+
+Builds a store (SQLite in a temporary folder unless --database-url names another, e.g. the
+PostgreSQL of `eval "$(./scripts/services.sh)"`) with a deterministic history: tickets in
+five repositories over a year, runs by three harnesses (about 2.5 per ticket), pull requests
+merged, closed, reopened and reverted, and issues closed by people. Then, median of
+--repeat rounds: reading every run row (`SELECT * FROM run`, all fetched), and
+`build_report` (reading what it needs of every table, then every metric, grouping and
+comparison). Prints both and their ratio.
+"""
+
+import argparse
+import json
+import random
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, insert, select
+
+from scheduler.report import ReportQuery, build_report
+from worker.store.db import make_engine
+from worker.store.migrate import upgrade
+from worker.store.models import AgentPull, ClosedIssue, Outcome, Run, Ticket
+
+REPOS = [f"bench/repo-{i}" for i in range(5)]
+HARNESSES = [("claude-code", "sonnet"), ("codex", "gpt-5"), ("mini-swe-agent", "sonnet")]
+LABELS = ["bug", "enhancement", "docs", "tests", "chore"]
+START = datetime(2030, 1, 7, tzinfo=UTC)
+
+
+def _chunks(rows: list[dict[str, Any]], size: int = 5000) -> list[list[dict[str, Any]]]:
+    return [rows[i : i + size] for i in range(0, len(rows), size)]
+
+
+def populate(engine: Engine, runs: int, seed: int = 7) -> dict[str, int]:
+    """A deterministic history with `runs` runs; returns the row counts written."""
+    rnd = random.Random(seed)
+    tickets, run_rows, outcomes, pulls, closed = [], [], [], [], []
+    tid = rid = 0
+    while rid < runs:
+        tid += 1
+        repo, number = rnd.choice(REPOS), tid
+        created = START + timedelta(minutes=rnd.randrange(365 * 24 * 60))
+        labels = rnd.sample(LABELS, rnd.randrange(0, 3))
+        reopened = rnd.random() < 0.03
+        tickets.append(
+            {
+                "id": tid,
+                "provider": "github",
+                "repo": repo,
+                "number": number,
+                "title": f"Issue {number}",
+                "body": "",
+                "url": f"https://github.test/{repo}/issues/{number}",
+                "labeled_by": "maria",
+                "status": "done",
+                "attempts": 1,
+                "queued_at": created,
+                "created_at": created,
+                "updated_at": created,
+                "labels": json.dumps(labels),
+                "issue_state": "open" if reopened else "closed",
+                "issue_closed_at": None,
+                "issue_reopened_at": created + timedelta(days=3) if reopened else None,
+            }
+        )
+        pr = 100_000 + tid if rnd.random() < 0.7 else None
+        for k in range(min(rnd.choice((1, 1, 2, 3, 4)), runs - rid)):
+            rid += 1
+            harness, model = rnd.choice(HARNESSES)
+            started = created + timedelta(minutes=5 + 90 * k + rnd.randrange(30))
+            kind = "pr_opened" if pr else rnd.choice(("failed", "no_changes"))
+            cost = round(rnd.uniform(0.05, 3.0), 4) if rnd.random() < 0.95 else None
+            run_rows.append(
+                {
+                    "id": rid,
+                    "ticket_id": tid,
+                    "harness": harness,
+                    "model": model,
+                    "branch": f"burndown/issue-{number}",
+                    "status": "failed" if kind == "failed" else "succeeded",
+                    "started_at": started,
+                    "finished_at": started + timedelta(minutes=rnd.randrange(2, 40)),
+                    "exit_code": 0,
+                    "input_tokens": rnd.randrange(1_000, 400_000),
+                    "output_tokens": rnd.randrange(100, 20_000),
+                    "cached_tokens": 0,
+                    "cost_usd": cost,
+                    "pr_url": f"https://github.test/{repo}/pull/{pr}" if pr else None,
+                    "pr_number": pr,
+                    "error": None,
+                }
+            )
+            outcomes.append(
+                {
+                    "run_id": rid,
+                    "ticket_id": tid,
+                    "kind": kind,
+                    "detail": "",
+                    "pr_url": None,
+                    "created_at": started,
+                }
+            )
+        if pr:
+            fate = rnd.random()
+            merged_at = created + timedelta(hours=rnd.randrange(2, 200))
+            state = "merged" if fate < 0.6 else "closed" if fate < 0.8 else "open"
+            pulls.append(
+                {
+                    "repo": repo,
+                    "number": pr,
+                    "state": state,
+                    "opened_at": created,
+                    "closed_at": merged_at if state != "open" else None,
+                    "merged_at": merged_at if state == "merged" else None,
+                    "merge_commit_sha": None,
+                    "head_sha": None,
+                    "reopened_count": 1 if rnd.random() < 0.05 else 0,
+                    "reverted_at": merged_at + timedelta(days=2)
+                    if state == "merged" and rnd.random() < 0.04
+                    else None,
+                    "revert_sha": None,
+                    "observed_at": merged_at,
+                    "updated_at": merged_at,
+                }
+            )
+        if rnd.random() < 0.8 and not reopened:
+            closed.append(
+                {
+                    "repo": repo,
+                    "number": number,
+                    "closed_at": created + timedelta(hours=rnd.randrange(1, 300)),
+                    "labels": json.dumps(labels),
+                }
+            )
+    for n in range(len(tickets) // 2):  # issues closed by people, never handed to the agent
+        closed.append(
+            {
+                "repo": rnd.choice(REPOS),
+                "number": 1_000_000 + n,
+                "closed_at": START + timedelta(minutes=rnd.randrange(365 * 24 * 60)),
+                "labels": "[]",
+            }
+        )
+    with engine.begin() as conn:
+        for table, rows in (
+            (Ticket, tickets),
+            (Run, run_rows),
+            (Outcome, outcomes),
+            (AgentPull, pulls),
+            (ClosedIssue, closed),
+        ):
+            for chunk in _chunks(rows):
+                conn.execute(insert(table.__table__), chunk)  # type: ignore[attr-defined]
+    return {
+        "tickets": len(tickets),
+        "runs": len(run_rows),
+        "pull requests": len(pulls),
+        "closed issues": len(closed),
+    }
+
+
+def read_runs(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return len(conn.execute(select(Run.__table__)).all())  # type: ignore[attr-defined]
+
+
+def timed(fn: Any, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=100_000)
+    ap.add_argument("--database-url", default=None)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    url = (
+        args.database_url
+        or f"sqlite:///{Path(tempfile.mkdtemp(prefix='bench-report-')) / 'store.db'}"
+    )
+    upgrade(url)
+    engine = make_engine(url)
+    t0 = time.perf_counter()
+    counts = populate(engine, args.runs)
+    print(
+        f"store: {url.split('://')[0]}; built in {time.perf_counter() - t0:.1f} s: "
+        + ", ".join(f"{v:,} {k}" for k, v in counts.items())
+    )
+    assert read_runs(engine) == counts["runs"]
+    read = timed(lambda: read_runs(engine), args.repeat)
+    query = ReportQuery(runs_shown=20)
+    now = START + timedelta(days=400)
+    report = timed(lambda: build_report(engine, query, now=now), args.repeat)
+    r = build_report(engine, query, now=now)
+    print(f"read {counts['runs']:,} run rows:      {read:7.3f} s (median of {args.repeat})")
+    print(f"build the report over them: {report:7.3f} s (median of {args.repeat})")
+    print(f"ratio report / read:        {report / read:7.2f}x")
+    print(
+        f"(report: {r.overall.handed:,} tickets, {r.overall.runs:,} runs, "
+        f"{len(r.by_week)} weeks, {len(r.comparisons)} harness pairs, "
+        f"backlog coverage {r.overall.backlog_coverage:.3f})"
+    )
+    engine.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,221 @@
+"""The dashboard, the JSON API under `/api` and Prometheus metrics, added to the API app.
+
+Every answer is computed from the store when asked. Bad parameters answer 400 with a
+message saying what is wrong (JSON under /api, a page elsewhere); nothing answers 500 for
+anything a client sent.
+"""
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from html import escape
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy import Engine
+
+from scheduler.attribution import Derived, derive, ticket_status
+from scheduler.history import load_history
+from scheduler.metrics import DIMENSIONS, grouped
+from scheduler.render import jsonable, report_json
+from scheduler.report import BadQuery, ReportQuery, report_of
+from scheduler.web.pages import TicketRow, asset, overview, page, tickets_page, trend_points
+from scheduler.web.prom import exposition
+from scheduler.web.transcript import load_run, run_json, run_page
+
+STATUSES = (
+    "resolved",
+    "reopened",
+    "reverted",
+    "pr_open",
+    "pr_closed",
+    "new",
+    "queued",
+    "running",
+    "done",
+    "failed",
+)
+ASSETS = {"chart.js": "text/javascript", "style.css": "text/css"}
+
+Since = Annotated[str | None, Query(description="Start, YYYY-MM-DD or ISO 8601 (UTC).")]
+Until = Annotated[str | None, Query(description="End (excluded), YYYY-MM-DD or ISO 8601.")]
+Repo = Annotated[str | None, Query(description="Only this owner/name.")]
+Harness = Annotated[str | None, Query(description="Only runs of this harness.")]
+
+
+def install(app: FastAPI, engine: Engine, now: Callable[[], datetime] | None = None) -> None:
+    """Add the dashboard, `/api/*`, `/metrics` and `/static/*` to `app`."""
+    clock = now or (lambda: datetime.now(UTC))
+
+    def history(q: ReportQuery) -> Derived:
+        return derive(load_history(engine, repo=q.repo))
+
+    def report(q: ReportQuery) -> Any:
+        return report_of(history(q), q, clock())
+
+    @app.exception_handler(BadQuery)
+    async def bad_query(request: Request, exc: BadQuery) -> Response:
+        return _bad(request, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_params(request: Request, exc: RequestValidationError) -> Response:
+        parts = [
+            f"{'.'.join(str(p) for p in e['loc'][1:]) or 'request'}: {e['msg']}"
+            for e in exc.errors()
+        ]
+        return _bad(request, "; ".join(parts))
+
+    @app.get("/api/report")
+    def api_report(
+        since: Since = None,
+        until: Until = None,
+        repo: Repo = None,
+        harness: Harness = None,
+        runs: Annotated[int, Query(ge=0, le=1000)] = 20,
+    ) -> dict[str, Any]:
+        """The whole report, as `burndown report --format json` prints it."""
+        return report_json(report(ReportQuery.parse(since, until, repo, harness, runs)))
+
+    @app.get("/api/summary")
+    def api_summary(
+        since: Since = None, until: Until = None, repo: Repo = None, harness: Harness = None
+    ) -> dict[str, Any]:
+        """The overall metrics of the period and slice."""
+        r = report(ReportQuery.parse(since, until, repo, harness, 0))
+        return {
+            "query": jsonable(r.query),
+            "overall": jsonable(r.overall),
+            "tickets_by_status": r.tickets_by_status,
+        }
+
+    @app.get("/api/metrics")
+    def api_metrics(
+        group_by: Annotated[str, Query(description=f"One of {', '.join(DIMENSIONS)}.")],
+        since: Since = None,
+        until: Until = None,
+        repo: Repo = None,
+        harness: Harness = None,
+    ) -> dict[str, Any]:
+        """The metrics per repository, harness, model, label or week."""
+        if group_by not in DIMENSIONS:
+            raise BadQuery(f"group_by: {group_by!r} is not one of {', '.join(DIMENSIONS)}")
+        q = ReportQuery.parse(since, until, repo, harness, 0)
+        groups = grouped(history(q), q.period, group_by, q.where, now=clock())
+        return {"group_by": group_by, "groups": jsonable(groups)}
+
+    @app.get("/api/trend")
+    def api_trend(
+        since: Since = None, until: Until = None, repo: Repo = None, harness: Harness = None
+    ) -> dict[str, Any]:
+        """Coverage per week."""
+        return {"weeks": trend_points(report(ReportQuery.parse(since, until, repo, harness, 0)))}
+
+    @app.get("/api/compare")
+    def api_compare(since: Since = None, until: Until = None, repo: Repo = None) -> dict[str, Any]:
+        """Each pair of harnesses on the tickets both ran."""
+        r = report(ReportQuery.parse(since, until, repo, None, 0))
+        return {"comparisons": jsonable(r.comparisons)}
+
+    @app.get("/api/tickets")
+    def api_tickets(
+        since: Since = None,
+        until: Until = None,
+        repo: Repo = None,
+        harness: Harness = None,
+        status: Annotated[str | None, Query(description=f"One of {', '.join(STATUSES)}.")] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> dict[str, Any]:
+        """Tickets, newest first, with their status, pull request and latest run."""
+        q = ReportQuery.parse(since, until, repo, harness, 0)
+        rows = ticket_rows(history(q), q, status)
+        return {"total": len(rows), "tickets": jsonable(rows[offset : offset + limit])}
+
+    @app.get("/api/runs/{run_id}")
+    def api_run(run_id: int) -> Response:
+        """One run with its unified transcript."""
+        rec = load_run(engine, run_id)
+        if rec is None:
+            return JSONResponse({"message": f"no run {run_id}"}, status_code=404)
+        return JSONResponse(run_json(rec))
+
+    @app.get("/", response_class=HTMLResponse)
+    def dashboard(
+        since: Since = None, until: Until = None, repo: Repo = None, harness: Harness = None
+    ) -> str:
+        return overview(report(ReportQuery.parse(since, until, repo, harness, 0)))
+
+    @app.get("/tickets", response_class=HTMLResponse)
+    def tickets(
+        since: Since = None,
+        until: Until = None,
+        repo: Repo = None,
+        harness: Harness = None,
+        status: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    ) -> str:
+        q = ReportQuery.parse(since, until, repo, harness, 0)
+        rows = ticket_rows(history(q), q, status)
+        return tickets_page(rows[:limit], q, len(rows))
+
+    @app.get("/runs/{run_id}", response_class=HTMLResponse)
+    def run(run_id: int) -> HTMLResponse:
+        rec = load_run(engine, run_id)
+        if rec is None:
+            body = f'<h1>No run {run_id}</h1><p><a href="/tickets">All tickets</a></p>'
+            return HTMLResponse(page("Not found", body), status_code=404)
+        return HTMLResponse(run_page(rec))
+
+    @app.get("/metrics")
+    async def prometheus() -> Response:
+        d = await run_in_threadpool(history, ReportQuery())
+        body = await run_in_threadpool(exposition, d, clock())
+        return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    @app.get("/static/{name}")
+    def static(name: str) -> Response:
+        if name not in ASSETS:
+            return JSONResponse({"message": f"no asset {name!r}"}, status_code=404)
+        return Response(asset(name), media_type=f"{ASSETS[name]}; charset=utf-8")
+
+
+def _bad(request: Request, message: str) -> Response:
+    if request.url.path.startswith(("/api/", "/webhooks/", "/metrics")):
+        return JSONResponse({"message": message}, status_code=400)
+    body = f'<h1>Bad request</h1><p class="problem">{escape(message)}</p>'
+    return HTMLResponse(page("Bad request", body), status_code=400)
+
+
+def ticket_rows(d: Derived, q: ReportQuery, status: str | None) -> list[TicketRow]:
+    """The ticket list of a query: handed in the period, newest first."""
+    if status is not None and status not in STATUSES:
+        raise BadQuery(f"status: {status!r} is not one of {', '.join(STATUSES)}")
+    out = []
+    for t in d.tickets:
+        f = t.fact
+        if not q.period.holds(f.created_at):
+            continue
+        if q.harness and not any(r.harness == q.harness for r in t.runs):
+            continue
+        word = ticket_status(t)
+        if status and word != status:
+            continue
+        pulls = sorted(t.pulls, key=lambda p: p.opened_at)
+        out.append(
+            TicketRow(
+                id=f.id,
+                ref=f"{f.repo}#{f.number}",
+                title=f.title,
+                url=f.url,
+                status=word,
+                pr_url=pulls[-1].url if pulls else None,
+                pr_state=pulls[-1].state if pulls else None,
+                runs=len(t.runs),
+                last_run_id=t.runs[-1].id if t.runs else None,
+                cost_usd=sum(r.cost_usd or 0 for r in t.runs),
+            )
+        )
+    out.sort(key=lambda r: r.id, reverse=True)
+    return out

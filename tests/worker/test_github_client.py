@@ -1,0 +1,68 @@
+"""The lifecycle calls of `PyGithubClient`, through real PyGithub against the GitHub stand-in."""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.support.github_standin import GitHubStandIn
+from tests.support.github_standin_client import Git, client
+from worker.errors import GitHubError
+from worker.github.client import PyGithubClient
+
+REPO = "acme/widgets"
+
+
+@pytest.fixture
+def gh() -> Iterator[GitHubStandIn]:
+    with GitHubStandIn() as standin:
+        yield standin
+
+
+def test_pull_request_states(gh: GitHubStandIn, tmp_path: Path) -> None:
+    token = gh.add_repo(REPO, {"README.md": "# w\n"})
+    git = Git(tmp_path, token)
+    work = git.clone(gh.git_url(REPO))
+    head = git.commit_and_push(work, {"a.txt": "a\n"}, "burndown/issue-1")
+    ours = PyGithubClient(gh.api_url, token, timeout=10, retries=0)
+    opened = ours.open_pull(REPO, head="burndown/issue-1", base="main", title="t", body="b")
+    pr = ours.get_pull(REPO, opened.number)
+    assert (pr.state, pr.merged, pr.head_sha, pr.merged_at) == ("open", False, head, None)
+    assert pr.created_at is not None and pr.created_at.tzinfo is not None
+
+    raw = client(gh, token).get_repo(REPO).get_pull(opened.number)
+    raw.edit(state="closed")
+    closed = ours.get_pull(REPO, opened.number)
+    assert (closed.state, closed.merged) == ("closed", False) and closed.closed_at is not None
+    raw.edit(state="open")
+    raw.merge(merge_method="squash")
+    merged = ours.get_pull(REPO, opened.number)
+    assert (merged.state, merged.merged) == ("closed", True)
+    assert merged.merge_commit_sha == gh.branch_sha(REPO, "main")
+    with pytest.raises(GitHubError, match="404"):
+        ours.get_pull(REPO, 999)
+
+
+def test_issues_updated_since_and_commits_since(gh: GitHubStandIn, tmp_path: Path) -> None:
+    token = gh.add_repo(REPO, {"README.md": "# w\n"})
+    ours = PyGithubClient(gh.api_url, token, timeout=10, retries=0)
+    before = datetime.now(UTC) - timedelta(minutes=1)
+    one = gh.create_issue(REPO, "one", "", "alice", ["bug"])
+    two = gh.create_issue(REPO, "two", "", "alice")
+    client(gh, token).get_repo(REPO).get_issue(two).edit(state="closed")
+    seen = {i.number: i for i in ours.issues_updated_since(REPO, before)}
+    assert set(seen) == {one, two}
+    assert (seen[one].state, seen[one].labels, seen[one].is_pull) == ("open", ["bug"], False)
+    assert seen[two].state == "closed" and seen[two].closed_at is not None
+    assert seen[two].state_reason == "completed"
+    assert ours.issues_updated_since(REPO, datetime.now(UTC) + timedelta(minutes=1)) == []
+
+    git = Git(tmp_path, token)
+    work = git.clone(gh.git_url(REPO))
+    git.env["GIT_COMMITTER_DATE"] = "2031-05-01T00:00:00Z"
+    sha = git.commit_and_push(work, {"b.txt": "b\n"}, "main")
+    found = ours.commits_since(REPO, "main", datetime(2031, 1, 1, tzinfo=UTC))
+    assert [(c.sha, c.message) for c in found] == [(sha, "Change b.txt")]
+    assert found[0].committed_at == datetime(2031, 5, 1, tzinfo=UTC)
+    assert len(ours.commits_since(REPO, "main", before - timedelta(days=1))) == 2
