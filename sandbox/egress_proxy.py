@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import urlsplit
 
 DEFAULT_PORTS = (80, 443)
@@ -241,12 +242,15 @@ class EgressProxy:
                 with contextlib.suppress(OSError):
                     dst.write_eof()
 
-    async def _refuse(
-        self, writer: asyncio.StreamWriter, method: str, host: str, port: int, reason: str
-    ) -> None:
+    def note_refusal(self, method: str, host: str, port: int, reason: str) -> None:
         self.refusals += 1
         if self.refusals <= MAX_LOGGED_REFUSALS:
             self._log(_entry("refused", method, host, port, reason))
+
+    async def _refuse(
+        self, writer: asyncio.StreamWriter, method: str, host: str, port: int, reason: str
+    ) -> None:
+        self.note_refusal(method, host, port, reason)
         where = f"{host}:{port}" if port else host
         await _answer(
             writer, 403, "Forbidden", f"burndown egress proxy: {where} refused ({reason})"
@@ -280,12 +284,53 @@ async def _answer(writer: asyncio.StreamWriter, code: int, phrase: str, text: st
         await writer.drain()
 
 
-async def serve(rules: list[HostRule], port: int, log: Log = print_log) -> None:
-    """Serve on `port` until SIGTERM or SIGINT; then log how many refusals went unlogged."""
+def dns_refusal(query: bytes) -> tuple[bytes, str] | None:
+    """An NXDOMAIN answer to a DNS query, and the name asked; None for what is not a query.
+    The sandbox's resolver forwards here so that lookups fail at once instead of timing out."""
+    if len(query) < 12 or query[2] & 0x80:
+        return None
+    labels, i = [], 12
+    while i < len(query) and query[i]:
+        n = query[i]
+        if n & 0xC0 or i + 1 + n > len(query):
+            return None
+        labels.append(query[i + 1 : i + 1 + n].decode("ascii", "replace"))
+        i += 1 + n
+    end = i + 5  # the terminating zero, QTYPE, QCLASS
+    if end > len(query):
+        return None
+    flags = 0x8000 | (int.from_bytes(query[2:4], "big") & 0x7900) | 0x0080 | 3
+    header = query[:2] + flags.to_bytes(2, "big") + b"\x00\x01" + b"\x00" * 6
+    return header + query[12:end], ".".join(labels)
+
+
+class _Dns(asyncio.DatagramProtocol):
+    def __init__(self, proxy: EgressProxy) -> None:
+        self._proxy = proxy
+        self._transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
+        answer = dns_refusal(data)
+        if answer is None or self._transport is None:
+            return
+        self._proxy.note_refusal("DNS", answer[1], 53, "the sandbox resolves no names")
+        self._transport.sendto(answer[0], addr)
+
+
+async def serve(
+    rules: list[HostRule], port: int, dns_port: int | None = None, log: Log = print_log
+) -> None:
+    """Serve on `port` (and answer DNS on `dns_port`) until SIGTERM or SIGINT; then log how
+    many refusals went unlogged."""
     proxy = EgressProxy(rules, log=log)
     server = await asyncio.start_server(proxy.handle, "0.0.0.0", port, limit=MAX_HEAD)
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    if dns_port is not None:
+        await loop.create_datagram_endpoint(lambda: _Dns(proxy), local_addr=("0.0.0.0", dns_port))
+    stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     log({"event": "ready", "port": port, "allow": [str(r) for r in rules]})
@@ -296,8 +341,9 @@ async def serve(rules: list[HostRule], port: int, log: Log = print_log) -> None:
 
 
 def main(argv: list[str]) -> None:
-    """`egress_proxy PORT RULE...`"""
-    asyncio.run(serve([parse_rule(r) for r in argv[1:]], int(argv[0])))
+    """`egress_proxy PORT DNS_PORT RULE...` (DNS_PORT 0: no DNS)."""
+    dns = int(argv[1]) or None
+    asyncio.run(serve([parse_rule(r) for r in argv[2:]], int(argv[0]), dns))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,9 @@ class FakeRuntime:
         self._script = script
         self.specs: list[ContainerSpec] = []
 
-    def run(self, spec: ContainerSpec, on_line: LineSink) -> ContainerExit:
+    def run(
+        self, spec: ContainerSpec, on_line: LineSink, on_stderr: LineSink | None = None
+    ) -> ContainerExit:
         self.specs.append(spec)
         workspace = next((m.source for m in spec.mounts if m.target == spec.workdir), None)
         lines, code = self._script(spec, workspace)

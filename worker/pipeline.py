@@ -18,6 +18,7 @@ from sandbox.errors import BurndownError
 from sandbox.harness.base import HarnessOptions, ModelAccess
 from sandbox.harness.events import EventKind, ResultStatus, cost_of, usage_of
 from sandbox.runtime import (
+    DEPLOYMENT_LABEL,
     RUN_LABEL,
     ContainerExit,
     ContainerRuntime,
@@ -28,7 +29,7 @@ from sandbox.runtime import (
 from worker.events import EventRecorder, EventSink
 from worker.git import Checkout, checkout
 from worker.github.protocol import GitHubClient
-from worker.repo_config import CONFIG_FILE, parse_repo_config
+from worker.repo_config import CONFIG_FILE, RepoConfig, parse_repo_config
 from worker.run_plan import RunPlan, plan_run
 from worker.store.models import Outcome, OutcomeKind, Run, Ticket
 from worker.store.repo import RunResult, finish_run, get_ticket, set_run_choice, start_run
@@ -49,6 +50,11 @@ class PipelineConfig:
     options: HarnessOptions = field(default_factory=HarnessOptions)
     model_access: ModelAccess = field(default_factory=ModelAccess)
     policy: SandboxPolicy = field(default_factory=SandboxPolicy)
+    """The operator's maxima; its `allow_hosts` are reachable from every sandbox."""
+    repo_allowable_hosts: tuple[str, ...] = ()
+    """What a repository's `sandbox.allow_hosts` may ask for."""
+    deployment: str = "burndown"
+    """Labels this deployment's sandbox resources, so that its reaper touches only those."""
     git_timeout: float = 300.0
     author_name: str = "burndown[bot]"
     author_email: str = "burndown@users.noreply.github.com"
@@ -135,13 +141,11 @@ def _execute(
         timeout=cfg.git_timeout,
     ) as co:
         rec.stage("clone", time.monotonic() - t0)
-        plan = plan_run(
-            default_harness=cfg.harness,
-            default_options=cfg.options,
-            max_policy=cfg.policy,
-            repo=parse_repo_config(co.read_base_file(CONFIG_FILE)),
-            override=override,
-        )
+        plan = plan_for(cfg, parse_repo_config(co.read_base_file(CONFIG_FILE)), override)
+        for host in plan.refused_hosts:
+            rec.sandbox(
+                "allow_host_refused", {"host": host, "reason": "not allowed by the operator"}
+            )
         assert run.id is not None
         set_run_choice(deps.engine, run.id, plan.harness.name, plan.options.model)
         harness = plan.harness
@@ -204,16 +208,8 @@ def _run_harness(
         user = f"{SANDBOX_UID}:{SANDBOX_UID}"
     else:
         user = f"{os.getuid()}:{os.getgid()}"
-    home = "/home/agent"
-    spec = ContainerSpec(
-        image=cfg.image,
-        command=harness.command(_prompt(ticket), plan.options),
-        env={**harness.environment(cfg.model_access, home), **plan.options.extra_env},
-        home=home,
-        user=user,
-        mounts=[Mount(source=co.path, target="/workspace")],
-        labels={RUN_LABEL: str(run.id)},
-        policy=plan.policy,
+    spec = sandbox_spec(
+        cfg, plan, harness.command(_prompt(ticket), plan.options), co.path, str(run.id), user
     )
     t0 = time.monotonic()
     first: list[float] = []
@@ -226,9 +222,48 @@ def _run_harness(
             rec.harness(event)
 
     exit_ = deps.runtime.run(spec, on_line)
+    for e in exit_.egress:
+        rec.sandbox(f"egress_{e.event}", e.model_dump(exclude_none=True))
     rec.stage("container_start", exit_.started_after_seconds)
     rec.stage("harness", time.monotonic() - t0, exit_code=exit_.exit_code)
     return exit_
+
+
+def plan_for(cfg: PipelineConfig, repo: RepoConfig, override: str | None = None) -> RunPlan:
+    """The run plan for a repository under this deployment's settings."""
+    return plan_run(
+        default_harness=cfg.harness,
+        default_options=cfg.options,
+        max_policy=cfg.policy,
+        repo=repo,
+        override=override,
+        model_url=cfg.model_access.base_url,
+        repo_allowable=cfg.repo_allowable_hosts,
+    )
+
+
+def sandbox_spec(
+    cfg: PipelineConfig,
+    plan: RunPlan,
+    command: list[str],
+    workspace: Path,
+    run_id: str,
+    user: str = f"{SANDBOX_UID}:{SANDBOX_UID}",
+) -> ContainerSpec:
+    """The sandbox a harness gets (and `burndown sandbox run` too): the plan's policy, the
+    workspace at /workspace, and an environment of the harness's needs only: its model
+    endpoint and key, never a GitHub token or a URL of the store or broker."""
+    home = "/home/agent"
+    return ContainerSpec(
+        image=cfg.image,
+        command=command,
+        env={**plan.harness.environment(cfg.model_access, home), **plan.options.extra_env},
+        home=home,
+        user=user,
+        mounts=[Mount(source=workspace, target="/workspace")],
+        labels={RUN_LABEL: run_id, DEPLOYMENT_LABEL: cfg.deployment},
+        policy=plan.policy,
+    )
 
 
 def _problem(exit_: ContainerExit, rec: EventRecorder) -> str | None:

@@ -2,6 +2,7 @@
 refusals answered and logged. (In containers: tests/sandbox/test_sandbox_attacks.py.)"""
 
 import asyncio
+import struct
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -10,6 +11,7 @@ from sandbox.egress_proxy import (
     MAX_LOGGED_REFUSALS,
     EgressProxy,
     HostRule,
+    dns_refusal,
     parse_rule,
     rule_for_url,
 )
@@ -129,7 +131,11 @@ def test_everything_else_is_refused_answered_and_logged() -> None:
             assert b"burndown egress proxy" in answer
         assert seen == []
         assert [e["event"] for e in log] == ["refused"] * len(refused)
-        assert (log[0]["method"], log[0]["host"], log[0]["port"]) == ("CONNECT", "127.0.0.1", up + 1)
+        assert (log[0]["method"], log[0]["host"], log[0]["port"]) == (
+            "CONNECT",
+            "127.0.0.1",
+            up + 1,
+        )
         assert log[2]["host"] == "127.0.0.2" and log[4]["reason"] == (
             "not a proxy request for an http URL"
         )
@@ -153,3 +159,23 @@ def test_refusals_beyond_the_cap_are_counted_not_logged() -> None:
         assert len(log) == MAX_LOGGED_REFUSALS
 
     _with_proxy(lambda up: [], scenario)
+
+
+def test_dns_queries_get_nxdomain_for_the_name_asked() -> None:
+    query = (
+        struct.pack(">HHHHHH", 0xBEEF, 0x0100, 1, 0, 0, 1)
+        + b"\x04pypi\x03org\x00"
+        + struct.pack(">HH", 1, 1)
+        + b"\x00\x00\x29\x10\x00\x00\x00\x00\x00\x00\x00"  # an EDNS OPT record, dropped
+    )
+    answer = dns_refusal(query)
+    assert answer is not None
+    packet, name = answer
+    assert name == "pypi.org"
+    ident, flags, qd, an, ns, ar = struct.unpack(">HHHHHH", packet[:12])
+    assert (ident, flags & 0x8000, flags & 0xF, flags & 0x0100) == (0xBEEF, 0x8000, 3, 0x0100)
+    assert (qd, an, ns, ar) == (1, 0, 0, 0)
+    assert packet[12:] == b"\x04pypi\x03org\x00" + struct.pack(">HH", 1, 1)
+    assert dns_refusal(packet) is None  # an answer is not a query
+    assert dns_refusal(b"\x00" * 5) is None
+    assert dns_refusal(query[:16]) is None  # cut inside the name
