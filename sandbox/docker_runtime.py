@@ -14,6 +14,7 @@ from docker.models.containers import Container
 
 from sandbox.egress import Egress, egress
 from sandbox.errors import SandboxError
+from sandbox.reaper import ReapReport, RunState, reap, unknown_runs
 from sandbox.runtime import (
     DEADLINE_LABEL,
     MANAGED_LABEL,
@@ -64,6 +65,14 @@ class DockerRuntime:
         if gate is not None:
             exit_.egress = gate.events
         return exit_
+
+    def reap(
+        self, deployment: str, run_state: RunState = unknown_runs, grace_seconds: float = 60.0
+    ) -> ReapReport:
+        """Remove what dead runs of `deployment` left behind (see `sandbox.reaper`)."""
+        return reap(
+            self._client, deployment=deployment, run_state=run_state, grace_seconds=grace_seconds
+        )
 
     def _check_runtime(self, runtime: str | None) -> None:
         if runtime is None:

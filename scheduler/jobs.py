@@ -8,7 +8,7 @@ from celery import Celery
 from sqlalchemy import Engine
 
 from scheduler.intake import IntakeDeps, process_delivery
-from worker.celery_app import RUN_TASK, engine_for, github_client
+from worker.celery_app import RUN_TASK, engine_for, github_client, reap_sandboxes
 from worker.settings import Settings
 from worker.store.models import OutcomeKind, utcnow
 from worker.store.repo import (
@@ -21,12 +21,13 @@ from worker.store.repo import (
 
 INTAKE_TASK = "burndown.intake"
 RECONCILE_TASK = "burndown.reconcile"
+REAP_TASK = "burndown.reap_sandboxes"
 log = structlog.get_logger("jobs")
 SendFn = Callable[[str, object], object]
 
 
 def register(app: Celery, settings: Settings) -> None:
-    """Add intake and the periodic reconciler to `app`."""
+    """Add intake, the periodic reconciler and the sandbox reaper to `app`."""
 
     @app.task(name=INTAKE_TASK)  # type: ignore[untyped-decorator]
     def intake_task(delivery_id: str) -> None:
@@ -41,8 +42,13 @@ def register(app: Celery, settings: Settings) -> None:
             grace=settings.reconcile_interval_seconds,
         )
 
+    @app.task(name=REAP_TASK)  # type: ignore[untyped-decorator]
+    def reap_task() -> None:
+        reap_sandboxes(settings, grace_seconds=settings.sandbox_reap_grace_seconds)
+
     app.conf.beat_schedule = {
         "reconcile": {"task": RECONCILE_TASK, "schedule": settings.reconcile_interval_seconds},
+        "reap-sandboxes": {"task": REAP_TASK, "schedule": settings.reconcile_interval_seconds},
     }
 
 

@@ -9,21 +9,25 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING
 
+import structlog
 from sqlalchemy import Engine
 
 from sandbox.docker_runtime import DockerRuntime
 from sandbox.harness.base import HarnessOptions, ModelAccess
+from sandbox.reaper import ReapReport
 from sandbox.runtime import SandboxPolicy
 from worker.errors import ConfigError
 from worker.github.client import PyGithubClient
 from worker.pipeline import PipelineConfig, PipelineDeps, run_ticket
 from worker.settings import Settings
 from worker.store.db import make_engine
+from worker.store.repo import run_is_live
 
 if TYPE_CHECKING:
     from celery import Celery
 
 RUN_TASK = "burndown.run_ticket"
+log = structlog.get_logger("worker")
 
 
 def create_celery(settings: Settings) -> Celery:
@@ -103,6 +107,22 @@ def max_policy(settings: Settings) -> SandboxPolicy:
         allow_hosts=tuple(settings.sandbox_allow_hosts),
         egress_network=settings.sandbox_egress_network,
     )
+
+
+def reap_sandboxes(settings: Settings, *, grace_seconds: float) -> ReapReport:
+    """Remove the sandbox containers and networks this deployment's dead runs left behind."""
+    engine = engine_for(settings.resolved_database_url())
+    report = DockerRuntime(api_timeout=settings.docker_timeout_seconds).reap(
+        settings.queue, lambda run_id: run_is_live(engine, run_id), grace_seconds
+    )
+    if report.containers or report.networks or report.errors:
+        log.info(
+            "reaped sandbox leftovers",
+            containers=len(report.containers),
+            networks=len(report.networks),
+            errors=report.errors[:5],
+        )
+    return report
 
 
 def github_client(settings: Settings) -> PyGithubClient:
