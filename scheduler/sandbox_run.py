@@ -8,8 +8,10 @@ reported as such with a code of its own.
 import contextlib
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -51,6 +53,7 @@ def run_in_sandbox(
     if not command:
         print("error: no command given (burndown sandbox run -- CMD ...)", file=err)
         return 2
+    _exit_cleanly_on_sigterm()
     try:
         cfg = pipeline_config(settings)
         plan = plan_for(cfg, _repo_config(repo, allow, timeout, idle_timeout))
@@ -67,6 +70,17 @@ def run_in_sandbox(
         return EXIT_SANDBOX_ERROR
     p = plan.policy
     return _report(exit_, p.timeout_seconds, p.idle_timeout_seconds, p.memory, err)
+
+
+def _exit_cleanly_on_sigterm() -> None:
+    """A terminated `burndown sandbox run` unwinds (removing its containers and network)
+    instead of dying with them left behind."""
+
+    def stop(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
 
 
 def _repo_config(

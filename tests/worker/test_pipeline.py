@@ -4,10 +4,12 @@ import json
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import Engine
 
 from sandbox.fakes import FakeRuntime
-from sandbox.runtime import RUN_LABEL, ContainerSpec
+from sandbox.harness.base import ModelAccess
+from sandbox.runtime import DEPLOYMENT_LABEL, RUN_LABEL, ContainerSpec, EgressEvent, SandboxPolicy
 from tests.support.gitrepo import git, make_remote
 from worker.github.fake import FakeGitHub
 from worker.github.protocol import Issue, Repository
@@ -228,3 +230,52 @@ def test_the_repository_config_sets_the_run_options(tmp_path: Path, sqlite_engin
     run_ticket(t.id, deps(sqlite_engine, gh, runtime, tmp_path))
     argv = runtime.specs[0].command
     assert argv[argv.index("--max-turns") + 1] == "7" and argv[argv.index("--model") + 1] == "m9"
+
+
+def test_the_sandbox_spec_and_egress_refusals_become_run_events(
+    world: tuple[FakeGitHub, Path, int], sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    gh, remote, tid = world
+    git("clone", "-q", str(remote), "config-commit", cwd=tmp_path)
+    seed = tmp_path / "config-commit"
+    (seed / ".burndown.yml").write_text(
+        "sandbox:\n  memory: 1g\n  allow_hosts: [pypi.org, files.pythonhosted.org, evil.example]\n"
+    )
+    git("add", ".burndown.yml", cwd=seed)
+    git("commit", "-qm", "config", cwd=seed)
+    git("push", "-q", "origin", "HEAD:main", cwd=seed)
+    refused = EgressEvent(event="refused", method="CONNECT", host="10.9.9.9", port=443, reason="r")
+    runtime = FakeRuntime(lambda spec, ws: (claude_lines(), 0), egress=[refused])
+    cfg = PipelineConfig(
+        image="img",
+        harness="claude-code",
+        work_dir=tmp_path / "data",
+        model_access=ModelAccess(base_url="http://gateway.local:4000", api_key=SecretStr("k")),
+        policy=SandboxPolicy(allow_hosts=("mirror.local:8080",)),
+        repo_allowable_hosts=("pypi.org", "*.pythonhosted.org"),
+        deployment="team-a",
+    )
+    deps_ = PipelineDeps(
+        engine=sqlite_engine, github=gh, runtime=runtime, git_token="tok", config=cfg
+    )
+    outcome = run_ticket(tid, deps_)
+    assert outcome is not None
+    spec = runtime.specs[0]
+    assert spec.policy.memory == "1g"
+    assert spec.policy.allow_hosts == (
+        "gateway.local:4000",
+        "mirror.local:8080",
+        "pypi.org",
+        "files.pythonhosted.org",
+    )
+    assert spec.labels == {RUN_LABEL: str(outcome.run_id), DEPLOYMENT_LABEL: "team-a"}
+    assert spec.env["ANTHROPIC_API_KEY"] == "k" and "tok" not in json.dumps(spec.env)
+    sandbox_events = [
+        (e.kind, json.loads(e.data))
+        for e in run_events(sqlite_engine, outcome.run_id)
+        if e.source == "sandbox"
+    ]
+    assert sandbox_events == [
+        ("allow_host_refused", {"host": "evil.example", "reason": "not allowed by the operator"}),
+        ("egress_refused", refused.model_dump(exclude_none=True)),
+    ]
