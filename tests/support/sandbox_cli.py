@@ -9,7 +9,7 @@ from pathlib import Path
 
 import docker
 
-from sandbox.runtime import RUN_LABEL
+from sandbox.runtime import DEPLOYMENT_LABEL, RUN_LABEL
 from tests.support.processes import child_env
 
 
@@ -73,9 +73,18 @@ def sandbox_run(args: list[str], env: dict[str, str], *, run_id: str, timeout: f
 
 def leftovers(run_id: str) -> list[str]:
     """Containers and networks still labelled with `run_id`."""
+    return _labelled(f"{RUN_LABEL}={run_id}")
+
+
+def leftovers_of_deployment(deployment: str) -> list[str]:
+    """Containers and networks still labelled with `deployment` (a queue name)."""
+    return _labelled(f"{DEPLOYMENT_LABEL}={deployment}")
+
+
+def _labelled(selector: str) -> list[str]:
     client = docker.from_env(timeout=60)
     try:
-        label = {"label": f"{RUN_LABEL}={run_id}"}
+        label = {"label": selector}
         found = [f"container {c.name}" for c in client.containers.list(all=True, filters=label)]
         found += [f"network {n.name}" for n in client.networks.list(filters=label)]
         return found
