@@ -61,6 +61,8 @@ class DockerRuntime:
                     egress(self._client, image=spec.image, policy=spec.policy, labels=labels)
                 )
             container = stack.enter_context(self._container(spec, labels, gate))
+            if gate is not None:
+                gate.wait_ready()  # the proxy booted while the sandbox was being created
             exit_ = self._attach_and_wait(container, spec, t0, on_line, on_stderr)
         if gate is not None:
             exit_.egress = gate.events

@@ -11,9 +11,8 @@ names of its own network, and a lookup fails at once instead of timing out.
 
 import contextlib
 import json
-import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,10 +34,12 @@ _LOGGED = {"refused", "unreachable", "suppressed"}
 
 @dataclass
 class Egress:
-    """What the sandbox container needs to use the run's network; `events` after the exit."""
+    """What the sandbox container needs to use the run's network; `events` after the exit.
+    Create the sandbox, then `wait_ready()` before starting it: the proxy boots meanwhile."""
 
     network_id: str
     proxy_ip: str
+    wait_ready: Callable[[], None]
     events: list[EgressEvent] = field(default_factory=list)
 
     @property
@@ -69,15 +70,20 @@ def egress(
 ) -> Iterator[Egress]:
     """The run's internal network and egress proxy, both removed on exit whatever happens."""
     labels = {MANAGED_LABEL: "true", **labels}
-    with _network(client, labels) as net, _proxy(client, image, policy, net, labels) as proxy:
-        gate = Egress(network_id=str(net.id), proxy_ip=_address(proxy, str(net.id)))
-        try:
-            _wait_ready(proxy, ready_timeout)
-            yield gate
-        finally:
-            with contextlib.suppress(DockerException):
-                proxy.stop(timeout=2)  # SIGTERM: the proxy logs what it did not log yet
-            gate.events = _events(proxy)
+    with _network(client, labels) as net:
+        subnet = _subnet(net)
+        with (
+            _proxy(client, image, policy, net, subnet, labels) as proxy,
+            _ready_signal(proxy, ready_timeout) as wait_ready,
+        ):
+            _start(proxy)
+            gate = Egress(str(net.id), _address(proxy, str(net.id)), wait_ready)
+            try:
+                yield gate
+            finally:
+                with contextlib.suppress(DockerException):
+                    proxy.stop(timeout=2)  # SIGTERM: the proxy logs what it had not yet
+                gate.events = _events(proxy)
 
 
 @contextmanager
@@ -103,12 +109,21 @@ def _network(client: docker.DockerClient, labels: dict[str, str]) -> Iterator[Ne
             raise SandboxError(f"cannot remove network {net.id}: {exc}") from exc
 
 
+def _subnet(net: Network) -> str:
+    try:
+        net.reload()
+        return str(net.attrs["IPAM"]["Config"][0]["Subnet"])
+    except (DockerException, KeyError, IndexError) as exc:
+        raise SandboxError(f"cannot read the sandbox network's subnet: {exc}") from exc
+
+
 @contextmanager
 def _proxy(
     client: docker.DockerClient,
     image: str,
     policy: SandboxPolicy,
     net: Network,
+    subnet: str,
     labels: dict[str, str],
 ) -> Iterator[Container]:
     try:
@@ -116,10 +131,13 @@ def _proxy(
             image,
             [
                 "python3",
+                "-I",
+                "-S",
                 "-c",
                 _SOURCE.read_text(),
                 str(PROXY_PORT),
                 str(DNS_PORT),
+                subnet,  # the only clients it serves
                 *policy.allow_hosts,
             ],
             entrypoint=[],
@@ -144,9 +162,8 @@ def _proxy(
     try:
         try:
             net.connect(proxy)
-            proxy.start()
         except DockerException as exc:
-            raise SandboxError(f"cannot start the egress proxy: {exc}") from exc
+            raise SandboxError(f"cannot attach the egress proxy: {exc}") from exc
         yield proxy
     finally:
         try:
@@ -168,20 +185,40 @@ def _address(proxy: Container, network_id: str) -> str:
     raise SandboxError("the egress proxy has no address on the sandbox network")
 
 
-def _wait_ready(proxy: Container, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def _start(proxy: Container) -> None:
+    try:
+        proxy.start()
+    except DockerException as exc:
+        raise SandboxError(f"cannot start the egress proxy: {exc}") from exc
+
+
+@contextmanager
+def _ready_signal(proxy: Container, timeout: float) -> Iterator[Callable[[], None]]:
+    """Attached to the proxy's stdout before it starts, so its "ready" line cannot be missed
+    and is seen as soon as it is written (no polling). Yields the function that waits for it."""
+    reader = docker.from_env(timeout=max(1, int(timeout)))
+    try:
+        stream = reader.api.attach(str(proxy.id), stream=True, stdout=True, stderr=True, logs=True)
+    except DockerException as exc:
+        reader.close()
+        raise SandboxError(f"cannot attach to the egress proxy: {exc}") from exc
+    seen = b""
+
+    def wait_ready() -> None:
+        nonlocal seen
         try:
-            logs = proxy.logs(stdout=True, stderr=True)
-        except DockerException as exc:
-            raise SandboxError(f"cannot read the egress proxy's log: {exc}") from exc
-        if b'"event":"ready"' in logs:
-            return
-        proxy.reload()
-        if proxy.status not in ("created", "running"):
-            raise SandboxError(f"the egress proxy exited: {logs.decode(errors='replace')[-500:]}")
-        time.sleep(0.02)
-    raise SandboxError(f"the egress proxy was not ready within {timeout:.0f}s")
+            for chunk in stream:
+                seen += chunk
+                if b'"event":"ready"' in seen:
+                    return
+        except (DockerException, OSError) as exc:
+            raise SandboxError(f"the egress proxy was not ready within {timeout:.0f}s") from exc
+        raise SandboxError(f"the egress proxy exited: {seen.decode(errors='replace')[-500:]}")
+
+    try:
+        yield wait_ready
+    finally:
+        reader.close()
 
 
 def _events(proxy: Container) -> list[EgressEvent]:

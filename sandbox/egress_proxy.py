@@ -136,11 +136,13 @@ class EgressProxy:
         rules: Iterable[HostRule],
         *,
         log: Log = print_log,
+        clients: str = "0.0.0.0/0",
         connect_timeout: float = 15.0,
         idle_timeout: float = 900.0,
         max_connections: int = 256,
     ) -> None:
         self.rules = list(rules)
+        self.clients = ipaddress.ip_network(clients)
         self._log = log
         self._connect_timeout, self._idle = connect_timeout, idle_timeout
         self._slots = asyncio.Semaphore(max_connections)
@@ -149,7 +151,19 @@ class EgressProxy:
     def allows(self, host: str, port: int) -> bool:
         return any(r.matches(host, port) for r in self.rules)
 
+    def serves(self, peer: object) -> bool:
+        """Only the sandbox's network may use the proxy (it listens on the way out too)."""
+        try:
+            return ipaddress.ip_address(str(peer)) in self.clients
+        except ValueError:
+            return False
+
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = (writer.get_extra_info("peername") or ("?",))[0]
+        if not self.serves(peer):
+            self.note_refusal("ACCEPT", str(peer), 0, "not a client on the sandbox network")
+            writer.close()
+            return
         async with self._slots:
             try:
                 await self._serve(reader, writer)
@@ -314,18 +328,22 @@ class _Dns(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
         answer = dns_refusal(data)
-        if answer is None or self._transport is None:
+        if answer is None or self._transport is None or not self._proxy.serves(addr[0]):
             return
         self._proxy.note_refusal("DNS", answer[1], 53, "the sandbox resolves no names")
         self._transport.sendto(answer[0], addr)
 
 
 async def serve(
-    rules: list[HostRule], port: int, dns_port: int | None = None, log: Log = print_log
+    rules: list[HostRule],
+    port: int,
+    dns_port: int | None = None,
+    clients: str = "0.0.0.0/0",
+    log: Log = print_log,
 ) -> None:
-    """Serve on `port` (and answer DNS on `dns_port`) until SIGTERM or SIGINT; then log how
-    many refusals went unlogged."""
-    proxy = EgressProxy(rules, log=log)
+    """Serve `clients` on `port` (and answer their DNS on `dns_port`) until SIGTERM or SIGINT;
+    then log how many refusals went unlogged."""
+    proxy = EgressProxy(rules, log=log, clients=clients)
     server = await asyncio.start_server(proxy.handle, "0.0.0.0", port, limit=MAX_HEAD)
     loop = asyncio.get_running_loop()
     if dns_port is not None:
@@ -341,9 +359,9 @@ async def serve(
 
 
 def main(argv: list[str]) -> None:
-    """`egress_proxy PORT DNS_PORT RULE...` (DNS_PORT 0: no DNS)."""
+    """`egress_proxy PORT DNS_PORT CLIENT_NETWORK RULE...` (DNS_PORT 0: no DNS)."""
     dns = int(argv[1]) or None
-    asyncio.run(serve([parse_rule(r) for r in argv[2:]], int(argv[0]), dns))
+    asyncio.run(serve([parse_rule(r) for r in argv[3:]], int(argv[0]), dns, argv[2]))
 
 
 if __name__ == "__main__":

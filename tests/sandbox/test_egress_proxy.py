@@ -80,7 +80,10 @@ async def _ask(port: int, request: bytes) -> bytes:
     r, w = await asyncio.open_connection("127.0.0.1", port)
     w.write(request)
     await w.drain()
-    data = await r.read(65536)
+    try:
+        data = await r.read(65536)
+    except ConnectionResetError:
+        data = b""  # closed on us unanswered
     w.close()
     return data
 
@@ -179,3 +182,26 @@ def test_dns_queries_get_nxdomain_for_the_name_asked() -> None:
     assert dns_refusal(packet) is None  # an answer is not a query
     assert dns_refusal(b"\x00" * 5) is None
     assert dns_refusal(query[:16]) is None  # cut inside the name
+
+
+def test_only_clients_on_the_sandbox_network_are_served() -> None:
+    async def main() -> None:
+        up, up_port, seen = await _upstream()
+        log: list[dict[str, object]] = []
+        rules = [parse_rule(f"127.0.0.1:{up_port}")]
+        proxy = EgressProxy(rules, log=log.append, clients="10.0.0.0/8")
+        server = await asyncio.start_server(proxy.handle, "127.0.0.1", 0)
+        try:
+            answer = await _ask(
+                server.sockets[0].getsockname()[1],
+                f"CONNECT 127.0.0.1:{up_port} HTTP/1.1\r\n\r\n".encode(),
+            )
+        finally:
+            server.close()
+            up.close()
+        assert answer == b"" and seen == []
+        assert log[0]["method"] == "ACCEPT" and log[0]["host"] == "127.0.0.1"
+        assert dns_refusal(b"") is None and not proxy.serves("127.0.0.1")
+        assert proxy.serves("10.1.2.3") and not proxy.serves("not an address")
+
+    asyncio.run(asyncio.wait_for(main(), 20))
