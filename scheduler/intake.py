@@ -6,41 +6,18 @@ and the store's claims refuse double work.
 """
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy import Engine
 
+from scheduler import followups
+from scheduler.handling import Handled, Handler, IntakeDeps
 from scheduler.webhooks import BadDelivery, parse_issue_labeled
-from worker.github.protocol import WRITE_ROLES, GitHubClient
+from worker.github.protocol import WRITE_ROLES
 from worker.store.models import DeliveryStatus
 from worker.store.repo import close_delivery, get_delivery, queue_ticket, upsert_ticket
 
 log = structlog.get_logger("intake")
-
-
-@dataclass(frozen=True)
-class IntakeDeps:
-    """What handlers may touch."""
-
-    engine: Engine
-    github: GitHubClient
-    trigger_label: str
-    enqueue_run: Callable[[int], None]
-
-
-@dataclass(frozen=True)
-class Handled:
-    """How a handler closed a delivery."""
-
-    status: DeliveryStatus
-    note: str
-    ticket_id: int | None = None
-
-
-Handler = Callable[[dict[str, Any], IntakeDeps], Handled]
 
 
 def process_delivery(delivery_id: str, deps: IntakeDeps) -> DeliveryStatus | None:
@@ -107,4 +84,7 @@ def _refusal(login: str, label: str) -> str:
 
 HANDLERS: dict[str, Handler] = {
     "issues": handle_issue_labeled,
+    "issue_comment": followups.handle_issue_comment,
+    "pull_request_review": followups.handle_review,
+    "check_run": followups.handle_check_run,
 }

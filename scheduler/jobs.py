@@ -7,7 +7,8 @@ import structlog
 from celery import Celery
 from sqlalchemy import Engine
 
-from scheduler.intake import IntakeDeps, process_delivery
+from scheduler.handling import IntakeDeps
+from scheduler.intake import process_delivery
 from worker.celery_app import RUN_TASK, engine_for, github_client, reap_sandboxes
 from worker.settings import Settings
 from worker.store.models import OutcomeKind, utcnow
@@ -58,6 +59,7 @@ def intake_deps(app: Celery, settings: Settings) -> IntakeDeps:
         github=github_client(settings),
         trigger_label=settings.trigger_label,
         enqueue_run=lambda tid: app.send_task(RUN_TASK, args=[tid]),
+        max_fix_runs=settings.max_fix_runs,
     )
 
 

@@ -69,7 +69,7 @@ def build_report(engine: Engine, repo: str | None = None) -> Report:
     return Report(
         tickets=len(tickets),
         runs=len(runs),
-        prs_opened=kinds.get(OutcomeKind.PR_OPENED, 0),
+        prs_opened=kinds.get(OutcomeKind.PR_OPENED, 0) + kinds.get(OutcomeKind.PR_DRAFT, 0),
         outcomes=dict(kinds),
         tickets_by_status=dict(Counter(t.status for t in tickets.values())),
         rows=rows,

@@ -4,24 +4,11 @@ Each event with something to do has a screen here and a handler in `scheduler.in
 everything else is answered 2xx and dropped.
 """
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
+from scheduler import followups
+from scheduler.handling import IGNORE, Screen, Verdict
 from scheduler.webhooks import BadDelivery, parse_issue_labeled
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """Keep the delivery (store and enqueue it) or answer without keeping it."""
-
-    keep: bool
-    status: int
-    message: str
-
-
-IGNORE = 202
-Screen = Callable[[dict[str, Any], str], Verdict]
 
 
 def screen_issues(payload: dict[str, Any], trigger_label: str) -> Verdict:
@@ -38,6 +25,9 @@ def screen_issues(payload: dict[str, Any], trigger_label: str) -> Verdict:
 
 SCREENS: dict[str, Screen] = {
     "issues": screen_issues,
+    "issue_comment": followups.screen_issue_comment,
+    "pull_request_review": followups.screen_review,
+    "check_run": followups.screen_check_run,
 }
 
 

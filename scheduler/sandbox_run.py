@@ -19,10 +19,11 @@ from typing import TextIO
 
 from sandbox.docker_runtime import DockerRuntime
 from sandbox.errors import BurndownError
-from sandbox.runtime import ContainerExit, Limit
+from sandbox.runtime import DEPLOYMENT_LABEL, RUN_LABEL, ContainerExit, Limit
+from worker.agent import SandboxTarget, sandbox_spec
 from worker.celery_app import pipeline_config
 from worker.errors import ConfigError
-from worker.pipeline import SANDBOX_UID, plan_for, sandbox_spec
+from worker.pipeline import SANDBOX_UID, plan_for, sandbox_user
 from worker.repo_config import CONFIG_FILE, RepoConfig, parse_repo_config
 from worker.settings import Settings
 
@@ -59,10 +60,18 @@ def run_in_sandbox(
         plan = plan_for(cfg, _repo_config(repo, allow, timeout, idle_timeout))
         for host in plan.refused_hosts:
             print(f"burndown: {host} is not allowed by the operator; left out", file=err)
-        with _workspace(repo) as (path, user):
-            spec = sandbox_spec(
-                cfg, plan, list(command), path, run_id or f"cli-{uuid.uuid4().hex[:12]}", user
+        with _workspace(repo) as path:
+            target = SandboxTarget(
+                image=cfg.image,
+                policy=plan.policy,
+                user=sandbox_user(),
+                labels={
+                    RUN_LABEL: run_id or f"cli-{uuid.uuid4().hex[:12]}",
+                    DEPLOYMENT_LABEL: cfg.deployment,
+                },
+                tree=path,
             )
+            spec = sandbox_spec(plan.harness, list(command), plan.options, cfg.model_access, target)
             runtime = DockerRuntime(api_timeout=settings.docker_timeout_seconds)
             exit_ = runtime.run(spec, _Print(out), _Print(err))
     except BurndownError as exc:
@@ -106,18 +115,17 @@ def _repo_config(
 
 
 @contextlib.contextmanager
-def _workspace(repo: Path | None) -> Iterator[tuple[Path, str]]:
-    """The folder to mount and the user to run as: the image's user when we are root (the
-    folder is the operator's, so it is not chowned; an empty one is made theirs), else ours."""
-    user = f"{SANDBOX_UID}:{SANDBOX_UID}" if os.geteuid() == 0 else f"{os.getuid()}:{os.getgid()}"
+def _workspace(repo: Path | None) -> Iterator[Path]:
+    """The folder to mount: the operator's (not chowned: it is theirs), or an empty one made
+    the sandbox user's."""
     if repo is not None:
-        yield repo.resolve(), user
+        yield repo.resolve()
         return
     path = Path(tempfile.mkdtemp(prefix="burndown-sandbox-"))
     try:
         if os.geteuid() == 0:
             os.chown(path, SANDBOX_UID, SANDBOX_UID)
-        yield path, user
+        yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
 

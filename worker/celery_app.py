@@ -16,6 +16,7 @@ from sandbox.docker_runtime import DockerRuntime
 from sandbox.harness.base import HarnessOptions, ModelAccess
 from sandbox.reaper import ReapReport
 from sandbox.runtime import SandboxPolicy
+from worker.diff_policy import DiffPolicy
 from worker.errors import ConfigError
 from worker.github.client import PyGithubClient
 from worker.pipeline import PipelineConfig, PipelineDeps, run_ticket
@@ -87,6 +88,19 @@ def pipeline_config(settings: Settings) -> PipelineConfig:
         policy=max_policy(settings),
         repo_allowable_hosts=tuple(settings.sandbox_repo_allow_hosts),
         deployment=settings.queue,
+        diff_policy=DiffPolicy(
+            max_files=settings.diff_max_files,
+            max_lines=settings.diff_max_lines,
+            max_binary_bytes=settings.diff_max_binary_bytes,
+            **(
+                {"forbidden_paths": settings.diff_forbidden_paths}
+                if settings.diff_forbidden_paths is not None
+                else {}
+            ),
+        ),
+        review=settings.review,
+        review_harness=settings.review_harness,
+        pr_label=settings.trigger_label,
         git_timeout=settings.git_timeout_seconds,
         author_name=settings.git_author_name,
         author_email=settings.git_author_email,

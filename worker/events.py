@@ -31,16 +31,21 @@ class EventRecorder:
         self._last_flush = 0.0
         self.events: list[HarnessEvent] = []
 
-    def harness(self, event: HarnessEvent) -> None:
+    def harness(self, event: HarnessEvent, source: str = "harness") -> None:
         self.events.append(event)
         data = {**event.data, **({"raw": event.raw} if event.raw is not None else {})}
-        self._add(NewEvent("harness", event.kind, data))
+        self._add(NewEvent(source, event.kind, data))
         if self._on_event:
             self._on_event(event)
 
     def sandbox(self, kind: str, data: dict[str, Any]) -> None:
         """Something the sandbox did or refused (an egress refusal, a host not allowed)."""
         self._add(NewEvent("sandbox", kind[:32], data))
+
+    def note(self, kind: str, data: dict[str, Any]) -> None:
+        """A pipeline finding (verification, policy, review) kept with the run's events."""
+        self._add(NewEvent("pipeline", kind, data))
+        self.flush()
 
     def stage(self, name: str, seconds: float, **extra: Any) -> None:
         self._add(

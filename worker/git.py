@@ -11,9 +11,11 @@ Layout of a workspace folder:
 import base64
 import os
 import shutil
+import tarfile
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from git import Git
@@ -95,7 +97,8 @@ class Checkout:
         head = self._run(["symbolic-ref", "--short", "HEAD"], cwd=self.gitdir)
         self.base_sha = self._run(["rev-parse", "HEAD"], cwd=self.gitdir)
         self._run(["clone", "--quiet", "--local", str(self.gitdir), str(self.path)])
-        self._run(["checkout", "--quiet", "-b", branch], cwd=self.path)
+        if head != branch:  # a follow-up starts on the branch itself
+            self._run(["checkout", "--quiet", "-b", branch], cwd=self.path)
         self._run(["remote", "remove", "origin"], cwd=self.path)
         self.base_branch = base_branch or head
         self.branch = branch
@@ -121,16 +124,74 @@ class Checkout:
         self._run(["update-ref", f"refs/heads/{self.branch}", sha], host_view=True)
         return sha
 
+    def export(self, sha: str, dest: Path) -> Path:
+        """The tree of `sha` written to `dest` (no .git): a throwaway copy for verification."""
+        dest.mkdir(parents=True, exist_ok=True)
+        tar = self.root / f"export-{sha[:12]}.tar"
+        self._run(["archive", "--format=tar", "-o", str(tar), sha], cwd=self.gitdir)
+        with tarfile.open(tar) as tf:
+            tf.extractall(dest, filter="tar")
+        tar.unlink()
+        return dest
+
+    def diff_stats(self, base: str, sha: str) -> list["FileStat"]:
+        """Per changed file: lines added and removed (None for binary), and its new size."""
+        out = self._run(["diff", "--numstat", "-z", "--no-renames", base, sha], cwd=self.gitdir)
+        stats: list[FileStat] = []
+        for rec in out.split("\0"):
+            if not rec.strip():
+                continue
+            added, removed, path = rec.split("\t", 2)
+            binary = added == "-"
+            size = self._size(sha, path)
+            stats.append(
+                FileStat(
+                    path=path,
+                    added=None if binary else int(added),
+                    removed=None if binary else int(removed),
+                    size=size,
+                )
+            )
+        return stats
+
+    def added_lines(self, base: str, sha: str) -> list[tuple[str, int, str]]:
+        """(path, line number, text) of every line the change adds."""
+        out = self._run(["diff", "-U0", "--no-color", "--no-renames", base, sha], cwd=self.gitdir)
+        lines: list[tuple[str, int, str]] = []
+        path, n = "", 0
+        for line in out.splitlines():
+            if line.startswith("+++ "):
+                path = line[6:] if line.startswith("+++ b/") else ""
+            elif line.startswith("@@"):
+                n = int(line.split("+", 1)[1].split(" ", 1)[0].split(",", 1)[0])
+            elif line.startswith("+") and path:
+                lines.append((path, n, line[1:]))
+                n += 1
+        return lines
+
+    def _size(self, sha: str, path: str) -> int | None:
+        try:
+            return int(self._run(["cat-file", "-s", f"{sha}:{path}"], cwd=self.gitdir))
+        except GitError:
+            return None  # deleted
+
+    def rev(self, ref: str) -> str:
+        """The commit `ref` (a branch of the cloned repository) points at."""
+        return self._run(["rev-parse", "--verify", f"{ref}^{{commit}}"], cwd=self.gitdir)
+
+    def diff(self, base: str, sha: str) -> str:
+        return self._run(["diff", "--no-color", base, sha], cwd=self.gitdir)
+
     def read_base_file(self, path: str) -> str | None:
         """A file as it is in the base commit (trusted: what the maintainers merged)."""
-        names = self._run(["ls-tree", "--name-only", self.base_sha, "--", path], cwd=self.gitdir)
+        return self.show(self.base_sha, path)
+
+    def show(self, sha: str, path: str) -> str | None:
+        """A file as it is in commit `sha`, or None when it has no such file."""
+        names = self._run(["ls-tree", "--name-only", sha, "--", path], cwd=self.gitdir)
         if path not in names.splitlines():
             return None
-        return self._run(["show", f"{self.base_sha}:{path}"], cwd=self.gitdir)
-
-    def changed_files(self, sha: str) -> list[str]:
-        out = self._run(["diff", "--name-only", self.base_sha, sha], host_view=True)
-        return [line for line in out.splitlines() if line]
+        return self._run(["show", f"{sha}:{path}"], cwd=self.gitdir)
 
     def push(self, force: bool = False) -> None:
         """Push the branch to origin with the token."""
@@ -141,12 +202,25 @@ class Checkout:
             auth=True,
         )
 
-    def chown_for(self, uid: int, gid: int) -> None:
-        """Give the mounted tree to the sandbox user (only possible, and needed, as root)."""
-        for dirpath, dirnames, filenames in os.walk(self.path):
+    def give_to(self, tree: Path, user: str) -> None:
+        """Give a tree to the sandbox user `uid:gid` (needed, and only possible, as root)."""
+        if os.geteuid() != 0:
+            return
+        uid, gid = (int(x) for x in user.split(":", 1))
+        for dirpath, dirnames, filenames in os.walk(tree):
             for name in [*dirnames, *filenames]:
                 os.lchown(os.path.join(dirpath, name), uid, gid)
-        os.lchown(self.path, uid, gid)
+        os.lchown(tree, uid, gid)
+
+
+@dataclass(frozen=True)
+class FileStat:
+    """One file of a change: lines added/removed (None when binary) and its new size."""
+
+    path: str
+    added: int | None
+    removed: int | None
+    size: int | None
 
 
 def _base_env() -> dict[str, str]:

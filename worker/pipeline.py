@@ -1,7 +1,9 @@
-"""The run pipeline: checkout, sandboxed harness, commit, push, pull request, outcome.
+"""The run pipeline: checkout, agent in a sandbox, commit, policy, verification, review,
+push, pull request, outcome.
 
 Plain functions with their dependencies passed in; the Celery task and `burndown run` call
-`run_ticket`. Failures end as recorded outcomes and an issue comment, never as a lost ticket.
+`run_ticket`. Every ending is a recorded outcome, and the issue hears why when there is no
+pull request.
 """
 
 import os
@@ -15,29 +17,31 @@ import structlog
 from sqlalchemy import Engine
 
 from sandbox.errors import BurndownError
-from sandbox.harness.base import HarnessOptions, ModelAccess
-from sandbox.harness.events import EventKind, ResultStatus, cost_of, usage_of
-from sandbox.runtime import (
-    DEPLOYMENT_LABEL,
-    RUN_LABEL,
-    ContainerExit,
-    ContainerRuntime,
-    ContainerSpec,
-    Mount,
-    SandboxPolicy,
-)
+from sandbox.harness.base import HarnessOptions, ModelAccess, get_harness
+from sandbox.runtime import DEPLOYMENT_LABEL, RUN_LABEL, ContainerRuntime, SandboxPolicy
+from worker.agent import HarnessRun, SandboxTarget, run_harness
+from worker.diff_policy import DiffPolicy, Violation, check_diff
 from worker.events import EventRecorder, EventSink
 from worker.git import Checkout, checkout
 from worker.github.protocol import GitHubClient
+from worker.publish import MARKER, RunFacts, open_or_update, pr_body
 from worker.repo_config import CONFIG_FILE, RepoConfig, parse_repo_config
+from worker.review import Review, review_change
 from worker.run_plan import RunPlan, plan_run
-from worker.store.models import Outcome, OutcomeKind, Run, Ticket
-from worker.store.repo import RunResult, finish_run, get_ticket, set_run_choice, start_run
+from worker.store.models import Outcome, OutcomeKind, Run, RunKind, Ticket
+from worker.store.repo import (
+    RunResult,
+    finish_run,
+    get_ticket,
+    mark_run,
+    set_run_choice,
+    start_run,
+)
+from worker.verify import Verification, detect_commands, verify
 
 log = structlog.get_logger("pipeline")
 
 SANDBOX_UID = 1000
-MARKER = "<!-- burndown -->"
 
 
 @dataclass(frozen=True)
@@ -55,10 +59,17 @@ class PipelineConfig:
     """What a repository's `sandbox.allow_hosts` may ask for."""
     deployment: str = "burndown"
     """Labels this deployment's sandbox resources, so that its reaper touches only those."""
+    diff_policy: DiffPolicy = field(default_factory=DiffPolicy)
+    review: bool = False
+    review_harness: str | None = None
+    pr_label: str = "burndown"
     git_timeout: float = 300.0
     author_name: str = "burndown[bot]"
     author_email: str = "burndown@users.noreply.github.com"
     public_url: str = "http://localhost:8000"
+
+    def run_url(self, run_id: int | None) -> str:
+        return f"{self.public_url.rstrip('/')}/runs/{run_id}"
 
 
 @dataclass(frozen=True)
@@ -70,6 +81,28 @@ class PipelineDeps:
     runtime: ContainerRuntime
     git_token: str | None
     config: PipelineConfig
+
+
+def sandbox_user() -> str:
+    """The sandbox's uid:gid: the image's non-root user when we are root, else our own ids
+    (so the checkout we own stays writable inside)."""
+    if os.geteuid() == 0:
+        return f"{SANDBOX_UID}:{SANDBOX_UID}"
+    return f"{os.getuid()}:{os.getgid()}"
+
+
+def plan_for(cfg: PipelineConfig, repo: RepoConfig, override: str | None = None) -> RunPlan:
+    """The run plan for a repository under this deployment's settings: its harness, options,
+    and sandbox policy (limits within the operator's maxima, and the hosts it may reach)."""
+    return plan_run(
+        default_harness=cfg.harness,
+        default_options=cfg.options,
+        max_policy=cfg.policy,
+        repo=repo,
+        override=override,
+        model_url=cfg.model_access.base_url,
+        repo_allowable=cfg.repo_allowable_hosts,
+    )
 
 
 def branch_for(ticket: Ticket) -> str:
@@ -101,17 +134,22 @@ def run_ticket(
         return None
     assert run.id is not None
     with structlog.contextvars.bound_contextvars(
-        ticket_id=ticket_id, run_id=run.id, repo=ticket.repo, issue=ticket.number
+        ticket_id=ticket_id, run_id=run.id, repo=ticket.repo, issue=ticket.number, kind=run.kind
     ):
         t0 = time.monotonic()
         recorder = EventRecorder(deps.engine, run.id, on_event=on_event)
         try:
-            result = _execute(ticket, run, deps, harness, recorder)
+            result = _Run(ticket, run, deps, recorder, t0).execute(harness)
         except BurndownError as exc:
             result = RunResult(outcome=OutcomeKind.FAILED, detail=str(exc))
         recorder.flush()
         if result.outcome == OutcomeKind.FAILED:
-            _tell(deps, ticket, _failure_comment(result.detail, deps.config, run.id))
+            _tell(
+                deps,
+                ticket,
+                f"{MARKER}\nBurndown could not finish this issue: "
+                f"{result.detail}\n\nRun: {deps.config.run_url(run.id)}",
+            )
         outcome = finish_run(deps.engine, run.id, result)
         log.info(
             "run finished",
@@ -126,170 +164,309 @@ def run_ticket(
         return outcome
 
 
-def _execute(
-    ticket: Ticket, run: Run, deps: PipelineDeps, override: str | None, rec: EventRecorder
-) -> RunResult:
-    cfg = deps.config
-    t0 = time.monotonic()
-    repo = deps.github.get_repo(ticket.repo)
-    with checkout(
-        repo.clone_url,
-        deps.git_token,
-        base_branch=repo.default_branch,
-        branch=run.branch,
-        parent=cfg.work_dir / "workspaces",
-        timeout=cfg.git_timeout,
-    ) as co:
-        rec.stage("clone", time.monotonic() - t0)
-        plan = plan_for(cfg, parse_repo_config(co.read_base_file(CONFIG_FILE)), override)
-        for host in plan.refused_hosts:
-            rec.sandbox(
-                "allow_host_refused", {"host": host, "reason": "not allowed by the operator"}
-            )
-        assert run.id is not None
-        set_run_choice(deps.engine, run.id, plan.harness.name, plan.options.model)
-        harness = plan.harness
-        exit_ = _run_harness(ticket, run, deps, plan, rec, co)
-        usage = usage_of(rec.events)
-        done = RunResult(
-            outcome=OutcomeKind.FAILED,
-            exit_code=exit_.exit_code,
-            input_tokens=usage.input_tokens if usage else None,
-            output_tokens=usage.output_tokens if usage else None,
-            cached_tokens=usage.cached_tokens if usage else None,
-            cost_usd=cost_of(rec.events),
+class _Run:
+    """One run's steps, sharing the ticket, run, dependencies and recorder."""
+
+    def __init__(
+        self, ticket: Ticket, run: Run, deps: PipelineDeps, rec: EventRecorder, t0: float
+    ) -> None:
+        self.ticket, self.run, self.deps, self.rec, self.t0 = ticket, run, deps, rec, t0
+        self.cfg = deps.config
+        self.followup = run.kind != RunKind.INITIAL
+        self.target_labels = {RUN_LABEL: str(run.id), DEPLOYMENT_LABEL: self.cfg.deployment}
+
+    def execute(self, override: str | None) -> RunResult:
+        repo = self.deps.github.get_repo(self.ticket.repo)
+        start = self.run.branch if self.followup else repo.default_branch
+        t0 = time.monotonic()
+        with checkout(
+            repo.clone_url,
+            self.deps.git_token,
+            base_branch=start,
+            branch=self.run.branch,
+            parent=self.cfg.work_dir / "workspaces",
+            timeout=self.cfg.git_timeout,
+        ) as co:
+            self.rec.stage("clone", time.monotonic() - t0)
+            compare = co.rev(repo.default_branch)
+            # The repository's config is always the default branch's, also for follow-ups
+            # that start on the agent's own branch.
+            rc = parse_repo_config(co.show(compare, CONFIG_FILE))
+            plan = plan_for(self.cfg, rc, override)
+            for host in plan.refused_hosts:
+                self.rec.sandbox(
+                    "allow_host_refused", {"host": host, "reason": "not allowed by the operator"}
+                )
+            assert self.run.id is not None
+            set_run_choice(self.deps.engine, self.run.id, plan.harness.name, plan.options.model)
+            return self._after_checkout(co, compare, repo.default_branch, plan)
+
+    def _after_checkout(
+        self, co: Checkout, compare: str, default_branch: str, plan: RunPlan
+    ) -> RunResult:
+        user = sandbox_user()
+        co.give_to(co.path, user)
+        agent = run_harness(
+            self.deps.runtime,
+            plan.harness,
+            prompt=self._prompt(),
+            options=plan.options,
+            access=self.cfg.model_access,
+            target=SandboxTarget(
+                image=self.cfg.image,
+                policy=plan.policy,
+                user=user,
+                labels=self.target_labels,
+                tree=co.path,
+            ),
+            rec=self.rec,
         )
-        problem = _problem(exit_, rec)
+        result = _totals(agent, None, agent.exit.exit_code)
+        problem = agent.problem()
         if problem:
-            return replace(done, detail=problem)
-        with _stage(rec, "commit"):
-            sha = co.commit_all(_commit_message(ticket), cfg.author_name, cfg.author_email)
+            return replace(result, detail=problem)
+        with self._stage("commit"):
+            sha = co.commit_all(self._commit_message(), self.cfg.author_name, self.cfg.author_email)
         if sha is None:
-            _tell(
-                deps,
-                ticket,
-                f"{MARKER}\nBurndown ran `{harness.name}` on this issue and it "
-                f"made no changes, so there is no pull request. Run: {_run_link(cfg, run)}",
+            self._tell(
+                f"{MARKER}\nBurndown ran `{plan.harness.name}` on this issue and it made "
+                f"no changes, so there is no pull request. Run: "
+                f"{self.cfg.run_url(self.run.id)}"
             )
-            return replace(done, outcome=OutcomeKind.NO_CHANGES, detail="the agent changed nothing")
-        with _stage(rec, "push"):
-            co.push(force=True)
-        with _stage(rec, "pull_request"):
-            pr = deps.github.find_open_pull(ticket.repo, run.branch) or deps.github.open_pull(
-                ticket.repo,
-                head=run.branch,
-                base=co.base_branch,
-                title=f"{ticket.title} (#{ticket.number})",
-                body=_pr_body(ticket, run, harness.name, rec, cfg),
+            return replace(
+                result, outcome=OutcomeKind.NO_CHANGES, detail="the agent changed nothing"
             )
-            _tell(
-                deps, ticket, f"{MARKER}\nBurndown opened a pull request for this issue: {pr.url}"
+        violations = self._check_policy(co, compare, sha, plan.repo)
+        if violations:
+            return replace(
+                result, outcome=OutcomeKind.REFUSED, detail="; ".join(str(v) for v in violations)
             )
+        verification = self._verify(co, compare, sha, plan, user)
+        review = self._review(co, compare, sha, plan, user)
+        result = _totals(agent, review, agent.exit.exit_code)
+        draft = not verification.verified or (review is not None and review.doubts)
+        assert self.run.id is not None
+        mark_run(
+            self.deps.engine,
+            self.run.id,
+            verified=verification.verified,
+            draft=draft,
+            review_verdict=review.verdict if review else None,
+        )
+        return self._publish(co, default_branch, agent, verification, review, draft, result)
+
+    def _check_policy(
+        self, co: Checkout, compare: str, sha: str, rc: RepoConfig
+    ) -> list[Violation]:
+        policy = self.cfg.diff_policy.model_copy(
+            update={
+                "max_files": min(rc.policy.max_files or 10**9, self.cfg.diff_policy.max_files),
+                "max_lines": min(rc.policy.max_lines or 10**9, self.cfg.diff_policy.max_lines),
+                "forbidden_paths": [
+                    *self.cfg.diff_policy.forbidden_paths,
+                    *rc.policy.forbidden_paths,
+                ],
+            }
+        )
+        found = check_diff(co.diff_stats(compare, sha), co.added_lines(compare, sha), policy)
+        self.rec.note("policy", {"violations": [str(v) for v in found]})
+        if found:
+            rules = "\n".join(f"- {v}" for v in found)
+            self._tell(
+                f"{MARKER}\nBurndown's agent made a change, but it breaks the repository's "
+                f"diff policy, so nothing was pushed:\n\n{rules}\n\nRun: "
+                f"{self.cfg.run_url(self.run.id)}"
+            )
+        return found
+
+    def _verify(
+        self, co: Checkout, compare: str, sha: str, plan: RunPlan, user: str
+    ) -> Verification:
+        commands = detect_commands(co, plan.repo.setup, plan.repo.test)
+        with self._stage("verify"):
+            v = verify(
+                self.deps.runtime,
+                co,
+                compare,
+                sha,
+                commands,
+                image=self.cfg.image,
+                policy=plan.policy,
+                user=user,
+                labels=self.target_labels,
+                scratch=co.root / "verify",
+            )
+        for check in (v.base, v.head):
+            for e in check.egress if check else []:
+                self.rec.sandbox(f"egress_{e.event}", e.model_dump(exclude_none=True))
+        self.rec.note(
+            "verification",
+            {
+                "verified": v.verified,
+                "reason": v.reason,
+                "source": commands.source,
+                "commands": commands.test,
+                "newly_failing": v.newly_failing,
+                "pre_existing": v.pre_existing,
+                "base_exit": v.base.exit_code if v.base else None,
+                "head_exit": v.head.exit_code if v.head else None,
+                "head_tail": v.head.tail if v.head else "",
+            },
+        )
+        return v
+
+    def _review(
+        self, co: Checkout, compare: str, sha: str, plan: RunPlan, user: str
+    ) -> Review | None:
+        enabled = (
+            plan.repo.review.enabled if plan.repo.review.enabled is not None else self.cfg.review
+        )
+        if not enabled:
+            return None
+        name = plan.repo.review.harness or self.cfg.review_harness or plan.harness.name
+        tree = co.export(sha, co.root / "review")
+        co.give_to(tree, user)
+        with self._stage("review_total"):
+            r = review_change(
+                self.deps.runtime,
+                get_harness(name),
+                title=self.ticket.title,
+                body=self.ticket.body,
+                diff=co.diff(compare, sha),
+                options=plan.options,
+                access=self.cfg.model_access,
+                target=SandboxTarget(
+                    image=self.cfg.image,
+                    policy=plan.policy,
+                    user=user,
+                    labels=self.target_labels,
+                    tree=tree,
+                ),
+                rec=self.rec,
+            )
+        self.rec.note("review", {"verdict": r.verdict, "text": r.text, "harness": name})
+        return r
+
+    def _publish(
+        self,
+        co: Checkout,
+        default_branch: str,
+        agent: HarnessRun,
+        verification: Verification,
+        review: Review | None,
+        draft: bool,
+        result: RunResult,
+    ) -> RunResult:
+        with self._stage("push"):
+            co.push(force=not self.followup)
+        facts = RunFacts(
+            harness=self.run.harness,
+            model=self.run.model,
+            seconds=time.monotonic() - self.t0,
+            input_tokens=result.input_tokens,
+            output_tokens=result.output_tokens,
+            cost_usd=result.cost_usd,
+            run_url=self.cfg.run_url(self.run.id),
+            summary=agent.final_text,
+        )
+        with self._stage("pull_request"):
+            pr, existed = open_or_update(
+                self.deps.github,
+                self.ticket,
+                self.run,
+                base=default_branch,
+                body=pr_body(self.ticket, facts, verification, review),
+                draft=draft,
+                label=self.cfg.pr_label,
+            )
+        state = "a draft pull request" if draft else "a pull request"
+        if existed:
+            self._tell_pr(
+                pr.number,
+                f"{MARKER}\nBurndown pushed a new commit to this pull "
+                f"request{self._for_whom()}. {verification.markdown()}\n\nRun: "
+                f"{facts.run_url}",
+            )
+            kind = OutcomeKind.PR_UPDATED
+        else:
+            why = (
+                ""
+                if not draft
+                else (
+                    " (a draft: "
+                    + (
+                        verification.reason
+                        if not verification.verified
+                        else "the reviewer has doubts"
+                    )
+                    + ")"
+                )
+            )
+            self._tell(f"{MARKER}\nBurndown opened {state} for this issue: {pr.url}{why}")
+            kind = OutcomeKind.PR_DRAFT if draft else OutcomeKind.PR_OPENED
         return replace(
-            done,
-            outcome=OutcomeKind.PR_OPENED,
-            pr_url=pr.url,
-            pr_number=pr.number,
-            detail=f"{len(co.changed_files(sha))} files changed",
+            result, outcome=kind, pr_url=pr.url, pr_number=pr.number, detail=verification.reason
         )
 
+    def _prompt(self) -> str:
+        t = self.ticket
+        base = (
+            f"Resolve this GitHub issue of the repository {t.repo}, whose checkout is the "
+            "current directory. Make the change in the working tree; do not commit or push, "
+            "the changes are collected for you.\n\n"
+            f"Issue #{t.number}: {t.title}\n\n{t.body}"
+        )
+        if not self.followup:
+            return base
+        what = (
+            "A check failed on your pull request"
+            if self.run.kind == RunKind.FIX
+            else f"@{self.run.requested_by} asked for changes on your pull request"
+        )
+        return (
+            f"{base}\n\nYou already opened a pull request for this issue; the checkout is "
+            f"its branch. {what}:\n\n{self.run.feedback or ''}\n\nAddress it."
+        )
 
-def _run_harness(
-    ticket: Ticket,
-    run: Run,
-    deps: PipelineDeps,
-    plan: RunPlan,
-    rec: EventRecorder,
-    co: Checkout,
-) -> ContainerExit:
-    cfg, harness = deps.config, plan.harness
-    if os.geteuid() == 0:
-        co.chown_for(SANDBOX_UID, SANDBOX_UID)
-        user = f"{SANDBOX_UID}:{SANDBOX_UID}"
-    else:
-        user = f"{os.getuid()}:{os.getgid()}"
-    spec = sandbox_spec(
-        cfg, plan, harness.command(_prompt(ticket), plan.options), co.path, str(run.id), user
+    def _commit_message(self) -> str:
+        t = self.ticket
+        if self.followup:
+            return f"Address feedback on #{t.number}\n\n{(self.run.feedback or '')[:500]}"
+        return f"{t.title}\n\nCloses #{t.number}.\n\nMade by Burndown."
+
+    def _for_whom(self) -> str:
+        if self.run.kind == RunKind.FIX:
+            return " to fix a failed check"
+        return f" in answer to @{self.run.requested_by}" if self.run.requested_by else ""
+
+    @contextmanager
+    def _stage(self, name: str) -> Iterator[None]:
+        t0 = time.monotonic()
+        yield
+        self.rec.stage(name, time.monotonic() - t0)
+
+    def _tell(self, body: str) -> None:
+        _tell(self.deps, self.ticket, body)
+
+    def _tell_pr(self, number: int, body: str) -> None:
+        try:
+            self.deps.github.comment(self.ticket.repo, number, body)
+        except BurndownError as exc:
+            log.warning("could not comment on the pull request", error=str(exc))
+
+
+def _totals(agent: HarnessRun, review: Review | None, exit_code: int | None) -> RunResult:
+    runs = [agent, *([review.run] if review else [])]
+    usages = [r.usage for r in runs if r.usage is not None]
+    costs = [r.cost for r in runs]
+    return RunResult(
+        outcome=OutcomeKind.FAILED,
+        exit_code=exit_code,
+        input_tokens=sum(u.input_tokens for u in usages) if usages else None,
+        output_tokens=sum(u.output_tokens for u in usages) if usages else None,
+        cached_tokens=sum(u.cached_tokens for u in usages) if usages else None,
+        cost_usd=None if any(c is None for c in costs) else sum(c for c in costs if c),
     )
-    t0 = time.monotonic()
-    first: list[float] = []
-
-    def on_line(line: str) -> None:
-        for event in harness.parse_line(line):
-            if not first:
-                first.append(time.monotonic() - t0)
-                rec.stage("first_event", first[0])
-            rec.harness(event)
-
-    exit_ = deps.runtime.run(spec, on_line)
-    for e in exit_.egress:
-        rec.sandbox(f"egress_{e.event}", e.model_dump(exclude_none=True))
-    rec.stage("container_start", exit_.started_after_seconds)
-    rec.stage("harness", time.monotonic() - t0, exit_code=exit_.exit_code)
-    return exit_
-
-
-def plan_for(cfg: PipelineConfig, repo: RepoConfig, override: str | None = None) -> RunPlan:
-    """The run plan for a repository under this deployment's settings."""
-    return plan_run(
-        default_harness=cfg.harness,
-        default_options=cfg.options,
-        max_policy=cfg.policy,
-        repo=repo,
-        override=override,
-        model_url=cfg.model_access.base_url,
-        repo_allowable=cfg.repo_allowable_hosts,
-    )
-
-
-def sandbox_spec(
-    cfg: PipelineConfig,
-    plan: RunPlan,
-    command: list[str],
-    workspace: Path,
-    run_id: str,
-    user: str = f"{SANDBOX_UID}:{SANDBOX_UID}",
-) -> ContainerSpec:
-    """The sandbox a harness gets (and `burndown sandbox run` too): the plan's policy, the
-    workspace at /workspace, and an environment of the harness's needs only: its model
-    endpoint and key, never a GitHub token or a URL of the store or broker."""
-    home = "/home/agent"
-    return ContainerSpec(
-        image=cfg.image,
-        command=command,
-        env={**plan.harness.environment(cfg.model_access, home), **plan.options.extra_env},
-        home=home,
-        user=user,
-        mounts=[Mount(source=workspace, target="/workspace")],
-        labels={RUN_LABEL: run_id, DEPLOYMENT_LABEL: cfg.deployment},
-        policy=plan.policy,
-    )
-
-
-def _problem(exit_: ContainerExit, rec: EventRecorder) -> str | None:
-    if exit_.timed_out:
-        return "the agent hit the run's time limit and was stopped"
-    if exit_.idle_timed_out:
-        return "the agent printed nothing for too long and was stopped"
-    if exit_.oom_killed:
-        return "the agent ran out of memory"
-    results = [e for e in rec.events if e.kind == EventKind.RESULT]
-    if not results:
-        tail = exit_.stderr_tail.strip()[-500:]
-        return f"the harness exited with code {exit_.exit_code} without a result: {tail}"
-    status = results[-1].data.get("status")
-    if status != ResultStatus.SUCCESS:
-        return f"the harness ended with status {status}: {results[-1].data.get('text', '')}"
-    if exit_.exit_code != 0:
-        return f"the harness exited with code {exit_.exit_code}"
-    return None
-
-
-@contextmanager
-def _stage(rec: EventRecorder, name: str) -> Iterator[None]:
-    t0 = time.monotonic()
-    yield
-    rec.stage(name, time.monotonic() - t0)
 
 
 def _tell(deps: PipelineDeps, ticket: Ticket, body: str) -> None:
@@ -297,42 +474,3 @@ def _tell(deps: PipelineDeps, ticket: Ticket, body: str) -> None:
         deps.github.comment(ticket.repo, ticket.number, body)
     except BurndownError as exc:  # the outcome is recorded either way; the comment is a courtesy
         log.warning("could not comment on the issue", error=str(exc))
-
-
-def _prompt(ticket: Ticket) -> str:
-    return (
-        f"Resolve this GitHub issue of the repository {ticket.repo}, whose checkout is the "
-        "current directory. Make the change in the working tree; do not commit or push, the "
-        "changes are collected for you.\n\n"
-        f"Issue #{ticket.number}: {ticket.title}\n\n{ticket.body}"
-    )
-
-
-def _commit_message(ticket: Ticket) -> str:
-    return f"{ticket.title}\n\nCloses #{ticket.number}.\n\nMade by Burndown."
-
-
-def _run_link(cfg: PipelineConfig, run: Run) -> str:
-    return f"{cfg.public_url.rstrip('/')}/runs/{run.id}"
-
-
-def _pr_body(
-    ticket: Ticket, run: Run, harness: str, rec: EventRecorder, cfg: PipelineConfig
-) -> str:
-    texts = [e.data.get("text", "") for e in rec.events if e.kind == EventKind.RESULT]
-    summary = (texts[-1] if texts else "").strip() or "(the agent gave no summary)"
-    usage, cost = usage_of(rec.events), cost_of(rec.events)
-    tokens = f"{usage.input_tokens} in / {usage.output_tokens} out" if usage else "unknown"
-    return (
-        f"{MARKER}\nCloses #{ticket.number}\n\n## What the agent says\n\n{summary}\n\n"
-        f"## Run\n\n- Harness: `{harness}`\n- Model: `{run.model or 'default'}`\n"
-        f"- Tokens: {tokens}\n- Cost: {'unknown' if cost is None else f'${cost:.4f}'}\n"
-        f"- Run: {_run_link(cfg, run)}\n"
-    )
-
-
-def _failure_comment(detail: str, cfg: PipelineConfig, run_id: int) -> str:
-    return (
-        f"{MARKER}\nBurndown could not finish this issue: {detail}\n\n"
-        f"Run: {cfg.public_url.rstrip('/')}/runs/{run_id}"
-    )

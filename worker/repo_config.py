@@ -34,6 +34,25 @@ class SandboxConfig(BaseModel):
         return [str(parse_rule(h)) for h in hosts]  # ValueError says which entry is wrong
 
 
+class PolicyConfig(BaseModel):
+    """Diff limits a repository may tighten, and paths it adds to the forbidden ones."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_files: int | None = Field(None, gt=0)
+    max_lines: int | None = Field(None, gt=0)
+    forbidden_paths: list[str] = Field(default_factory=list)
+
+
+class ReviewConfig(BaseModel):
+    """Whether a reviewer harness looks at the change before it is pushed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool | None = None
+    harness: str | None = None
+
+
 class RepoConfig(BaseModel):
     """The whole `.burndown.yml`."""
 
@@ -46,6 +65,8 @@ class RepoConfig(BaseModel):
     setup: list[str] = Field(default_factory=list)
     test: list[str] = Field(default_factory=list)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    review: ReviewConfig = Field(default_factory=ReviewConfig)
 
 
 def parse_repo_config(text: str | None) -> RepoConfig:

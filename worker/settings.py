@@ -88,6 +88,17 @@ class Settings(BaseSettings):
     )
     docker_timeout_seconds: int = 120
 
+    # The reviewer stage
+    diff_max_files: int = Field(100, description="Most files a change may touch.")
+    diff_max_lines: int = Field(5000, description="Most lines a change may add plus remove.")
+    diff_max_binary_bytes: int = Field(1024 * 1024, description="Largest binary file allowed.")
+    diff_forbidden_paths: list[str] | None = Field(
+        None, description="Globs a change may not touch (JSON list); default: workflows, keys."
+    )
+    review: bool = Field(False, description="Have a reviewer harness judge every change.")
+    review_harness: str | None = Field(None, description="Reviewer harness; default: the agent's.")
+    max_fix_runs: int = Field(2, description="Fix runs a failed check may start per ticket.")
+
     # git and pull requests
     git_timeout_seconds: int = 300
     git_author_name: str = "burndown[bot]"

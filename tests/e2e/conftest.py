@@ -19,6 +19,7 @@ SECRET = "e2e-webhook-secret"
 TITLE = "Fix the typo in the README"
 README = "# Widgets\n\nTeh widgets.\n"
 FIXED = "# Widgets\n\nThe widgets.\n"
+CHECK = 'grep -q "The widgets" README.md || { echo "not ok 1 - the README typo"; exit 1; }\n'
 
 
 @pytest.fixture
@@ -61,7 +62,15 @@ def fix_typo_script() -> list[Turn]:
 def world(github: GitHubStandIn, model: ScriptedModel, sandbox_image: str, tmp_path: Path) -> World:
     bot = github.add_user("burndown-bot")
     github.add_user("maria")
-    github.add_repo(REPO, {"README.md": README, "src/app.py": "x = 1\n"})
+    github.add_repo(
+        REPO,
+        {
+            "README.md": README,
+            "src/app.py": "x = 1\n",
+            ".burndown.yml": "test: sh check.sh\n",
+            "check.sh": CHECK,
+        },
+    )
     github.set_permission(REPO, "maria", "maintain")
     github.set_permission(REPO, "burndown-bot", "write")
     number = github.create_issue(REPO, TITLE, "It says Teh.", "maria")

@@ -35,7 +35,11 @@ def test_changes_are_committed_and_pushed_on_the_branch(tmp_path: Path) -> None:
         (co.path / "keep.txt").unlink()
         sha = co.commit_all("Fix it", "bot", "bot@x")
         assert sha is not None
-        assert sorted(co.changed_files(sha)) == ["a.txt", "keep.txt", "new/b.txt"]
+        assert sorted(f.path for f in co.diff_stats(co.base_sha, sha)) == [
+            "a.txt",
+            "keep.txt",
+            "new/b.txt",
+        ]
         co.push()
         for cfg in [co.path / ".git" / "config", co.gitdir / "config"]:
             assert "s3cret-token" not in cfg.read_text()

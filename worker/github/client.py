@@ -1,7 +1,7 @@
 """`GitHubClient` on PyGithub. PyGithub's and requests' errors become `GitHubError` here."""
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from github import Auth, Github, GithubException, GithubRetry
 from requests.exceptions import RequestException
@@ -23,6 +23,7 @@ class PyGithubClient:
             retry=GithubRetry(total=retries, backoff_factor=0.5),
             seconds_between_requests=None,
             seconds_between_writes=None,
+            lazy=True,  # objects load on first attribute read: one request, not two
         )
 
     def close(self) -> None:
@@ -48,7 +49,7 @@ class PyGithubClient:
 
     def get_issue(self, full_name: str, number: int) -> Issue:
         def go() -> Issue:
-            i = self._gh.get_repo(full_name, lazy=True).get_issue(number)
+            i = self._gh.get_repo(full_name).get_issue(number)
             return Issue(
                 repo=full_name,
                 number=i.number,
@@ -64,7 +65,7 @@ class PyGithubClient:
 
     def role(self, full_name: str, login: str) -> str:
         def go() -> str:
-            repo = self._gh.get_repo(full_name, lazy=True)
+            repo = self._gh.get_repo(full_name)
             _, data = repo._requester.requestJsonAndCheck(
                 "GET", f"{repo.url}/collaborators/{login}/permission"
             )
@@ -74,7 +75,7 @@ class PyGithubClient:
 
     def comment(self, full_name: str, number: int, body: str) -> str:
         def go() -> str:
-            issue = self._gh.get_repo(full_name, lazy=True).get_issue(number)
+            issue = self._gh.get_repo(full_name).get_issue(number)
             return str(issue.create_comment(body).html_url)
 
         return self._call(f"comment on {full_name}#{number}", go)
@@ -82,7 +83,7 @@ class PyGithubClient:
     def find_open_pull(self, full_name: str, head_branch: str) -> PullRequest | None:
         def go() -> PullRequest | None:
             owner = full_name.split("/", 1)[0]
-            pulls = self._gh.get_repo(full_name, lazy=True).get_pulls(
+            pulls = self._gh.get_repo(full_name).get_pulls(
                 state="open", head=f"{owner}:{head_branch}"
             )
             for p in pulls:
@@ -101,7 +102,7 @@ class PyGithubClient:
         self, full_name: str, *, head: str, base: str, title: str, body: str, draft: bool = False
     ) -> PullRequest:
         def go() -> PullRequest:
-            p = self._gh.get_repo(full_name, lazy=True).create_pull(
+            p = self._gh.get_repo(full_name).create_pull(
                 base=base, head=head, title=title, body=body, draft=draft
             )
             return PullRequest(
@@ -113,3 +114,33 @@ class PyGithubClient:
             )
 
         return self._call(f"open pull request {full_name}:{head}", go)
+
+    def update_pull(self, full_name: str, number: int, *, body: str) -> PullRequest:
+        def go() -> PullRequest:
+            p = self._gh.get_repo(full_name).get_pull(number)
+            p.edit(body=body)
+            return _pull(p)
+
+        return self._call(f"update pull request {full_name}#{number}", go)
+
+    def add_labels(self, full_name: str, number: int, labels: list[str]) -> None:
+        self._call(
+            f"label {full_name}#{number}",
+            lambda: self._gh.get_repo(full_name).get_issue(number).add_to_labels(*labels),
+        )
+
+    def request_review(self, full_name: str, number: int, logins: list[str]) -> None:
+        self._call(
+            f"request review on {full_name}#{number}",
+            lambda: (
+                self._gh.get_repo(full_name)
+                .get_pull(number)
+                .create_review_request(reviewers=logins)
+            ),
+        )
+
+
+def _pull(p: Any) -> PullRequest:
+    return PullRequest(
+        number=p.number, url=p.html_url, head=p.head.ref, base=p.base.ref, draft=bool(p.draft)
+    )

@@ -15,6 +15,8 @@ class FakeGitHub:
     roles: dict[tuple[str, str], str] = field(default_factory=dict)
     comments: list[tuple[str, int, str]] = field(default_factory=list)
     pulls: list[tuple[str, PullRequest, str]] = field(default_factory=list)  # repo, pr, body
+    labels: dict[tuple[str, int], list[str]] = field(default_factory=dict)
+    reviews_requested: list[tuple[str, int, list[str]]] = field(default_factory=list)
     fail: dict[str, str] = field(default_factory=dict)  # method name -> error message
 
     def _maybe_fail(self, method: str) -> None:
@@ -61,3 +63,19 @@ class FakeGitHub:
         )
         self.pulls.append((full_name, pr, body))
         return pr
+
+    def update_pull(self, full_name: str, number: int, *, body: str) -> PullRequest:
+        self._maybe_fail("update_pull")
+        for i, (repo, pr, _) in enumerate(self.pulls):
+            if repo == full_name and pr.number == number:
+                self.pulls[i] = (repo, pr, body)
+                return pr
+        raise GitHubError(f"update pull request {full_name}#{number}: GitHub answered 404")
+
+    def add_labels(self, full_name: str, number: int, labels: list[str]) -> None:
+        self._maybe_fail("add_labels")
+        self.labels.setdefault((full_name, number), []).extend(labels)
+
+    def request_review(self, full_name: str, number: int, logins: list[str]) -> None:
+        self._maybe_fail("request_review")
+        self.reviews_requested.append((full_name, number, logins))

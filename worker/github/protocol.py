@@ -60,3 +60,15 @@ class GitHubClient(Protocol):
     ) -> PullRequest:
         """Open a pull request."""
         ...
+
+    def update_pull(self, full_name: str, number: int, *, body: str) -> PullRequest:
+        """Replace a pull request's body."""
+        ...
+
+    def add_labels(self, full_name: str, number: int, labels: list[str]) -> None:
+        """Add labels to an issue or pull request."""
+        ...
+
+    def request_review(self, full_name: str, number: int, logins: list[str]) -> None:
+        """Ask these people to review a pull request."""
+        ...

@@ -30,9 +30,18 @@ class RunStatus(StrEnum):
 
 
 class OutcomeKind(StrEnum):
-    PR_OPENED = "pr_opened"
+    PR_OPENED = "pr_opened"  # a ready pull request: verified
+    PR_DRAFT = "pr_draft"  # a draft: not verified, or the reviewer doubts
+    PR_UPDATED = "pr_updated"  # a follow-up pushed to an existing pull request
     NO_CHANGES = "no_changes"
+    REFUSED = "refused"  # the diff broke a policy rule: nothing pushed
     FAILED = "failed"
+
+
+class RunKind(StrEnum):
+    INITIAL = "initial"  # the first run of a ticket, from its default branch
+    FOLLOWUP = "followup"  # feedback from a trusted person on the agent's pull request
+    FIX = "fix"  # a failed check on the agent's pull request
 
 
 class Ticket(SQLModel, table=True):
@@ -50,6 +59,10 @@ class Ticket(SQLModel, table=True):
     labeled_by: str | None = Field(default=None, max_length=255)
     status: str = Field(default=TicketStatus.NEW, index=True, max_length=16)
     attempts: int = 0
+    # What the next run should do, set when it is queued (follow-ups carry the feedback).
+    pending_kind: str = Field(default=RunKind.INITIAL, max_length=16)
+    pending_feedback: str | None = Field(default=None, sa_type=Text)
+    pending_by: str | None = Field(default=None, max_length=255)
     queued_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
@@ -63,6 +76,12 @@ class Run(SQLModel, table=True):
     harness: str = Field(max_length=64)
     model: str | None = Field(default=None, max_length=128)
     branch: str = Field(max_length=255)
+    kind: str = Field(default=RunKind.INITIAL, max_length=16)
+    feedback: str | None = Field(default=None, sa_type=Text)
+    requested_by: str | None = Field(default=None, max_length=255)
+    verified: bool | None = None
+    draft: bool | None = None
+    review_verdict: str | None = Field(default=None, max_length=16)
     status: str = Field(default=RunStatus.RUNNING, index=True, max_length=16)
     started_at: datetime = Field(default_factory=utcnow, sa_column=_ts(index=True))
     finished_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

@@ -19,6 +19,7 @@ from worker.store.models import (
     OutcomeKind,
     Run,
     RunEvent,
+    RunKind,
     RunStatus,
     Ticket,
     TicketStatus,
@@ -113,13 +114,28 @@ def find_ticket(engine: Engine, repo: str, number: int, provider: str = "github"
         ).first()
 
 
-def queue_ticket(engine: Engine, ticket_id: int) -> bool:
-    """Mark a ticket queued unless it already is queued or running. True if this call did it."""
+def queue_ticket(
+    engine: Engine,
+    ticket_id: int,
+    *,
+    kind: RunKind = RunKind.INITIAL,
+    feedback: str | None = None,
+    requested_by: str | None = None,
+) -> bool:
+    """Mark a ticket queued unless it already is queued or running. True if this call did it.
+    The kind and feedback are what the next run of the ticket will do."""
     with session_scope(engine) as s:
         res = s.exec(
             update(Ticket)
             .where(col(Ticket.id) == ticket_id, col(Ticket.status).not_in(ACTIVE))
-            .values(status=TicketStatus.QUEUED, queued_at=utcnow(), updated_at=utcnow())
+            .values(
+                status=TicketStatus.QUEUED,
+                queued_at=utcnow(),
+                updated_at=utcnow(),
+                pending_kind=kind,
+                pending_feedback=feedback,
+                pending_by=requested_by,
+            )
         )
         return bool(res.rowcount == 1)
 
@@ -151,7 +167,18 @@ def start_run(
         )
         if res.rowcount != 1:
             return None
-        run = Run(ticket_id=ticket_id, harness=harness, model=model, branch=branch)
+        t = s.get(Ticket, ticket_id)
+        assert t is not None
+        s.refresh(t)
+        run = Run(
+            ticket_id=ticket_id,
+            harness=harness,
+            model=model,
+            branch=branch,
+            kind=t.pending_kind,
+            feedback=t.pending_feedback,
+            requested_by=t.pending_by or t.labeled_by,
+        )
         s.add(run)
         s.flush()
         s.refresh(run)
@@ -221,7 +248,7 @@ class RunResult:
 
 def finish_run(engine: Engine, run_id: int, result: RunResult) -> Outcome:
     """Close a run, its ticket and record its outcome, in one transaction; idempotent."""
-    failed = result.outcome == OutcomeKind.FAILED
+    failed = result.outcome in (OutcomeKind.FAILED, OutcomeKind.REFUSED)
     with session_scope(engine) as s:
         run = s.get(Run, run_id)
         if run is None:
@@ -251,6 +278,41 @@ def finish_run(engine: Engine, run_id: int, result: RunResult) -> Outcome:
         s.flush()
         s.refresh(outcome)
         return outcome
+
+
+def count_runs(engine: Engine, ticket_id: int, kind: RunKind) -> int:
+    with session_scope(engine) as s:
+        return int(
+            s.exec(
+                select(func.count())
+                .select_from(Run)
+                .where(Run.ticket_id == ticket_id, Run.kind == kind)
+            ).one()
+        )
+
+
+def ticket_for_pull(engine: Engine, repo: str, pr_number: int) -> Ticket | None:
+    """The ticket whose run opened pull request `pr_number` in `repo`."""
+    with session_scope(engine) as s:
+        return s.exec(
+            select(Ticket)
+            .join(Run, col(Run.ticket_id) == col(Ticket.id))
+            .where(Ticket.repo == repo, Run.pr_number == pr_number)
+        ).first()
+
+
+def mark_run(engine: Engine, run_id: int, **fields: object) -> None:
+    """Set verification, draft and review fields of a run as the pipeline learns them."""
+    allowed = {"verified", "draft", "review_verdict"}
+    if not set(fields) <= allowed:
+        raise StoreError(f"mark_run cannot set {sorted(set(fields) - allowed)}")
+    with session_scope(engine) as s:
+        run = s.get(Run, run_id)
+        if run is None:
+            raise StoreError(f"no run {run_id}")
+        for k, v in fields.items():
+            setattr(run, k, v)
+        s.add(run)
 
 
 def stale_running(engine: Engine, older_than: datetime) -> list[int]:

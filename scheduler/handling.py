@@ -1,0 +1,45 @@
+"""The shapes screens and handlers share: a screen's verdict, a handler's result and deps."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+
+from worker.github.protocol import GitHubClient
+from worker.store.models import DeliveryStatus
+
+IGNORE = 202
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Keep the delivery (store and enqueue it) or answer without keeping it."""
+
+    keep: bool
+    status: int
+    message: str
+
+
+@dataclass(frozen=True)
+class IntakeDeps:
+    """What handlers may touch."""
+
+    engine: Engine
+    github: GitHubClient
+    trigger_label: str
+    enqueue_run: Callable[[int], None]
+    max_fix_runs: int = 2
+
+
+@dataclass(frozen=True)
+class Handled:
+    """How a handler closed a delivery (RECEIVED keeps it pending, for the reconciler)."""
+
+    status: DeliveryStatus
+    note: str
+    ticket_id: int | None = None
+
+
+Screen = Callable[[dict[str, Any], str], Verdict]
+Handler = Callable[[dict[str, Any], IntakeDeps], Handled]

@@ -1,0 +1,124 @@
+"""Running a harness on a tree in a sandbox, for the agent and for the reviewer alike."""
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sandbox.harness.base import Harness, HarnessOptions, ModelAccess
+from sandbox.harness.events import EventKind, HarnessEvent, ResultStatus, Usage, cost_of, usage_of
+from sandbox.runtime import ContainerExit, ContainerRuntime, ContainerSpec, Mount, SandboxPolicy
+from worker.events import EventRecorder
+
+HOME = "/home/agent"
+WORKDIR = "/workspace"
+
+
+@dataclass(frozen=True)
+class HarnessRun:
+    """What a harness did: how its container ended and what it said."""
+
+    exit: ContainerExit
+    events: list[HarnessEvent]
+
+    @property
+    def usage(self) -> Usage | None:
+        return usage_of(self.events)
+
+    @property
+    def cost(self) -> float | None:
+        return cost_of(self.events)
+
+    @property
+    def final_text(self) -> str:
+        texts = [str(e.data.get("text", "")) for e in self.events if e.kind == EventKind.RESULT]
+        return texts[-1].strip() if texts else ""
+
+    def problem(self) -> str | None:
+        """Why this run cannot be trusted to have finished its work, or None."""
+        if self.exit.timed_out:
+            return "the agent hit the run's time limit and was stopped"
+        if self.exit.idle_timed_out:
+            return "the agent printed nothing for too long and was stopped"
+        if self.exit.oom_killed:
+            return "the agent ran out of memory"
+        results = [e for e in self.events if e.kind == EventKind.RESULT]
+        if not results:
+            tail = self.exit.stderr_tail.strip()[-500:]
+            return f"the harness exited with code {self.exit.exit_code} without a result: {tail}"
+        status = results[-1].data.get("status")
+        if status != ResultStatus.SUCCESS:
+            return f"the harness ended with status {status}: {results[-1].data.get('text', '')}"
+        if self.exit.exit_code != 0:
+            return f"the harness exited with code {self.exit.exit_code}"
+        return None
+
+
+@dataclass(frozen=True)
+class SandboxTarget:
+    """Where and how a harness runs: image, policy, user, labels, the tree to mount."""
+
+    image: str
+    policy: SandboxPolicy
+    user: str
+    labels: dict[str, str]
+    tree: Path
+    read_only: bool = False
+
+
+def sandbox_spec(
+    harness: Harness,
+    command: list[str],
+    options: HarnessOptions,
+    access: ModelAccess,
+    target: SandboxTarget,
+) -> ContainerSpec:
+    """The sandbox a harness gets (and `burndown sandbox run` too): the target's policy and
+    tree, and an environment of the harness's needs only (its model endpoint and key), never
+    a GitHub token or the store's or broker's URL."""
+    return ContainerSpec(
+        image=target.image,
+        command=command,
+        env={**harness.environment(access, HOME), **options.extra_env},
+        home=HOME,
+        workdir=WORKDIR,
+        user=target.user,
+        mounts=[Mount(source=target.tree, target=WORKDIR, read_only=target.read_only)],
+        labels=target.labels,
+        policy=target.policy,
+    )
+
+
+def run_harness(
+    runtime: ContainerRuntime,
+    harness: Harness,
+    *,
+    prompt: str,
+    options: HarnessOptions,
+    access: ModelAccess,
+    target: SandboxTarget,
+    rec: EventRecorder,
+    source: str = "harness",
+) -> HarnessRun:
+    """Run `harness` on `prompt` in a fresh sandbox; its events are recorded as they stream,
+    and so is every connection the egress proxy refused."""
+    spec = sandbox_spec(harness, harness.command(prompt, options), options, access, target)
+    t0 = time.monotonic()
+    events: list[HarnessEvent] = []
+
+    def on_line(line: str) -> None:
+        for event in harness.parse_line(line):
+            if not events:
+                rec.stage(
+                    f"{source}_first_event" if source != "harness" else "first_event",
+                    time.monotonic() - t0,
+                )
+            events.append(event)
+            rec.harness(event, source=source)
+
+    exit_ = runtime.run(spec, on_line)
+    for e in exit_.egress:
+        rec.sandbox(f"egress_{e.event}", e.model_dump(exclude_none=True))
+    if source == "harness":
+        rec.stage("container_start", exit_.started_after_seconds)
+    rec.stage(source, time.monotonic() - t0, exit_code=exit_.exit_code)
+    return HarnessRun(exit=exit_, events=events)

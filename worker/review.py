@@ -1,0 +1,85 @@
+"""The optional reviewer: a harness reads the change in a read-only sandbox and gives a verdict.
+
+Its verdict and comments are recorded and shown in the pull request; a reviewer that doubts the
+change makes the pull request a draft. It never edits: the tree is mounted read-only.
+"""
+
+import re
+from dataclasses import dataclass
+
+from sandbox.harness.base import Harness, HarnessOptions, ModelAccess
+from sandbox.runtime import ContainerRuntime
+from worker.agent import HarnessRun, SandboxTarget, run_harness
+from worker.events import EventRecorder
+
+_VERDICT = re.compile(r"VERDICT:\s*(APPROVE|REQUEST[_ ]CHANGES)", re.IGNORECASE)
+MAX_DIFF = 60_000
+
+
+@dataclass(frozen=True)
+class Review:
+    """The reviewer's verdict ("approve", "doubt", or "unknown" when it gave none)."""
+
+    verdict: str
+    text: str
+    run: HarnessRun
+
+    @property
+    def doubts(self) -> bool:
+        return self.verdict != "approve"
+
+
+def review_prompt(title: str, body: str, diff: str) -> str:
+    if len(diff) > MAX_DIFF:
+        diff = diff[:MAX_DIFF] + "\n[diff truncated]"
+    return (
+        "You are reviewing a change made by a coding agent for this issue. The change is "
+        "applied in the current directory; read files as you need, but do not modify anything."
+        f"\n\nIssue: {title}\n\n{body}\n\nThe change:\n```diff\n{diff}\n```\n\n"
+        "Write your review comments, then end with exactly one line: `VERDICT: APPROVE` if the "
+        "change resolves the issue correctly and safely, or `VERDICT: REQUEST_CHANGES` if not."
+    )
+
+
+def parse_verdict(text: str) -> str:
+    found = _VERDICT.findall(text)
+    if not found:
+        return "unknown"
+    return "approve" if found[-1].upper() == "APPROVE" else "doubt"
+
+
+def review_change(
+    runtime: ContainerRuntime,
+    harness: Harness,
+    *,
+    title: str,
+    body: str,
+    diff: str,
+    options: HarnessOptions,
+    access: ModelAccess,
+    target: SandboxTarget,
+    rec: EventRecorder,
+) -> Review:
+    """Ask `harness` for a verdict on `diff`, in a read-only sandbox of the changed tree."""
+    ro = SandboxTarget(
+        image=target.image,
+        policy=target.policy,
+        user=target.user,
+        labels=target.labels,
+        tree=target.tree,
+        read_only=True,
+    )
+    done = run_harness(
+        runtime,
+        harness,
+        prompt=review_prompt(title, body, diff),
+        options=options,
+        access=access,
+        target=ro,
+        rec=rec,
+        source="review",
+    )
+    if done.problem():
+        return Review("unknown", f"the reviewer did not finish: {done.problem()}", done)
+    text = done.final_text
+    return Review(parse_verdict(text), _VERDICT.sub("", text).strip(), done)

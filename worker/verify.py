@@ -1,0 +1,204 @@
+"""Verification, independent of the agent: the repository's setup and test commands run in a
+fresh sandbox on the base commit and on the agent's result, and the failures are compared.
+
+Tests failing only after the change are "newly failing" (not verified); tests failing before
+and after are pre-existing and reported as such. Test ids come from the runners' own summary
+lines (pytest, go test, cargo test, node's runner); a runner we cannot read is judged by its
+exit code alone.
+"""
+
+import re
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sandbox.runtime import ContainerRuntime, ContainerSpec, EgressEvent, Mount, SandboxPolicy
+from worker.git import Checkout
+
+SETUP_FAILED = 97
+_FAILURE_LINES = [
+    re.compile(r"^(?:FAILED|ERROR) (\S+)"),  # pytest short summary
+    re.compile(r"^--- FAIL: (\S+)"),  # go test
+    re.compile(r"^test (\S+) \.\.\. FAILED$"),  # cargo test
+    re.compile(r"^not ok \d+ - (.+)$"),  # TAP: node --test, prove
+]
+
+
+@dataclass(frozen=True)
+class Commands:
+    """What verification runs, and where it came from."""
+
+    setup: list[str]
+    test: list[str]
+    source: str  # ".burndown.yml", "detected: pytest", ... or "none"
+
+
+def detect_commands(co: Checkout, setup: list[str], test: list[str]) -> Commands:
+    """The configured commands, or ones detected from the base commit's files."""
+    if test:
+        return Commands(setup, test, ".burndown.yml")
+    has = co.read_base_file
+    if (
+        has("pyproject.toml") is not None
+        or has("pytest.ini") is not None
+        or has("setup.cfg") is not None
+    ):
+        return Commands(setup, ["python3 -m pytest -q -rfE"], "detected: pytest")
+    pkg = has("package.json")
+    if pkg is not None and '"test"' in pkg:
+        return Commands(setup or ["npm ci --ignore-scripts"], ["npm test"], "detected: npm test")
+    if has("go.mod") is not None:
+        return Commands(setup, ["go test ./..."], "detected: go test")
+    if has("Cargo.toml") is not None:
+        return Commands(setup, ["cargo test"], "detected: cargo test")
+    return Commands(setup, [], "none")
+
+
+def failures_in(output: str) -> set[str]:
+    found: set[str] = set()
+    for line in output.splitlines():
+        for pattern in _FAILURE_LINES:
+            m = pattern.match(line.strip())
+            if m:
+                found.add(m.group(1))
+    return found
+
+
+@dataclass(frozen=True)
+class Check:
+    """The commands' result on one commit."""
+
+    sha: str
+    exit_code: int | None
+    failures: set[str]
+    tail: str
+    egress: list[EgressEvent] = field(default_factory=list)
+
+    @property
+    def setup_failed(self) -> bool:
+        return self.exit_code == SETUP_FAILED
+
+    @property
+    def passed(self) -> bool:
+        return self.exit_code == 0
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The verdict, and what it rests on."""
+
+    commands: Commands
+    verified: bool
+    reason: str
+    base: Check | None = None
+    head: Check | None = None
+    newly_failing: list[str] = field(default_factory=list)
+    pre_existing: list[str] = field(default_factory=list)
+
+    def markdown(self) -> str:
+        if not self.commands.test:
+            return f"Not verified: {self.reason}."
+        cmds = "; ".join(f"`{c}`" for c in self.commands.test)
+        lines = [
+            f"{'Verified' if self.verified else 'Not verified'}: {self.reason}.",
+            f"Ran {cmds} ({self.commands.source}) on the base commit and on the change.",
+        ]
+        if self.newly_failing:
+            lines.append("Newly failing: " + ", ".join(f"`{t}`" for t in self.newly_failing))
+        if self.pre_existing:
+            lines.append(
+                "Failing before and after (pre-existing): "
+                + ", ".join(f"`{t}`" for t in self.pre_existing)
+            )
+        return "\n".join(lines)
+
+
+def script(cmds: Commands) -> str:
+    setup = "".join(f"( {c} ) || exit {SETUP_FAILED}\n" for c in cmds.setup)
+    tests = "".join(f"echo {shlex.quote('$ ' + c)}\n( {c} ) || rc=1\n" for c in cmds.test)
+    return f"rc=0\n{setup}{tests}exit $rc\n"
+
+
+def run_check(runtime: ContainerRuntime, spec: ContainerSpec, sha: str) -> Check:
+    out: list[str] = []
+    exit_ = runtime.run(spec, out.append)
+    text = "\n".join(out)
+    code = exit_.exit_code if not (exit_.timed_out or exit_.idle_timed_out) else None
+    return Check(
+        sha=sha,
+        exit_code=code,
+        failures=failures_in(text),
+        tail=text[-3000:],
+        egress=exit_.egress,
+    )
+
+
+def verify(
+    runtime: ContainerRuntime,
+    co: Checkout,
+    base_sha: str,
+    head_sha: str,
+    commands: Commands,
+    *,
+    image: str,
+    policy: SandboxPolicy,
+    user: str,
+    labels: dict[str, str],
+    scratch: Path,
+) -> Verification:
+    """Run `commands` on `base_sha` and on `head_sha`, each in a fresh sandbox."""
+    if not commands.test:
+        return Verification(commands, False, "no test command is configured or detected")
+    checks: dict[str, Check] = {}
+    for name, sha in (("base", base_sha), ("head", head_sha)):
+        tree = co.export(sha, scratch / name)
+        co.give_to(tree, user)
+        spec = ContainerSpec(
+            image=image,
+            command=["sh", "-c", script(commands)],
+            user=user,
+            mounts=[Mount(source=tree, target="/workspace")],
+            labels=labels,
+            policy=policy,
+        )
+        checks[name] = run_check(runtime, spec, sha)
+    return judge(commands, checks["base"], checks["head"])
+
+
+def judge(commands: Commands, base: Check, head: Check) -> Verification:
+    """Compare base and head results."""
+    if head.exit_code is None:
+        return Verification(commands, False, "the tests hit the time limit", base, head)
+    if head.setup_failed:
+        return Verification(commands, False, "the setup commands failed on the change", base, head)
+    new = sorted(head.failures - base.failures)
+    old = sorted(head.failures & base.failures)
+    if head.passed:
+        return Verification(commands, True, "all tests pass", base, head, [], [])
+    if new:
+        return Verification(
+            commands, False, f"{len(new)} tests fail only after the change", base, head, new, old
+        )
+    if base.passed:  # failing now, passing before, and no test id to tell which
+        return Verification(
+            commands,
+            False,
+            "the tests pass on the base commit and fail after the change",
+            base,
+            head,
+            ["(exit code)"],
+            [],
+        )
+    if old and head.failures <= base.failures:
+        return Verification(
+            commands, True, "no test fails that did not fail before", base, head, [], old
+        )
+    return Verification(
+        commands,
+        False,
+        "the tests fail before and after the change and their output names no tests to compare",
+        base,
+        head,
+        [],
+        [],
+    )
