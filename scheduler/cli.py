@@ -158,8 +158,18 @@ def sandbox_build(
         if check:
             st = check_sandbox_image(client, inputs)
             console.print(f"image: {st.tag or 'none'}  current: {'yes' if st.current else 'no'}")
+            if st.image_id:
+                size = f"{(st.size_bytes or 0) / 1e6:.0f} MB"
+                console.print(f"  id {st.image_id[:19]}  created {st.created}  size {size}")
             for name, version in sorted(st.harness_versions.items()):
-                console.print(f"  {name} {version}")
+                console.print(f"  harness {name} {version}")
+            for name, version in sorted(st.wheel_versions.items()):
+                pinned = inputs.harness_wheels.get(name)
+                note = "" if pinned == version else f" (pinned now: {pinned or 'none'})"
+                console.print(f"  wheel {name}=={version}{note}")
+            if not st.current:
+                wanted = st.expected_tag or "a new base image first"
+                console.print(f"  the current inputs make {wanted}: run `burndown sandbox build`")
             raise typer.Exit(0 if st.current else 1)
         ref = build_sandbox_image(client, inputs, log=lambda m: console.print(m, highlight=False))
     except BurndownError as exc:
