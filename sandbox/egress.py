@@ -11,6 +11,7 @@ names of its own network, and a lookup fails at once instead of timing out.
 
 import contextlib
 import json
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,6 +31,7 @@ DNS_PORT = 53
 PROXY_USER = "65534:65534"  # nobody: the proxy needs no identity
 _SOURCE = Path(__file__).with_name("egress_proxy.py")
 _LOGGED = {"refused", "unreachable", "suppressed"}
+_NAME = re.compile(r"[^A-Za-z0-9_.-]")
 
 
 @dataclass
@@ -90,7 +92,7 @@ def egress(
 def _network(client: docker.DockerClient, labels: dict[str, str]) -> Iterator[Network]:
     try:
         net = client.networks.create(
-            f"burndown-{labels.get(RUN_LABEL, 'run')}-{uuid.uuid4().hex[:8]}",
+            f"burndown-{_NAME.sub('-', labels.get(RUN_LABEL, 'run'))}-{uuid.uuid4().hex[:8]}",
             driver="bridge",
             internal=True,
             options={"com.docker.network.bridge.inhibit_ipv4": "true"},
@@ -210,6 +212,9 @@ def _ready_signal(proxy: Container, timeout: float) -> Iterator[Callable[[], Non
             for chunk in stream:
                 seen += chunk
                 if b'"event":"ready"' in seen:
+                    # Detach at once: an attached reader that stops reading could stall the
+                    # proxy's output. What it logs later is read from its log afterwards.
+                    reader.close()
                     return
         except (DockerException, OSError) as exc:
             raise SandboxError(f"the egress proxy was not ready within {timeout:.0f}s") from exc
