@@ -17,6 +17,7 @@ from sandbox.errors import SandboxError
 from sandbox.reaper import ReapReport, RunState, reap, unknown_runs
 from sandbox.runtime import (
     DEADLINE_LABEL,
+    DEPLOYMENT_LABEL,
     MANAGED_LABEL,
     ROLE_LABEL,
     RUN_LABEL,
@@ -27,6 +28,7 @@ from sandbox.runtime import (
 
 # Time a run's resources may outlive its wall-clock limit before the reaper takes them.
 DEADLINE_MARGIN_SECONDS = 300
+DEFAULT_DEPLOYMENT = "burndown"  # the default queue name, which names deployments
 
 
 class DockerRuntime:
@@ -49,6 +51,7 @@ class DockerRuntime:
         self._check_runtime(spec.policy.runtime)
         labels = {
             RUN_LABEL: f"adhoc-{uuid.uuid4().hex[:12]}",
+            DEPLOYMENT_LABEL: DEFAULT_DEPLOYMENT,  # so that some reaper can find it
             **spec.labels,
             DEADLINE_LABEL: str(
                 int(time.time() + spec.policy.timeout_seconds + DEADLINE_MARGIN_SECONDS)
