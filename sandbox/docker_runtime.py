@@ -3,78 +3,163 @@
 import contextlib
 import threading
 import time
+import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import docker
 from docker.errors import DockerException, ImageNotFound, NotFound
 from docker.models.containers import Container
 
+from sandbox.egress import Egress, egress
 from sandbox.errors import SandboxError
-from sandbox.runtime import MANAGED_LABEL, ContainerExit, ContainerSpec, LineSink
+from sandbox.reaper import ReapReport, RunState, reap, unknown_runs
+from sandbox.runtime import (
+    DEADLINE_LABEL,
+    DEPLOYMENT_LABEL,
+    MANAGED_LABEL,
+    ROLE_LABEL,
+    RUN_LABEL,
+    ContainerExit,
+    ContainerSpec,
+    LineSink,
+)
+
+# Time a run's resources may outlive its wall-clock limit before the reaper takes them.
+DEADLINE_MARGIN_SECONDS = 300
+DEFAULT_DEPLOYMENT = "burndown"  # the default queue name, which names deployments
 
 
 class DockerRuntime:
-    """Runs sandboxes as Docker containers under the spec's policy."""
+    """Runs sandboxes as Docker containers under the spec's policy: on a network of their own
+    whose only way out is the egress proxy, or on no network when nothing is allowed."""
 
     def __init__(self, api_timeout: float = 120.0) -> None:
         self._api_timeout = api_timeout
+        self._runtimes: set[str] | None = None
         try:
             self._client = docker.from_env(timeout=int(api_timeout))
             self._client.ping()
         except DockerException as exc:
             raise SandboxError(f"cannot reach the Docker engine: {exc}") from exc
 
-    def run(self, spec: ContainerSpec, on_line: LineSink) -> ContainerExit:
+    def run(
+        self, spec: ContainerSpec, on_line: LineSink, on_stderr: LineSink | None = None
+    ) -> ContainerExit:
         t0 = time.monotonic()
-        with self._container(spec) as container:
-            # The stream's socket must outlive the run; the watchdog bounds it instead.
-            stream_client = docker.from_env(timeout=int(spec.policy.timeout_seconds + 60))
+        self._check_runtime(spec.policy.runtime)
+        labels = {
+            RUN_LABEL: f"adhoc-{uuid.uuid4().hex[:12]}",
+            DEPLOYMENT_LABEL: DEFAULT_DEPLOYMENT,  # so that some reaper can find it
+            **spec.labels,
+            DEADLINE_LABEL: str(
+                int(time.time() + spec.policy.timeout_seconds + DEADLINE_MARGIN_SECONDS)
+            ),
+        }
+        gate: Egress | None = None
+        with ExitStack() as stack:
+            if spec.policy.allow_hosts:
+                gate = stack.enter_context(
+                    egress(self._client, image=spec.image, policy=spec.policy, labels=labels)
+                )
+            container = stack.enter_context(self._container(spec, labels, gate))
+            if gate is not None:
+                gate.wait_ready()  # the proxy booted while the sandbox was being created
+            exit_ = self._attach_and_wait(container, spec, t0, on_line, on_stderr)
+        if gate is not None:
+            exit_.egress = gate.events
+        return exit_
+
+    def reap(
+        self, deployment: str, run_state: RunState = unknown_runs, grace_seconds: float = 60.0
+    ) -> ReapReport:
+        """Remove what dead runs of `deployment` left behind (see `sandbox.reaper`)."""
+        return reap(
+            self._client, deployment=deployment, run_state=run_state, grace_seconds=grace_seconds
+        )
+
+    def _check_runtime(self, runtime: str | None) -> None:
+        if runtime is None:
+            return
+        if self._runtimes is None:
             try:
-                raw = stream_client.api.attach(
-                    str(container.id), stream=True, stdout=True, stderr=False, logs=True
-                )
-                container.start()
-                started = time.monotonic() - t0
-                watchdog = _Watchdog(
-                    container, spec.policy.timeout_seconds, spec.policy.idle_timeout_seconds
-                )
-                with watchdog:
-                    _pump(raw, on_line, watchdog)
-                status = container.wait(timeout=self._api_timeout)
-                container.reload()
-                stderr = container.logs(stdout=False, stderr=True, tail=40)
+                self._runtimes = set(self._client.info().get("Runtimes") or {})
             except DockerException as exc:
-                raise SandboxError(f"sandbox run failed: {exc}") from exc
-            finally:
-                stream_client.close()
-            state: dict[str, Any] = container.attrs.get("State", {})
-            return ContainerExit(
-                exit_code=None if watchdog.fired else int(status.get("StatusCode", -1)),
-                timed_out=watchdog.fired == "time",
-                idle_timed_out=watchdog.fired == "idle",
-                oom_killed=bool(state.get("OOMKilled")),
-                stderr_tail=stderr.decode("utf-8", "replace"),
-                started_after_seconds=started,
+                raise SandboxError(f"cannot ask Docker for its runtimes: {exc}") from exc
+        if runtime not in self._runtimes:
+            hint = " (gVisor: install runsc and register it)" if runtime == "runsc" else ""
+            raise SandboxError(
+                f"the sandbox runtime {runtime!r} is enabled but Docker has no such runtime"
+                f"{hint}; Docker has: {', '.join(sorted(self._runtimes)) or 'none'}"
             )
 
+    def _attach_and_wait(
+        self,
+        container: Container,
+        spec: ContainerSpec,
+        t0: float,
+        on_line: LineSink,
+        on_stderr: LineSink | None,
+    ) -> ContainerExit:
+        # The stream's socket must outlive the run; the watchdog bounds it instead.
+        stream_client = docker.from_env(timeout=int(spec.policy.timeout_seconds + 60))
+        try:
+            raw = stream_client.api.attach(
+                str(container.id),
+                stream=True,
+                stdout=True,
+                stderr=on_stderr is not None,
+                logs=True,
+                demux=True,
+            )
+            container.start()
+            started = time.monotonic() - t0
+            watchdog = _Watchdog(
+                container, spec.policy.timeout_seconds, spec.policy.idle_timeout_seconds
+            )
+            with watchdog:
+                _pump(raw, on_line, on_stderr, watchdog)
+            status = container.wait(timeout=self._api_timeout)
+            container.reload()
+            stderr = container.logs(stdout=False, stderr=True, tail=40)
+        except DockerException as exc:
+            raise SandboxError(f"sandbox run failed: {exc}") from exc
+        finally:
+            stream_client.close()
+        state: dict[str, Any] = container.attrs.get("State", {})
+        return ContainerExit(
+            exit_code=None if watchdog.fired else int(status.get("StatusCode", -1)),
+            timed_out=watchdog.fired == "time",
+            idle_timed_out=watchdog.fired == "idle",
+            oom_killed=bool(state.get("OOMKilled")),
+            stderr_tail=stderr.decode("utf-8", "replace"),
+            started_after_seconds=started,
+        )
+
     @contextmanager
-    def _container(self, spec: ContainerSpec) -> Iterator[Container]:
+    def _container(
+        self, spec: ContainerSpec, labels: dict[str, str], gate: Egress | None
+    ) -> Iterator[Container]:
         p = spec.policy
+        network: dict[str, Any] = {"network_mode": "none"}
+        env = dict(spec.env)
+        if gate is not None:
+            # DNS goes to the proxy's address, where nothing answers: no name leaves.
+            network = {"network": gate.network_id, "dns": [gate.proxy_ip]}
+            env |= gate.env()
         try:
             container = self._client.containers.create(
                 spec.image,
                 spec.command,
-                environment=spec.env,
+                environment=env,
                 working_dir=spec.workdir,
                 user=spec.user,
-                labels={MANAGED_LABEL: "true", **spec.labels},
+                labels={MANAGED_LABEL: "true", **labels, ROLE_LABEL: "sandbox"},
                 volumes={
                     str(m.source): {"bind": m.target, "mode": "ro" if m.read_only else "rw"}
                     for m in spec.mounts
                 },
-                network=p.network,
                 read_only=True,
                 tmpfs={
                     "/tmp": f"rw,nosuid,nodev,size={p.tmpfs_size}",
@@ -90,6 +175,7 @@ class DockerRuntime:
                 stdin_open=False,
                 tty=False,
                 detach=True,
+                **network,
             )
         except ImageNotFound as exc:
             raise SandboxError(
@@ -147,13 +233,35 @@ class _Watchdog:
                 return
 
 
-def _pump(raw: Iterator[bytes], on_line: LineSink, watchdog: _Watchdog) -> None:
-    buf = b""
-    for chunk in raw:
-        watchdog.touch()
-        buf += chunk
-        *lines, buf = buf.split(b"\n")
+class _Lines:
+    """Splits a byte stream into lines for a sink."""
+
+    def __init__(self, sink: LineSink | None) -> None:
+        self._sink, self._buf = sink, b""
+
+    def feed(self, chunk: bytes | None) -> None:
+        if not chunk or self._sink is None:
+            return
+        self._buf += chunk
+        *lines, self._buf = self._buf.split(b"\n")
         for line in lines:
-            on_line(line.decode("utf-8", "replace"))
-    if buf:
-        on_line(buf.decode("utf-8", "replace"))
+            self._sink(line.decode("utf-8", "replace"))
+
+    def close(self) -> None:
+        if self._buf and self._sink is not None:
+            self._sink(self._buf.decode("utf-8", "replace"))
+
+
+def _pump(
+    raw: Iterator[tuple[bytes | None, bytes | None]],
+    on_line: LineSink,
+    on_stderr: LineSink | None,
+    watchdog: _Watchdog,
+) -> None:
+    out, err = _Lines(on_line), _Lines(on_stderr)
+    for stdout_chunk, stderr_chunk in raw:
+        watchdog.touch()
+        out.feed(stdout_chunk)
+        err.feed(stderr_chunk)
+    out.close()
+    err.close()

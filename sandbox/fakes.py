@@ -3,7 +3,7 @@
 from collections.abc import Callable
 from pathlib import Path
 
-from sandbox.runtime import ContainerExit, ContainerSpec, LineSink
+from sandbox.runtime import ContainerExit, ContainerSpec, EgressEvent, LineSink
 
 Script = Callable[[ContainerSpec, Path | None], tuple[list[str], int]]
 
@@ -11,16 +11,19 @@ Script = Callable[[ContainerSpec, Path | None], tuple[list[str], int]]
 class FakeRuntime:
     """Plays a script instead of running a container. The script sees the spec and the host
     path of the workspace mount (to edit files as an agent would) and returns stdout lines and
-    an exit code."""
+    an exit code; `egress` plays the egress proxy's refusals."""
 
-    def __init__(self, script: Script) -> None:
+    def __init__(self, script: Script, egress: list[EgressEvent] | None = None) -> None:
         self._script = script
+        self._egress = egress or []
         self.specs: list[ContainerSpec] = []
 
-    def run(self, spec: ContainerSpec, on_line: LineSink) -> ContainerExit:
+    def run(
+        self, spec: ContainerSpec, on_line: LineSink, on_stderr: LineSink | None = None
+    ) -> ContainerExit:
         self.specs.append(spec)
         workspace = next((m.source for m in spec.mounts if m.target == spec.workdir), None)
         lines, code = self._script(spec, workspace)
         for line in lines:
             on_line(line)
-        return ContainerExit(exit_code=code)
+        return ContainerExit(exit_code=code, egress=self._egress)

@@ -2,25 +2,43 @@
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
-RUN_LABEL = "org.burndown.run-id"
+from sandbox.egress_proxy import parse_rule
+
 MANAGED_LABEL = "org.burndown.managed"
+RUN_LABEL = "org.burndown.run-id"
+DEPLOYMENT_LABEL = "org.burndown.deployment"
+DEADLINE_LABEL = "org.burndown.deadline"
+ROLE_LABEL = "org.burndown.role"
+
+Limit = Literal["time", "idle", "memory"]
 
 
 class SandboxPolicy(BaseModel):
-    """Limits and isolation every sandbox gets. Operators set maxima; repositories may lower."""
+    """Limits and isolation every sandbox gets. Operators set maxima; repositories may lower.
+
+    `allow_hosts` are the only hosts the sandbox may reach, through the egress proxy (entries
+    like `api.example.com`, `host:8443`, `*.pypi.org`; no port means 80 and 443). Empty: no
+    network at all. `egress_network` is the Docker network the proxy reaches them through.
+    """
 
     memory: str = "4g"
     cpus: float = 2.0
     pids: int = 512
     tmpfs_size: str = "1g"
-    network: str = "bridge"
     timeout_seconds: float = 1800.0
     idle_timeout_seconds: float = 600.0
     runtime: str | None = None  # e.g. "runsc" for gVisor
+    allow_hosts: tuple[str, ...] = ()
+    egress_network: str = "bridge"
+
+    @field_validator("allow_hosts")
+    @classmethod
+    def _valid_hosts(cls, hosts: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(str(parse_rule(h)) for h in hosts))
 
 
 class Mount(BaseModel):
@@ -32,7 +50,10 @@ class Mount(BaseModel):
 
 
 class ContainerSpec(BaseModel):
-    """One sandboxed command: image, argv, environment, the workspace mount, the policy."""
+    """One sandboxed command: image, argv, environment, the workspace mount, the policy.
+
+    `labels` should carry the run id (`RUN_LABEL`) and the deployment (`DEPLOYMENT_LABEL`):
+    every container and network of the run gets them, and the reaper goes by them."""
 
     image: str
     command: list[str]
@@ -45,6 +66,18 @@ class ContainerSpec(BaseModel):
     policy: SandboxPolicy = Field(default_factory=SandboxPolicy)
 
 
+class EgressEvent(BaseModel):
+    """A connection the egress proxy refused (or could not make), as it logged it."""
+
+    event: str
+    method: str = ""
+    host: str = ""
+    port: int = 0
+    reason: str = ""
+    time: float = 0.0
+    count: int | None = None  # for `suppressed`: refusals beyond what was logged
+
+
 class ContainerExit(BaseModel):
     """How a sandboxed command ended."""
 
@@ -54,10 +87,22 @@ class ContainerExit(BaseModel):
     oom_killed: bool = False
     stderr_tail: str = ""
     started_after_seconds: float = 0.0
+    egress: list[EgressEvent] = Field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.exit_code == 0 and not (self.timed_out or self.idle_timed_out)
+        return self.exit_code == 0 and self.limit is None
+
+    @property
+    def limit(self) -> Limit | None:
+        """The limit that stopped the command, if one did."""
+        if self.timed_out:
+            return "time"
+        if self.idle_timed_out:
+            return "idle"
+        if self.oom_killed:
+            return "memory"
+        return None
 
 
 LineSink = Callable[[str], None]
@@ -66,7 +111,10 @@ LineSink = Callable[[str], None]
 class ContainerRuntime(Protocol):
     """Runs one command in a fresh container and removes the container afterwards."""
 
-    def run(self, spec: ContainerSpec, on_line: LineSink) -> ContainerExit:
-        """Run `spec`, calling `on_line` for each stdout line as it arrives; never leaves the
-        container behind. Raises `SandboxError` when the runtime itself fails."""
+    def run(
+        self, spec: ContainerSpec, on_line: LineSink, on_stderr: LineSink | None = None
+    ) -> ContainerExit:
+        """Run `spec`, calling `on_line` for each stdout line as it arrives (and `on_stderr`
+        for each stderr line, if given); never leaves a container or network behind. Raises
+        `SandboxError` when the runtime itself fails or refuses the policy."""
         ...

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -74,9 +75,14 @@ def worker(
 ) -> None:
     """Run the Celery worker that processes deliveries and runs tickets."""
     from scheduler.jobs import register
-    from worker.celery_app import create_celery
+    from worker.celery_app import create_celery, reap_sandboxes
 
     s = _settings()
+    try:
+        # Whatever a previous worker left behind: only runs the store still has open survive.
+        reap_sandboxes(s, grace_seconds=0)
+    except BurndownError as exc:
+        console.print(f"[yellow]warning:[/yellow] could not reap sandbox leftovers: {exc}")
     celery = create_celery(s)
     register(celery, s)
     celery.worker_main(
@@ -152,14 +158,61 @@ def sandbox_build(
         if check:
             st = check_sandbox_image(client, inputs)
             console.print(f"image: {st.tag or 'none'}  current: {'yes' if st.current else 'no'}")
+            if st.image_id:
+                size = f"{(st.size_bytes or 0) / 1e6:.0f} MB"
+                console.print(f"  id {st.image_id[:19]}  created {st.created}  size {size}")
             for name, version in sorted(st.harness_versions.items()):
-                console.print(f"  {name} {version}")
+                console.print(f"  harness {name} {version}")
+            for name, version in sorted(st.wheel_versions.items()):
+                pinned = inputs.harness_wheels.get(name)
+                note = "" if pinned == version else f" (pinned now: {pinned or 'none'})"
+                console.print(f"  wheel {name}=={version}{note}")
+            if not st.current:
+                wanted = st.expected_tag or "a new base image first"
+                console.print(f"  the current inputs make {wanted}: run `burndown sandbox build`")
             raise typer.Exit(0 if st.current else 1)
         ref = build_sandbox_image(client, inputs, log=lambda m: console.print(m, highlight=False))
     except BurndownError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
     console.print(f"{ref.tag} ({'built' if ref.built else 'current'})")
+
+
+@sandbox_app.command("run")
+def sandbox_run(
+    command: Annotated[list[str], typer.Argument(help="The command to run, after `--`.")],
+    repo: Annotated[
+        Path | None,
+        typer.Option(help="Folder mounted as /workspace; its .burndown.yml applies."),
+    ] = None,
+    allow: Annotated[
+        list[str] | None,
+        typer.Option("--allow", help="Also allow HOST, as a repository's allow_hosts would."),
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option(help="Lower the wall-clock limit (seconds).")
+    ] = None,
+    idle_timeout: Annotated[
+        float | None, typer.Option(help="Lower the idle-output limit (seconds).")
+    ] = None,
+    run_id: Annotated[
+        str | None, typer.Option(help="Run id for the labels (default: cli-<random>).")
+    ] = None,
+) -> None:
+    """Run a command in a sandbox under exactly the policy a harness gets. Exits with the
+    command's code; 124 wall-clock limit, 123 idle limit, 122 memory limit, 125 sandbox error."""
+    from scheduler.sandbox_run import run_in_sandbox
+
+    code = run_in_sandbox(
+        _settings(),
+        command,
+        repo=repo,
+        allow=allow or [],
+        timeout=timeout,
+        idle_timeout=idle_timeout,
+        run_id=run_id,
+    )
+    raise typer.Exit(code)
 
 
 _REF = re.compile(r"^(?:https?://[^/]+/)?([\w.-]+/[\w.-]+)(?:#|/issues/)(\d+)/?$")

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from scheduler.handling import IntakeDeps
 from scheduler.intake import process_delivery
 from scheduler.lifecycle import SyncCounts, sync_lifecycle
-from worker.celery_app import RUN_TASK, engine_for, github_client
+from worker.celery_app import RUN_TASK, engine_for, github_client, reap_sandboxes
 from worker.errors import ConfigError
 from worker.settings import Settings
 from worker.store.models import OutcomeKind, utcnow
@@ -25,12 +25,13 @@ from worker.store.repo import (
 INTAKE_TASK = "burndown.intake"
 RECONCILE_TASK = "burndown.reconcile"
 LIFECYCLE_TASK = "burndown.lifecycle_sync"
+REAP_TASK = "burndown.reap_sandboxes"
 log = structlog.get_logger("jobs")
 SendFn = Callable[[str, object], object]
 
 
 def register(app: Celery, settings: Settings) -> None:
-    """Add intake, the periodic reconciler and the periodic lifecycle sync to `app`."""
+    """Add intake and the periodic jobs (reconciler, lifecycle sync, sandbox reaper)."""
 
     @app.task(name=INTAKE_TASK)  # type: ignore[untyped-decorator]
     def intake_task(delivery_id: str) -> None:
@@ -52,9 +53,14 @@ def register(app: Celery, settings: Settings) -> None:
         except ConfigError as exc:
             log.warning("lifecycle sync skipped", reason=str(exc))
 
+    @app.task(name=REAP_TASK)  # type: ignore[untyped-decorator]
+    def reap_task() -> None:
+        reap_sandboxes(settings, grace_seconds=settings.sandbox_reap_grace_seconds)
+
     app.conf.beat_schedule = {
         "reconcile": {"task": RECONCILE_TASK, "schedule": settings.reconcile_interval_seconds},
         "lifecycle": {"task": LIFECYCLE_TASK, "schedule": settings.lifecycle_sync_interval_seconds},
+        "reap-sandboxes": {"task": REAP_TASK, "schedule": settings.reconcile_interval_seconds},
     }
 
 

@@ -65,6 +65,29 @@ class SandboxTarget:
     read_only: bool = False
 
 
+def sandbox_spec(
+    harness: Harness,
+    command: list[str],
+    options: HarnessOptions,
+    access: ModelAccess,
+    target: SandboxTarget,
+) -> ContainerSpec:
+    """The sandbox a harness gets (and `burndown sandbox run` too): the target's policy and
+    tree, and an environment of the harness's needs only (its model endpoint and key), never
+    a GitHub token or the store's or broker's URL."""
+    return ContainerSpec(
+        image=target.image,
+        command=command,
+        env={**harness.environment(access, HOME), **options.extra_env},
+        home=HOME,
+        workdir=WORKDIR,
+        user=target.user,
+        mounts=[Mount(source=target.tree, target=WORKDIR, read_only=target.read_only)],
+        labels=target.labels,
+        policy=target.policy,
+    )
+
+
 def run_harness(
     runtime: ContainerRuntime,
     harness: Harness,
@@ -76,18 +99,9 @@ def run_harness(
     rec: EventRecorder,
     source: str = "harness",
 ) -> HarnessRun:
-    """Run `harness` on `prompt` in a fresh sandbox; its events are recorded as they stream."""
-    spec = ContainerSpec(
-        image=target.image,
-        command=harness.command(prompt, options),
-        env={**harness.environment(access, HOME), **options.extra_env},
-        home=HOME,
-        workdir=WORKDIR,
-        user=target.user,
-        mounts=[Mount(source=target.tree, target=WORKDIR, read_only=target.read_only)],
-        labels=target.labels,
-        policy=target.policy,
-    )
+    """Run `harness` on `prompt` in a fresh sandbox; its events are recorded as they stream,
+    and so is every connection the egress proxy refused."""
+    spec = sandbox_spec(harness, harness.command(prompt, options), options, access, target)
     t0 = time.monotonic()
     events: list[HarnessEvent] = []
 
@@ -102,6 +116,8 @@ def run_harness(
             rec.harness(event, source=source)
 
     exit_ = runtime.run(spec, on_line)
+    for e in exit_.egress:
+        rec.sandbox(f"egress_{e.event}", e.model_dump(exclude_none=True))
     if source == "harness":
         rec.stage("container_start", exit_.started_after_seconds)
     rec.stage(source, time.monotonic() - t0, exit_code=exit_.exit_code)

@@ -4,13 +4,17 @@ Tasks are thin: they take ids and call plain functions. The scheduler adds its o
 (intake, periodic jobs) to the same app through `scheduler.jobs.register`.
 """
 
-from functools import cache
+from __future__ import annotations
 
-from celery import Celery
+from functools import cache
+from typing import TYPE_CHECKING
+
+import structlog
 from sqlalchemy import Engine
 
 from sandbox.docker_runtime import DockerRuntime
 from sandbox.harness.base import HarnessOptions, ModelAccess
+from sandbox.reaper import ReapReport
 from sandbox.runtime import SandboxPolicy
 from worker.diff_policy import DiffPolicy
 from worker.errors import ConfigError
@@ -18,12 +22,19 @@ from worker.github.client import PyGithubClient
 from worker.pipeline import PipelineConfig, PipelineDeps, run_ticket
 from worker.settings import Settings
 from worker.store.db import make_engine
+from worker.store.repo import run_is_live
+
+if TYPE_CHECKING:
+    from celery import Celery
 
 RUN_TASK = "burndown.run_ticket"
+log = structlog.get_logger("worker")
 
 
 def create_celery(settings: Settings) -> Celery:
     """A Celery app on the configured broker (Redis, or the embedded SQLite transport)."""
+    from celery import Celery  # imported here: `burndown sandbox run` needs no Celery
+
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     broker = settings.resolved_broker_url()
     # The visibility timeout must outlast the longest run, or Redis hands a running task to a
@@ -74,13 +85,9 @@ def pipeline_config(settings: Settings) -> PipelineConfig:
         model_access=ModelAccess(
             base_url=settings.anthropic_base_url, api_key=settings.anthropic_api_key
         ),
-        policy=SandboxPolicy(
-            memory=settings.sandbox_memory,
-            cpus=settings.sandbox_cpus,
-            pids=settings.sandbox_pids,
-            network=settings.sandbox_network,
-            timeout_seconds=settings.run_timeout_seconds,
-        ),
+        policy=max_policy(settings),
+        repo_allowable_hosts=tuple(settings.sandbox_repo_allow_hosts),
+        deployment=settings.queue,
         diff_policy=DiffPolicy(
             max_files=settings.diff_max_files,
             max_lines=settings.diff_max_lines,
@@ -99,6 +106,37 @@ def pipeline_config(settings: Settings) -> PipelineConfig:
         author_email=settings.git_author_email,
         public_url=settings.public_url,
     )
+
+
+def max_policy(settings: Settings) -> SandboxPolicy:
+    """The operator's sandbox maxima (repositories may lower them) and always-allowed hosts."""
+    return SandboxPolicy(
+        memory=settings.sandbox_memory,
+        cpus=settings.sandbox_cpus,
+        pids=settings.sandbox_pids,
+        tmpfs_size=settings.sandbox_tmpfs_size,
+        timeout_seconds=settings.run_timeout_seconds,
+        idle_timeout_seconds=settings.sandbox_idle_timeout_seconds,
+        runtime="runsc" if settings.sandbox_gvisor else None,
+        allow_hosts=tuple(settings.sandbox_allow_hosts),
+        egress_network=settings.sandbox_egress_network,
+    )
+
+
+def reap_sandboxes(settings: Settings, *, grace_seconds: float) -> ReapReport:
+    """Remove the sandbox containers and networks this deployment's dead runs left behind."""
+    engine = engine_for(settings.resolved_database_url())
+    report = DockerRuntime(api_timeout=settings.docker_timeout_seconds).reap(
+        settings.queue, lambda run_id: run_is_live(engine, run_id), grace_seconds
+    )
+    if report.containers or report.networks or report.errors:
+        log.info(
+            "reaped sandbox leftovers",
+            containers=len(report.containers),
+            networks=len(report.networks),
+            errors=report.errors[:5],
+        )
+    return report
 
 
 def github_client(settings: Settings) -> PyGithubClient:

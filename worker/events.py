@@ -38,6 +38,10 @@ class EventRecorder:
         if self._on_event:
             self._on_event(event)
 
+    def sandbox(self, kind: str, data: dict[str, Any]) -> None:
+        """Something the sandbox did or refused (an egress refusal, a host not allowed)."""
+        self._add(NewEvent("sandbox", kind[:32], data))
+
     def note(self, kind: str, data: dict[str, Any]) -> None:
         """A pipeline finding (verification, policy, review) kept with the run's events."""
         self._add(NewEvent("pipeline", kind, data))

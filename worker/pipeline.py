@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 
 from sandbox.errors import BurndownError
 from sandbox.harness.base import HarnessOptions, ModelAccess, get_harness
-from sandbox.runtime import RUN_LABEL, ContainerRuntime, SandboxPolicy
+from sandbox.runtime import DEPLOYMENT_LABEL, RUN_LABEL, ContainerRuntime, SandboxPolicy
 from worker.agent import HarnessRun, SandboxTarget, run_harness
 from worker.diff_policy import DiffPolicy, Violation, check_diff
 from worker.events import EventRecorder, EventSink
@@ -54,6 +54,11 @@ class PipelineConfig:
     options: HarnessOptions = field(default_factory=HarnessOptions)
     model_access: ModelAccess = field(default_factory=ModelAccess)
     policy: SandboxPolicy = field(default_factory=SandboxPolicy)
+    """The operator's maxima; its `allow_hosts` are reachable from every sandbox."""
+    repo_allowable_hosts: tuple[str, ...] = ()
+    """What a repository's `sandbox.allow_hosts` may ask for."""
+    deployment: str = "burndown"
+    """Labels this deployment's sandbox resources, so that its reaper touches only those."""
     diff_policy: DiffPolicy = field(default_factory=DiffPolicy)
     review: bool = False
     review_harness: str | None = None
@@ -84,6 +89,20 @@ def sandbox_user() -> str:
     if os.geteuid() == 0:
         return f"{SANDBOX_UID}:{SANDBOX_UID}"
     return f"{os.getuid()}:{os.getgid()}"
+
+
+def plan_for(cfg: PipelineConfig, repo: RepoConfig, override: str | None = None) -> RunPlan:
+    """The run plan for a repository under this deployment's settings: its harness, options,
+    and sandbox policy (limits within the operator's maxima, and the hosts it may reach)."""
+    return plan_run(
+        default_harness=cfg.harness,
+        default_options=cfg.options,
+        max_policy=cfg.policy,
+        repo=repo,
+        override=override,
+        model_url=cfg.model_access.base_url,
+        repo_allowable=cfg.repo_allowable_hosts,
+    )
 
 
 def branch_for(ticket: Ticket) -> str:
@@ -154,7 +173,7 @@ class _Run:
         self.ticket, self.run, self.deps, self.rec, self.t0 = ticket, run, deps, rec, t0
         self.cfg = deps.config
         self.followup = run.kind != RunKind.INITIAL
-        self.target_labels = {RUN_LABEL: str(run.id)}
+        self.target_labels = {RUN_LABEL: str(run.id), DEPLOYMENT_LABEL: self.cfg.deployment}
 
     def execute(self, override: str | None) -> RunResult:
         repo = self.deps.github.get_repo(self.ticket.repo)
@@ -173,13 +192,11 @@ class _Run:
             # The repository's config is always the default branch's, also for follow-ups
             # that start on the agent's own branch.
             rc = parse_repo_config(co.show(compare, CONFIG_FILE))
-            plan = plan_run(
-                default_harness=self.cfg.harness,
-                default_options=self.cfg.options,
-                max_policy=self.cfg.policy,
-                repo=rc,
-                override=override,
-            )
+            plan = plan_for(self.cfg, rc, override)
+            for host in plan.refused_hosts:
+                self.rec.sandbox(
+                    "allow_host_refused", {"host": host, "reason": "not allowed by the operator"}
+                )
             assert self.run.id is not None
             set_run_choice(self.deps.engine, self.run.id, plan.harness.name, plan.options.model)
             return self._after_checkout(co, compare, repo.default_branch, plan)
@@ -279,6 +296,9 @@ class _Run:
                 labels=self.target_labels,
                 scratch=co.root / "verify",
             )
+        for check in (v.base, v.head):
+            for e in check.egress if check else []:
+                self.rec.sandbox(f"egress_{e.event}", e.model_dump(exclude_none=True))
         self.rec.note(
             "verification",
             {

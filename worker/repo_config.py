@@ -7,8 +7,9 @@ Every field is optional; the operator's settings give defaults and maxima.
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from sandbox.egress_proxy import parse_rule
 from worker.errors import ConfigError
 
 CONFIG_FILE = ".burndown.yml"
@@ -22,8 +23,15 @@ class SandboxConfig(BaseModel):
     memory: str | None = None
     cpus: float | None = Field(None, gt=0)
     pids: int | None = Field(None, gt=0)
+    tmpfs_size: str | None = None
     timeout_seconds: float | None = Field(None, gt=0)
+    idle_timeout_seconds: float | None = Field(None, gt=0)
     allow_hosts: list[str] = Field(default_factory=list)
+
+    @field_validator("allow_hosts")
+    @classmethod
+    def _hosts(cls, hosts: list[str]) -> list[str]:
+        return [str(parse_rule(h)) for h in hosts]  # ValueError says which entry is wrong
 
 
 class PolicyConfig(BaseModel):

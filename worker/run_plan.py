@@ -5,8 +5,10 @@ explicit override (the CLI's `--harness`) wins over both.
 """
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sandbox.egress_proxy import parse_rule, rule_for_url
 from sandbox.harness.base import Harness, HarnessOptions, get_harness
 from sandbox.runtime import SandboxPolicy
 from worker.errors import ConfigError
@@ -32,6 +34,8 @@ class RunPlan:
     options: HarnessOptions
     policy: SandboxPolicy
     repo: RepoConfig
+    refused_hosts: tuple[str, ...] = ()
+    """Hosts the repository asked for that the operator does not allow."""
 
 
 def plan_run(
@@ -41,8 +45,14 @@ def plan_run(
     max_policy: SandboxPolicy,
     repo: RepoConfig,
     override: str | None = None,
+    model_url: str | None = None,
+    repo_allowable: Sequence[str] = (),
 ) -> RunPlan:
-    """Resolve a run's harness, options and policy; `HarnessError` for an unknown harness."""
+    """Resolve a run's harness, options and policy; `HarnessError` for an unknown harness.
+
+    The sandbox may reach the model endpoint (`model_url`, else the harness's default), the
+    hosts in `max_policy.allow_hosts`, and those of the repository's `allow_hosts` that some
+    entry of `repo_allowable` covers."""
     harness = get_harness(override or repo.harness or default_harness)
     options = default_options.model_copy(
         update={
@@ -51,20 +61,49 @@ def plan_run(
             if v is not None
         }
     )
-    return RunPlan(harness=harness, options=options, policy=clamp(max_policy, repo), repo=repo)
+    try:
+        model = rule_for_url(model_url or harness.default_base_url)
+    except ValueError as exc:
+        raise ConfigError(f"the model endpoint: {exc}") from None
+    allowed, refused = allowed_repo_hosts(repo.sandbox.allow_hosts, repo_allowable)
+    policy = SandboxPolicy.model_validate(
+        {
+            **clamp(max_policy, repo).model_dump(),
+            "allow_hosts": (str(model), *max_policy.allow_hosts, *allowed),
+        }
+    )
+    return RunPlan(
+        harness=harness, options=options, policy=policy, repo=repo, refused_hosts=refused
+    )
+
+
+def allowed_repo_hosts(
+    asked: Sequence[str], allowable: Sequence[str]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Split a repository's `allow_hosts` into those the operator's patterns cover and the rest."""
+    limits = [parse_rule(a) for a in allowable]
+    ok: list[str] = []
+    refused: list[str] = []
+    for host in asked:
+        rule = parse_rule(host)
+        (ok if any(limit.covers(rule) for limit in limits) else refused).append(str(rule))
+    return tuple(ok), tuple(refused)
 
 
 def clamp(maximum: SandboxPolicy, repo: RepoConfig) -> SandboxPolicy:
     """The repository's sandbox wishes, never above the operator's maxima."""
     s = repo.sandbox
-    memory = maximum.memory
-    if s.memory and size_bytes(s.memory) < size_bytes(maximum.memory):
-        memory = s.memory
     return maximum.model_copy(
         update={
-            "memory": memory,
+            "memory": _smaller(s.memory, maximum.memory),
             "cpus": min(s.cpus, maximum.cpus) if s.cpus else maximum.cpus,
             "pids": min(s.pids, maximum.pids) if s.pids else maximum.pids,
+            "tmpfs_size": _smaller(s.tmpfs_size, maximum.tmpfs_size),
+            "idle_timeout_seconds": (
+                min(s.idle_timeout_seconds, maximum.idle_timeout_seconds)
+                if s.idle_timeout_seconds
+                else maximum.idle_timeout_seconds
+            ),
             "timeout_seconds": (
                 min(s.timeout_seconds, maximum.timeout_seconds)
                 if s.timeout_seconds
@@ -72,3 +111,7 @@ def clamp(maximum: SandboxPolicy, repo: RepoConfig) -> SandboxPolicy:
             ),
         }
     )
+
+
+def _smaller(wish: str | None, maximum: str) -> str:
+    return wish if wish and size_bytes(wish) < size_bytes(maximum) else maximum

@@ -1,10 +1,25 @@
 """Burndown's settings: one `BaseSettings`, read from `BURNDOWN_*` variables and `.env`."""
 
+import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BeforeValidator, Field, SecretStr
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _host_list(value: Any) -> Any:
+    """`a.example,b.example:8443` or a JSON list, from the environment."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [h.strip() for h in text.split(",") if h.strip()]
+    return value
+
+
+HostList = Annotated[list[str], NoDecode, BeforeValidator(_host_list)]
 
 
 class Settings(BaseSettings):
@@ -43,14 +58,34 @@ class Settings(BaseSettings):
     run_timeout_seconds: int = 1800
     max_turns: int = 50
 
-    # The sandbox
+    # The sandbox: these are the operator's maxima; a repository's .burndown.yml may lower them.
     sandbox_image: str = "burndown-sandbox:latest"
-    sandbox_network: str = Field(
-        "bridge", description="Docker network the sandbox joins to reach the model endpoint."
-    )
     sandbox_memory: str = "4g"
     sandbox_cpus: float = 2.0
     sandbox_pids: int = 512
+    sandbox_tmpfs_size: str = Field("1g", description="Size of each tmpfs (/tmp, the home).")
+    sandbox_idle_timeout_seconds: float = Field(
+        600.0, description="Kill a run that prints nothing for this long."
+    )
+    sandbox_allow_hosts: HostList = Field(
+        default_factory=list,
+        description="Hosts every sandbox may reach besides the model endpoint "
+        "(host, host:port, *.domain).",
+    )
+    sandbox_repo_allow_hosts: HostList = Field(
+        default_factory=list,
+        description="Hosts a repository's `sandbox.allow_hosts` may ask for; others are refused.",
+    )
+    sandbox_egress_network: str = Field(
+        "bridge",
+        description="Docker network through which the egress proxy reaches the allowed hosts.",
+    )
+    sandbox_gvisor: bool = Field(
+        False, description="Run sandboxes under gVisor (runsc); fails runs if it is not installed."
+    )
+    sandbox_reap_grace_seconds: float = Field(
+        60.0, description="Leftover sandbox resources younger than this are never reaped."
+    )
     docker_timeout_seconds: int = 120
 
     # The reviewer stage

@@ -12,7 +12,7 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sandbox.runtime import ContainerRuntime, ContainerSpec, Mount, SandboxPolicy
+from sandbox.runtime import ContainerRuntime, ContainerSpec, EgressEvent, Mount, SandboxPolicy
 from worker.git import Checkout
 
 SETUP_FAILED = 97
@@ -72,6 +72,7 @@ class Check:
     exit_code: int | None
     failures: set[str]
     tail: str
+    egress: list[EgressEvent] = field(default_factory=list)
 
     @property
     def setup_failed(self) -> bool:
@@ -123,7 +124,13 @@ def run_check(runtime: ContainerRuntime, spec: ContainerSpec, sha: str) -> Check
     exit_ = runtime.run(spec, out.append)
     text = "\n".join(out)
     code = exit_.exit_code if not (exit_.timed_out or exit_.idle_timed_out) else None
-    return Check(sha=sha, exit_code=code, failures=failures_in(text), tail=text[-3000:])
+    return Check(
+        sha=sha,
+        exit_code=code,
+        failures=failures_in(text),
+        tail=text[-3000:],
+        egress=exit_.egress,
+    )
 
 
 def verify(

@@ -29,6 +29,8 @@ class Harness(Protocol):
     """A coding-agent CLI run headless inside the sandbox."""
 
     name: str
+    default_base_url: str
+    """The model endpoint the CLI uses when `ModelAccess.base_url` is not set."""
 
     def command(self, prompt: str, options: HarnessOptions) -> list[str]:
         """The argv that runs the agent on `prompt` in the sandbox's working directory."""

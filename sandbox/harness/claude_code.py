@@ -25,6 +25,7 @@ class ClaudeCode:
     """Adapter for the Claude Code CLI."""
 
     name = "claude-code"
+    default_base_url = "https://api.anthropic.com"
 
     def command(self, prompt: str, options: HarnessOptions) -> list[str]:
         argv = [

@@ -12,6 +12,7 @@ from tests.support.deliveries import labeled, pull_request, signed
 from tests.support.github_standin_client import client
 from tests.support.model_server import ToolCall, Turn
 from tests.support.processes import burndown, free_port, healthy, process, wait_for
+from tests.support.sandbox_cli import leftovers_of_deployment
 
 
 def _deliver(base: str, w: World) -> tuple[bytes, dict[str, str]]:
@@ -78,6 +79,9 @@ def test_a_label_becomes_a_pull_request(
     _assert_pull_request(world)
     seen_by_model = json.dumps([r.body for r in world.model.requests])
     assert "HOME=/home/agent" in seen_by_model  # the dump did come back
+    # The sandbox reached the model only through its egress proxy, and left nothing behind.
+    assert "HTTPS_PROXY=http://" in seen_by_model
+    assert leftovers_of_deployment(env["BURNDOWN_QUEUE"]) == []
     for secret in (world.bot_token, SECRET, postgres_url, redis_url):
         assert secret not in seen_by_model
 

@@ -1,10 +1,12 @@
-"""The real Claude Code CLI in the real sandbox container, against the scripted model."""
+"""The real Claude Code CLI in the real sandbox container, against the scripted model, which it
+reaches through the run's egress proxy (the model's address is the only one allowed)."""
 
 import json
 import subprocess
 from pathlib import Path
 
 from sandbox.docker_runtime import DockerRuntime
+from sandbox.egress_proxy import rule_for_url
 from sandbox.harness.base import HarnessOptions, ModelAccess
 from sandbox.harness.claude_code import ClaudeCode
 from sandbox.harness.events import EventKind, HarnessEvent, ResultStatus, usage_of
@@ -43,12 +45,17 @@ def test_claude_code_edits_a_file_and_reports_usage(sandbox_image: str, tmp_path
                 ModelAccess(base_url=model.base_url, api_key="sk-test"), "/home/agent"
             ),  # type: ignore[arg-type]
             mounts=[Mount(source=ws, target="/workspace")],
-            policy=SandboxPolicy(timeout_seconds=120, idle_timeout_seconds=60),
+            policy=SandboxPolicy(
+                timeout_seconds=120,
+                idle_timeout_seconds=60,
+                allow_hosts=(str(rule_for_url(model.base_url)),),
+            ),
         )
         lines: list[str] = []
         exit_ = DockerRuntime().run(spec, lines.append)
         assert model.failures == []
     assert exit_.exit_code == 0, exit_.stderr_tail
+    assert exit_.egress == []  # the model was reached through the proxy, nothing refused
     assert (ws / "greeting.txt").read_text() == "hello\n"
     events: list[HarnessEvent] = [e for line in lines for e in harness.parse_line(line)]
     kinds = [e.kind for e in events]

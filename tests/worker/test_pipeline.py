@@ -6,10 +6,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import Engine
 
 from sandbox.fakes import FakeRuntime
-from sandbox.runtime import RUN_LABEL, ContainerSpec
+from sandbox.harness.base import ModelAccess
+from sandbox.runtime import DEPLOYMENT_LABEL, RUN_LABEL, ContainerSpec, EgressEvent, SandboxPolicy
 from tests.support.gitrepo import git, make_remote
 from worker.diff_policy import DiffPolicy
 from worker.github.fake import FakeGitHub
@@ -348,3 +350,57 @@ def test_the_repository_config_sets_the_run_options(tmp_path: Path, sqlite_engin
     _, runtime = w.run(Scene(), w.ticket())
     argv = runtime.specs[0].command
     assert argv[argv.index("--max-turns") + 1] == "7" and argv[argv.index("--model") + 1] == "m9"
+
+
+def test_the_sandbox_policy_and_egress_refusals_become_run_events(
+    tmp_path: Path, sqlite_engine: Engine
+) -> None:
+    config = (
+        CONFIG + "sandbox:\n  memory: 1g\n"
+        "  allow_hosts: [pypi.org, files.pythonhosted.org, evil.example]\n"
+    )
+    world = make_world(
+        tmp_path,
+        sqlite_engine,
+        {"hello.py": "print('helo')\n", ".burndown.yml": config, "check.sh": "true\n"},
+    )
+    refused = EgressEvent(event="refused", method="CONNECT", host="10.9.9.9", port=443, reason="r")
+    runtime = FakeRuntime(Scene(), egress=[refused])
+    cfg = PipelineConfig(
+        image="img",
+        harness="claude-code",
+        work_dir=tmp_path / "data",
+        model_access=ModelAccess(base_url="http://gateway.local:4000", api_key=SecretStr("k")),
+        policy=SandboxPolicy(allow_hosts=("mirror.local:8080",)),
+        repo_allowable_hosts=("pypi.org", "*.pythonhosted.org"),
+        deployment="team-a",
+    )
+    deps = PipelineDeps(
+        engine=sqlite_engine, github=world.gh, runtime=runtime, git_token="tok", config=cfg
+    )
+    outcome = run_ticket(world.ticket(), deps)
+    assert outcome is not None and outcome.kind == OutcomeKind.PR_OPENED
+    assert len(runtime.specs) == 3  # the agent, then the tests on base and on the change
+    for spec in runtime.specs:
+        assert spec.policy.memory == "1g"
+        assert spec.policy.allow_hosts == (
+            "gateway.local:4000",
+            "mirror.local:8080",
+            "pypi.org",
+            "files.pythonhosted.org",
+        )
+        assert spec.labels == {RUN_LABEL: str(outcome.run_id), DEPLOYMENT_LABEL: "team-a"}
+        assert "tok" not in json.dumps(spec.env)
+    assert runtime.specs[0].env["ANTHROPIC_API_KEY"] == "k"
+    sandbox_events = [
+        (e.kind, json.loads(e.data))
+        for e in run_events(sqlite_engine, outcome.run_id)
+        if e.source == "sandbox"
+    ]
+    egress = ("egress_refused", refused.model_dump(exclude_none=True))
+    assert sandbox_events == [
+        ("allow_host_refused", {"host": "evil.example", "reason": "not allowed by the operator"}),
+        egress,  # the agent's sandbox
+        egress,  # the tests on the base commit
+        egress,  # the tests on the change
+    ]

@@ -20,7 +20,9 @@ def test_defaults_when_the_repository_says_nothing() -> None:
         repo=parse_repo_config(None),
     )
     assert plan.harness.name == "claude-code" and plan.options.max_turns == 50
-    assert plan.policy == MAX
+    # The only host the sandbox may reach is the harness's default model endpoint.
+    assert plan.policy == MAX.model_copy(update={"allow_hosts": ("api.anthropic.com:443",)})
+    assert plan.refused_hosts == ()
 
 
 def test_repository_limits_are_clamped_to_the_maxima() -> None:
@@ -59,3 +61,60 @@ def test_sizes() -> None:
     assert size_bytes("512m") == 512 * 1024**2 and size_bytes("1.5G") == int(1.5 * 1024**3)
     with pytest.raises(ConfigError):
         size_bytes("lots")
+
+
+def test_the_model_endpoint_and_the_operators_hosts_are_always_allowed() -> None:
+    plan = plan_run(
+        default_harness="claude-code",
+        default_options=HarnessOptions(),
+        max_policy=MAX.model_copy(update={"allow_hosts": ("pypi.org", "Files.Example:8443")}),
+        repo=parse_repo_config(None),
+        model_url="http://172.17.0.1:4000/v1",
+    )
+    assert plan.policy.allow_hosts == ("172.17.0.1:4000", "pypi.org", "files.example:8443")
+
+
+def test_repository_hosts_only_within_the_operators_patterns() -> None:
+    repo = parse_repo_config(
+        "sandbox:\n  allow_hosts: [files.pythonhosted.org, evil.example, 'pypi.org:8080',"
+        " '*.npmjs.org']\n"
+    )
+    plan = plan_run(
+        default_harness="claude-code",
+        default_options=HarnessOptions(),
+        max_policy=MAX,
+        repo=repo,
+        model_url="https://gateway.internal",
+        repo_allowable=["*.pythonhosted.org", "pypi.org", "*.npmjs.org"],
+    )
+    assert plan.policy.allow_hosts == (
+        "gateway.internal:443",
+        "files.pythonhosted.org",
+        "*.npmjs.org",
+    )
+    # pypi.org (ports 80 and 443) does not cover pypi.org:8080.
+    assert plan.refused_hosts == ("evil.example", "pypi.org:8080")
+
+
+def test_idle_limit_and_tmpfs_are_clamped_too() -> None:
+    repo = parse_repo_config("sandbox:\n  tmpfs_size: 64m\n  idle_timeout_seconds: 99999\n")
+    plan = plan_run(
+        default_harness="claude-code", default_options=HarnessOptions(), max_policy=MAX, repo=repo
+    )
+    assert plan.policy.tmpfs_size == "64m"
+    assert plan.policy.idle_timeout_seconds == MAX.idle_timeout_seconds
+    big = parse_repo_config("sandbox:\n  tmpfs_size: 64g\n")
+    assert (
+        plan_run(
+            default_harness="claude-code",
+            default_options=HarnessOptions(),
+            max_policy=MAX,
+            repo=big,
+        ).policy.tmpfs_size
+        == MAX.tmpfs_size
+    )
+
+
+def test_a_malformed_allow_host_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"allow_hosts.*'http://x/y' is not a host pattern"):
+        parse_repo_config("sandbox:\n  allow_hosts: ['http://x/y']\n")

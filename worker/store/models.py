@@ -108,7 +108,7 @@ class RunEvent(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     run_id: int = Field(foreign_key="run.id", index=True)
     seq: int
-    source: str = Field(max_length=16)  # "harness" or "pipeline"
+    source: str = Field(max_length=16)  # "harness", "pipeline" or "sandbox"
     kind: str = Field(max_length=32)
     data: str = Field(default="{}", sa_type=Text)  # JSON
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())

@@ -322,3 +322,13 @@ def stale_running(engine: Engine, older_than: datetime) -> list[int]:
             select(Run.id).where(Run.status == RunStatus.RUNNING, col(Run.started_at) < older_than)
         )
         return [r for r in rows if r is not None]
+
+
+def run_is_live(engine: Engine, run_id: str) -> bool | None:
+    """For the sandbox reaper: True while the run is open, False once it is over or unknown to
+    this store, None when the id is not one of the store's (`burndown sandbox run`'s)."""
+    if not run_id.isdigit():
+        return None
+    with session_scope(engine) as s:
+        run = s.get(Run, int(run_id))
+        return run is not None and run.status == RunStatus.RUNNING

@@ -1,0 +1,242 @@
+"""A run's network: an internal Docker network with no route out, and the egress proxy on it.
+
+The network is `internal` (Docker drops what it would forward out of it) and its bridge has no
+IPv4 address on the host (`inhibit_ipv4`): on an internal network whose bridge has the gateway
+address, a container still reaches every address of the host itself, which is a way out. The
+proxy container sits on this network and on `egress_network` (which has a route out); the
+sandbox's only route anywhere is the proxy. The sandbox's DNS forwards to the proxy's address,
+which answers every name with NXDOMAIN (and logs it): the sandbox resolves nothing but the
+names of its own network, and a lookup fails at once instead of timing out.
+"""
+
+import contextlib
+import json
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+from docker.errors import DockerException, NotFound
+from docker.models.containers import Container
+from docker.models.networks import Network
+
+from sandbox.errors import SandboxError
+from sandbox.runtime import MANAGED_LABEL, ROLE_LABEL, RUN_LABEL, EgressEvent, SandboxPolicy
+
+PROXY_PORT = 3128
+DNS_PORT = 53
+PROXY_USER = "65534:65534"  # nobody: the proxy needs no identity
+_SOURCE = Path(__file__).with_name("egress_proxy.py")
+_LOGGED = {"refused", "unreachable", "suppressed"}
+_NAME = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+@dataclass
+class Egress:
+    """What the sandbox container needs to use the run's network; `events` after the exit.
+    Create the sandbox, then `wait_ready()` before starting it: the proxy boots meanwhile."""
+
+    network_id: str
+    proxy_ip: str
+    wait_ready: Callable[[], None]
+    events: list[EgressEvent] = field(default_factory=list)
+
+    @property
+    def proxy_url(self) -> str:
+        return f"http://{self.proxy_ip}:{PROXY_PORT}"
+
+    def env(self) -> dict[str, str]:
+        """Proxy variables in both spellings clients read; NO_PROXY empty, and even a NO_PROXY
+        the agent sets opens nothing: there is no other route."""
+        url = self.proxy_url
+        names = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
+        return {
+            **{n: url for n in names},
+            **{n.lower(): url for n in names},
+            "NO_PROXY": "",
+            "no_proxy": "",
+        }
+
+
+@contextmanager
+def egress(
+    client: docker.DockerClient,
+    *,
+    image: str,
+    policy: SandboxPolicy,
+    labels: dict[str, str],
+    ready_timeout: float = 20.0,
+) -> Iterator[Egress]:
+    """The run's internal network and egress proxy, both removed on exit whatever happens."""
+    labels = {MANAGED_LABEL: "true", **labels}
+    with _network(client, labels) as net:
+        subnet = _subnet(net)
+        with (
+            _proxy(client, image, policy, net, subnet, labels) as proxy,
+            _ready_signal(proxy, ready_timeout) as wait_ready,
+        ):
+            _start(proxy)
+            gate = Egress(str(net.id), _address(proxy, str(net.id)), wait_ready)
+            try:
+                yield gate
+            finally:
+                with contextlib.suppress(DockerException):
+                    proxy.stop(timeout=2)  # SIGTERM: the proxy logs what it had not yet
+                gate.events = _events(proxy)
+
+
+@contextmanager
+def _network(client: docker.DockerClient, labels: dict[str, str]) -> Iterator[Network]:
+    try:
+        net = client.networks.create(
+            f"burndown-{_NAME.sub('-', labels.get(RUN_LABEL, 'run'))}-{uuid.uuid4().hex[:8]}",
+            driver="bridge",
+            internal=True,
+            options={"com.docker.network.bridge.inhibit_ipv4": "true"},
+            labels={**labels, ROLE_LABEL: "network"},
+        )
+    except DockerException as exc:
+        raise SandboxError(f"cannot create the sandbox network: {exc}") from exc
+    try:
+        yield net
+    finally:
+        try:
+            net.remove()
+        except NotFound:
+            pass
+        except DockerException as exc:
+            raise SandboxError(f"cannot remove network {net.id}: {exc}") from exc
+
+
+def _subnet(net: Network) -> str:
+    try:
+        net.reload()
+        return str(net.attrs["IPAM"]["Config"][0]["Subnet"])
+    except (DockerException, KeyError, IndexError) as exc:
+        raise SandboxError(f"cannot read the sandbox network's subnet: {exc}") from exc
+
+
+@contextmanager
+def _proxy(
+    client: docker.DockerClient,
+    image: str,
+    policy: SandboxPolicy,
+    net: Network,
+    subnet: str,
+    labels: dict[str, str],
+) -> Iterator[Container]:
+    try:
+        proxy = client.containers.create(
+            image,
+            [
+                "python3",
+                "-I",
+                "-S",
+                "-c",
+                _SOURCE.read_text(),
+                str(PROXY_PORT),
+                str(DNS_PORT),
+                subnet,  # the only clients it serves
+                *policy.allow_hosts,
+            ],
+            entrypoint=[],
+            user=PROXY_USER,
+            labels={**labels, ROLE_LABEL: "egress-proxy"},
+            network=policy.egress_network,
+            read_only=True,
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges:true"],
+            # The proxy must never route packets for the sandbox, only relay what it allows;
+            # and it answers DNS on port 53 without being root.
+            sysctls={"net.ipv4.ip_forward": "0", "net.ipv4.ip_unprivileged_port_start": "53"},
+            mem_limit="256m",
+            memswap_limit="256m",
+            nano_cpus=int(1e9),
+            pids_limit=64,
+            environment={"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"},
+            detach=True,
+        )
+    except DockerException as exc:
+        raise SandboxError(f"cannot create the egress proxy: {exc}") from exc
+    try:
+        try:
+            net.connect(proxy)
+        except DockerException as exc:
+            raise SandboxError(f"cannot attach the egress proxy: {exc}") from exc
+        yield proxy
+    finally:
+        try:
+            proxy.remove(force=True, v=True)
+        except NotFound:
+            pass
+        except DockerException as exc:
+            raise SandboxError(f"cannot remove the egress proxy {proxy.id}: {exc}") from exc
+
+
+def _address(proxy: Container, network_id: str) -> str:
+    try:
+        proxy.reload()
+    except DockerException as exc:
+        raise SandboxError(f"cannot inspect the egress proxy: {exc}") from exc
+    for attached in proxy.attrs["NetworkSettings"]["Networks"].values():
+        if attached.get("NetworkID") == network_id and attached.get("IPAddress"):
+            return str(attached["IPAddress"])
+    raise SandboxError("the egress proxy has no address on the sandbox network")
+
+
+def _start(proxy: Container) -> None:
+    try:
+        proxy.start()
+    except DockerException as exc:
+        raise SandboxError(f"cannot start the egress proxy: {exc}") from exc
+
+
+@contextmanager
+def _ready_signal(proxy: Container, timeout: float) -> Iterator[Callable[[], None]]:
+    """Attached to the proxy's stdout before it starts, so its "ready" line cannot be missed
+    and is seen as soon as it is written (no polling). Yields the function that waits for it."""
+    reader = docker.from_env(timeout=max(1, int(timeout)))
+    try:
+        stream = reader.api.attach(str(proxy.id), stream=True, stdout=True, stderr=True, logs=True)
+    except DockerException as exc:
+        reader.close()
+        raise SandboxError(f"cannot attach to the egress proxy: {exc}") from exc
+    seen = b""
+
+    def wait_ready() -> None:
+        nonlocal seen
+        try:
+            for chunk in stream:
+                seen += chunk
+                if b'"event":"ready"' in seen:
+                    # Detach at once: an attached reader that stops reading could stall the
+                    # proxy's output. What it logs later is read from its log afterwards.
+                    reader.close()
+                    return
+        except (DockerException, OSError) as exc:
+            raise SandboxError(f"the egress proxy was not ready within {timeout:.0f}s") from exc
+        raise SandboxError(f"the egress proxy exited: {seen.decode(errors='replace')[-500:]}")
+
+    try:
+        yield wait_ready
+    finally:
+        reader.close()
+
+
+def _events(proxy: Container) -> list[EgressEvent]:
+    try:
+        raw = proxy.logs(stdout=True, stderr=False).decode("utf-8", "replace")
+    except DockerException:
+        return []  # the run's outcome stands without its egress log
+    events = []
+    for line in raw.splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(entry, dict) and entry.get("event") in _LOGGED:
+            events.append(EgressEvent.model_validate(entry))
+    return events
