@@ -15,21 +15,16 @@ import structlog
 from sqlalchemy import Engine
 
 from sandbox.errors import BurndownError
-from sandbox.harness.base import HarnessOptions, ModelAccess
-from sandbox.harness.events import EventKind, ResultStatus, cost_of, usage_of
-from sandbox.runtime import (
-    RUN_LABEL,
-    ContainerExit,
-    ContainerRuntime,
-    ContainerSpec,
-    Mount,
-    SandboxPolicy,
-)
+from sandbox.harness.access import ModelEndpoints
+from sandbox.harness.base import HarnessOptions
+from sandbox.harness.events import EventKind, HarnessEvent, ResultStatus, cost_of, usage_of
+from sandbox.runtime import RUN_LABEL, ContainerExit, ContainerRuntime, SandboxPolicy
 from worker.events import EventRecorder, EventSink
 from worker.git import Checkout, checkout
 from worker.github.protocol import GitHubClient
+from worker.harness_run import SandboxTarget, harness_spec, run_harness
 from worker.repo_config import CONFIG_FILE, parse_repo_config
-from worker.run_plan import RunPlan, plan_run
+from worker.run_plan import RunPlan, plan_run, ticket_choice
 from worker.store.models import Outcome, OutcomeKind, Run, Ticket
 from worker.store.repo import RunResult, finish_run, get_ticket, set_run_choice, start_run
 
@@ -47,7 +42,9 @@ class PipelineConfig:
     harness: str
     work_dir: Path
     options: HarnessOptions = field(default_factory=HarnessOptions)
-    model_access: ModelAccess = field(default_factory=ModelAccess)
+    models: ModelEndpoints = field(default_factory=ModelEndpoints)
+    harness_models: dict[str, str] = field(default_factory=dict)
+    trigger_label: str = "burndown"
     policy: SandboxPolicy = field(default_factory=SandboxPolicy)
     git_timeout: float = 300.0
     author_name: str = "burndown[bot]"
@@ -66,8 +63,9 @@ class PipelineDeps:
     config: PipelineConfig
 
 
-def branch_for(ticket: Ticket) -> str:
-    return f"burndown/issue-{ticket.number}"
+def branch_for(ticket: Ticket, harness: str | None = None) -> str:
+    """`burndown/issue-<n>`; `burndown/issue-<n>-<harness>` for one run of a comparison."""
+    return f"burndown/issue-{ticket.number}" + (f"-{harness}" if harness else "")
 
 
 def run_ticket(
@@ -76,6 +74,7 @@ def run_ticket(
     *,
     harness: str | None = None,
     on_event: EventSink | None = None,
+    branch: str | None = None,
 ) -> Outcome | None:
     """Run the agent on a queued ticket. None when the ticket is not ours to run (another run
     holds it, or it is not queued): safe to call twice."""
@@ -88,7 +87,7 @@ def run_ticket(
         ticket_id,
         harness=harness or deps.config.harness,
         model=deps.config.options.model,
-        branch=branch_for(ticket),
+        branch=branch or branch_for(ticket),
     )
     if run is None:
         log.info("ticket not claimable; skipped", ticket_id=ticket_id, status=ticket.status)
@@ -135,12 +134,15 @@ def _execute(
         timeout=cfg.git_timeout,
     ) as co:
         rec.stage("clone", time.monotonic() - t0)
+        issue = deps.github.get_issue(ticket.repo, ticket.number)
         plan = plan_run(
             default_harness=cfg.harness,
             default_options=cfg.options,
             max_policy=cfg.policy,
             repo=parse_repo_config(co.read_base_file(CONFIG_FILE)),
             override=override,
+            ticket=ticket_choice(issue.labels, issue.body, cfg.trigger_label),
+            harness_models=cfg.harness_models,
         )
         assert run.id is not None
         set_run_choice(deps.engine, run.id, plan.harness.name, plan.options.model)
@@ -204,28 +206,25 @@ def _run_harness(
         user = f"{SANDBOX_UID}:{SANDBOX_UID}"
     else:
         user = f"{os.getuid()}:{os.getgid()}"
-    home = "/home/agent"
-    spec = ContainerSpec(
+    target = SandboxTarget(
         image=cfg.image,
-        command=harness.command(_prompt(ticket), plan.options),
-        env={**harness.environment(cfg.model_access, home), **plan.options.extra_env},
-        home=home,
+        workspace=co.path,
         user=user,
-        mounts=[Mount(source=co.path, target="/workspace")],
-        labels={RUN_LABEL: str(run.id)},
         policy=plan.policy,
+        labels={RUN_LABEL: str(run.id)},
     )
+    access = cfg.models.access_for(harness)
+    spec = harness_spec(harness, _prompt(ticket), plan.options, access, target)
     t0 = time.monotonic()
     first: list[float] = []
 
-    def on_line(line: str) -> None:
-        for event in harness.parse_line(line):
-            if not first:
-                first.append(time.monotonic() - t0)
-                rec.stage("first_event", first[0])
-            rec.harness(event)
+    def on_event(event: HarnessEvent) -> None:
+        if not first:
+            first.append(time.monotonic() - t0)
+            rec.stage("first_event", first[0])
+        rec.harness(event)
 
-    exit_ = deps.runtime.run(spec, on_line)
+    exit_ = run_harness(deps.runtime, harness, spec, on_event, model=plan.options.model)
     rec.stage("container_start", exit_.started_after_seconds)
     rec.stage("harness", time.monotonic() - t0, exit_code=exit_.exit_code)
     return exit_

@@ -108,6 +108,21 @@ def world(tmp_path: Path, sqlite_engine: Engine) -> tuple[FakeGitHub, Path, int]
     return gh, remote, t.id
 
 
+def add_issue(
+    gh: FakeGitHub, number: int, body: str = "b", labels: list[str] | None = None
+) -> None:
+    gh.issues[(REPO, number)] = Issue(
+        repo=REPO,
+        number=number,
+        title="t",
+        body=body,
+        url="u",
+        author="a",
+        state="open",
+        labels=labels or ["burndown"],
+    )
+
+
 def deps(engine: Engine, gh: FakeGitHub, runtime: FakeRuntime, tmp: Path) -> PipelineDeps:
     cfg = PipelineConfig(image="img", harness="claude-code", work_dir=tmp / "data")
     return PipelineDeps(engine=engine, github=gh, runtime=runtime, git_token="tok", config=cfg)
@@ -198,7 +213,7 @@ def test_an_unknown_harness_is_a_failed_outcome_naming_the_choices(
 @pytest.mark.parametrize(
     ("config", "says"),
     [
-        ("harness: nonesuch\n", "valid: claude-code"),
+        ("harness: nonesuch\n", "valid: aider, claude-code, codex, mini-swe-agent"),
         ("harness: [broken\n", "not valid YAML"),
         ("max_turns: lots\n", "max_turns"),
     ],
@@ -209,6 +224,7 @@ def test_a_bad_repository_config_is_explained_and_no_agent_runs(
     remote = make_remote(tmp_path, {"a.txt": "a\n", ".burndown.yml": config})
     gh = FakeGitHub()
     gh.repos[REPO] = Repository(full_name=REPO, clone_url=f"file://{remote}", default_branch="main")
+    add_issue(gh, 4)
     t = upsert_ticket(sqlite_engine, REPO, 4, title="t", body="b", url="u", labeled_by="a")
     assert t.id is not None and queue_ticket(sqlite_engine, t.id)
     runtime = edit("a.txt", "b\n", claude_lines())
@@ -222,9 +238,65 @@ def test_the_repository_config_sets_the_run_options(tmp_path: Path, sqlite_engin
     remote = make_remote(tmp_path, {"a.txt": "a\n", ".burndown.yml": "max_turns: 7\nmodel: m9\n"})
     gh = FakeGitHub()
     gh.repos[REPO] = Repository(full_name=REPO, clone_url=f"file://{remote}", default_branch="main")
+    add_issue(gh, 5)
     t = upsert_ticket(sqlite_engine, REPO, 5, title="t", body="b", url="u", labeled_by="a")
     assert t.id is not None and queue_ticket(sqlite_engine, t.id)
     runtime = edit("a.txt", "b\n", claude_lines())
     run_ticket(t.id, deps(sqlite_engine, gh, runtime, tmp_path))
     argv = runtime.specs[0].command
     assert argv[argv.index("--max-turns") + 1] == "7" and argv[argv.index("--model") + 1] == "m9"
+
+
+@pytest.mark.parametrize(
+    ("labels", "body", "says"),
+    [
+        (["burndown:nonesuch"], "b", "label 'burndown:nonesuch' names an unknown harness"),
+        (["burndown"], "fix it\nharness: nope\n", "issue body line 'harness: nope'"),
+        (["burndown:codex", "burndown:aider"], "b", "name several harnesses"),
+    ],
+)
+def test_a_bad_ticket_choice_is_explained_and_no_agent_runs(
+    tmp_path: Path, sqlite_engine: Engine, labels: list[str], body: str, says: str
+) -> None:
+    remote = make_remote(tmp_path, {"a.txt": "a\n"})
+    gh = FakeGitHub()
+    gh.repos[REPO] = Repository(full_name=REPO, clone_url=f"file://{remote}", default_branch="main")
+    add_issue(gh, 6, body=body, labels=labels)
+    t = upsert_ticket(sqlite_engine, REPO, 6, title="t", body=body, url="u", labeled_by="a")
+    assert t.id is not None and queue_ticket(sqlite_engine, t.id)
+    runtime = edit("a.txt", "b\n", claude_lines())
+    outcome = run_ticket(t.id, deps(sqlite_engine, gh, runtime, tmp_path))
+    assert outcome is not None and outcome.kind == OutcomeKind.FAILED and runtime.specs == []
+    comment = gh.comments[-1][2]
+    assert says in comment and "aider, claude-code, codex, mini-swe-agent" in comment
+
+
+def test_a_label_chooses_the_harness_over_the_repository_config(
+    tmp_path: Path, sqlite_engine: Engine
+) -> None:
+    remote = make_remote(tmp_path, {"a.txt": "a\n", ".burndown.yml": "harness: aider\n"})
+    gh = FakeGitHub()
+    gh.repos[REPO] = Repository(full_name=REPO, clone_url=f"file://{remote}", default_branch="main")
+    add_issue(gh, 7, labels=["burndown:claude-code"])
+    t = upsert_ticket(sqlite_engine, REPO, 7, title="t", body="b", url="u", labeled_by="a")
+    assert t.id is not None and queue_ticket(sqlite_engine, t.id)
+    runtime = edit("a.txt", "b\n", claude_lines())
+    outcome = run_ticket(t.id, deps(sqlite_engine, gh, runtime, tmp_path))
+    assert outcome is not None and outcome.kind == OutcomeKind.PR_OPENED
+    assert runtime.specs[0].command[0] == "claude"
+
+
+def test_a_refused_option_is_explained_and_no_agent_runs(
+    tmp_path: Path, sqlite_engine: Engine
+) -> None:
+    yml = "harness: codex\nmax_turns: 3\n"
+    remote = make_remote(tmp_path, {"a.txt": "a\n", ".burndown.yml": yml})
+    gh = FakeGitHub()
+    gh.repos[REPO] = Repository(full_name=REPO, clone_url=f"file://{remote}", default_branch="main")
+    add_issue(gh, 8)
+    t = upsert_ticket(sqlite_engine, REPO, 8, title="t", body="b", url="u", labeled_by="a")
+    assert t.id is not None and queue_ticket(sqlite_engine, t.id)
+    runtime = edit("a.txt", "b\n", claude_lines())
+    outcome = run_ticket(t.id, deps(sqlite_engine, gh, runtime, tmp_path))
+    assert outcome is not None and outcome.kind == OutcomeKind.FAILED and runtime.specs == []
+    assert "harness 'codex' does not support the option 'max_turns'" in gh.comments[-1][2]
