@@ -45,6 +45,7 @@ class Aider:
         self._last_error = ""
         self._exit_reason = ""
         self._messages = 0
+        self._sending = False  # a message went out and no answer came back (yet)
         self._result_seen = False
         self._conventions = ""
 
@@ -141,10 +142,13 @@ class Aider:
         if method == "tool_output" and text.startswith(_APPLIED) and not log_only:
             path = text.removeprefix(_APPLIED).strip()
             return [HarnessEvent(kind=EventKind.FILE_CHANGE, data={"path": path, "kind": "update"})]
-        return []
+        return [HarnessEvent(kind=EventKind.NATIVE, data={"type": f"io.{method}", "text": text})]
 
     def _event(self, name: str, props: dict[str, Any]) -> list[HarnessEvent]:
+        if name == "message_send_starting":
+            self._sending = True
         if name == "message_send":
+            self._sending = False
             self._messages += 1
             self._tokens["input_tokens"] += int(props.get("prompt_tokens") or 0)
             self._tokens["output_tokens"] += int(props.get("completion_tokens") or 0)
@@ -157,12 +161,13 @@ class Aider:
             return events
         if name == "exit":
             self._exit_reason = str(props.get("reason") or "")
-        return []
+        return [HarnessEvent(kind=EventKind.NATIVE, data={"type": f"event.{name}"})]
 
     def _exit(self, n: dict[str, Any]) -> list[HarnessEvent]:
         self._result_seen = True
         code = n.get("code")
-        if code == 0 and not n.get("error"):
+        # Aider exits 0 even when the model never answered (it says so as a tool error)
+        if code == 0 and not n.get("error") and not self._sending:
             return [result_event(ResultStatus.SUCCESS, self._last_text, turns=self._messages)]
         why = n.get("error") or self._last_error or self._exit_reason or f"exit code {code}"
         return [result_event(ResultStatus.ERROR, str(why), turns=self._messages)]

@@ -67,7 +67,7 @@ class Codex:
         return [*argv, "--", prompt]
 
     def environment(self, access: ModelAccess, home: str) -> dict[str, str]:
-        env = {"HOME": home, "CODEX_HOME": f"{home}/.codex"}
+        env = {"HOME": home, "CODEX_HOME": home}  # must exist: the home tmpfs does
         if access.api_key:
             key = access.api_key.get_secret_value()
             env[KEY_VAR if access.base_url else "OPENAI_API_KEY"] = key

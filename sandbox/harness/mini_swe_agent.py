@@ -151,7 +151,7 @@ class MiniSweAgent:
             ]
         if role == "exit":
             self._exit = m
-        return []
+        return [HarnessEvent(kind=EventKind.NATIVE, data={"type": f"message.{role}"})]
 
     def _add_usage(self, usage: dict[str, Any]) -> HarnessEvent:
         details = usage.get("prompt_tokens_details") or {}

@@ -1,6 +1,7 @@
 """The pipeline with a scripted runtime and GitHub, and real git on local repositories."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -300,3 +301,42 @@ def test_a_refused_option_is_explained_and_no_agent_runs(
     outcome = run_ticket(t.id, deps(sqlite_engine, gh, runtime, tmp_path))
     assert outcome is not None and outcome.kind == OutcomeKind.FAILED and runtime.specs == []
     assert "harness 'codex' does not support the option 'max_turns'" in gh.comments[-1][2]
+
+
+def test_a_comparison_runs_the_ticket_once_per_harness_on_its_own_branch(
+    world: tuple[FakeGitHub, Path, int], sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    from sqlmodel import Session, col, select
+
+    from sandbox.runtime import ContainerSpec as Spec
+    from worker.pipeline import branch_for
+    from worker.store.models import Run
+    from worker.store.repo import get_ticket
+
+    gh, _, tid = world
+    codex = (Path(__file__).parents[1] / "sandbox/recordings/codex-success.jsonl").read_text()
+
+    def script(spec: Spec, ws: Path | None) -> tuple[list[str], int]:
+        assert ws is not None
+        (ws / "hello.py").write_text(f"print('hello from {spec.command[0]}')\n")
+        return (claude_lines() if spec.command[0] == "claude" else codex.splitlines()), 0
+
+    runtime = FakeRuntime(script)
+    d = deps(sqlite_engine, gh, runtime, tmp_path)
+    d = replace(d, config=replace(d.config, harness_models={"codex": "gpt-5.5"}))
+    ticket = get_ticket(sqlite_engine, tid)
+    assert ticket is not None
+    for name in ("claude-code", "codex"):
+        queue_ticket(sqlite_engine, tid)
+        outcome = run_ticket(tid, d, harness=name, branch=branch_for(ticket, name))
+        assert outcome is not None and outcome.kind == OutcomeKind.PR_OPENED
+    heads = [pr.head for _, pr, _ in gh.pulls]
+    assert heads == ["burndown/issue-3-claude-code", "burndown/issue-3-codex"]
+    with Session(sqlite_engine) as s:
+        runs = s.exec(select(Run).where(Run.ticket_id == tid).order_by(col(Run.id))).all()
+    assert [(r.harness, r.branch) for r in runs] == [
+        ("claude-code", "burndown/issue-3-claude-code"),
+        ("codex", "burndown/issue-3-codex"),
+    ]
+    assert runs[1].cost_usd == 0.00080875  # Codex reports none: priced from its tokens
+    assert (runs[0].model, runs[1].model) == (None, "gpt-5.5")

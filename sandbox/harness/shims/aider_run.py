@@ -29,7 +29,7 @@ def main():
         out.flush()
 
     import aider
-    from aider import analytics, models
+    from aider import analytics, models, repomap
     from aider import io as aider_io
     from aider.main import main as aider_main
 
@@ -58,6 +58,9 @@ def main():
     analytics.Analytics.event = event
     # No download of LiteLLM's price list from inside the sandbox (it has no internet).
     models.ModelInfoManager._update_cache = lambda self: None
+    # The repo map's tags cache would land in the checkout (and the pull request): an absolute
+    # path wins the join with the repository root.
+    repomap.RepoMap.TAGS_CACHE_DIR = os.path.join(os.path.expanduser("~"), ".aider.tags.cache")
 
     os.makedirs("/tmp/aider", exist_ok=True)  # where the adapter puts Aider's history files
     argv = sys.argv[1:]
