@@ -6,7 +6,10 @@ No registry can be reached from here, so nothing is pulled:
    Debian mirror and tars it; `ensure_base_image` turns it into `burndown-base:<hash>`
    (`FROM scratch` + `ADD rootfs.tar /`).
 2. `fetch_wheels` downloads the pinned harness wheels on the host (`pip download`); the harness
-   binaries are taken out of them, asked for their `--version`, and copied into the build context.
+   binaries (Claude Code, Codex) are taken out of them, asked for their `--version`, and copied
+   into the build context. `fetch_venv_wheels` downloads every wheel of each Python harness's lock
+   (`infra/sandbox/requirements/<harness>.txt`); the Dockerfile installs each into `/opt/<harness>`
+   in a stage of its own, offline.
 3. `build_sandbox_image` builds `infra/sandbox/Dockerfile` on that base as
    `burndown-sandbox:<hash>` (and `:latest`); `check_sandbox_image` says what the image holds and
    whether it matches the current inputs.

@@ -4,6 +4,7 @@ tests and for capturing the recordings (`python -m tests.sandbox.record`)."""
 from __future__ import annotations
 
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,8 @@ class Outcome:
     requests: list[RecordedRequest]
     failures: list[str]
     workspace: Path
+    first_event_seconds: float
+    """From the container's start to the first unified event."""
 
 
 def workspace(parent: Path) -> Path:
@@ -58,6 +61,13 @@ def run(
     options = options or HarnessOptions(model=None if name == "claude-code" else MODEL)
     lines: list[str] = []
     events: list[HarnessEvent] = []
+    first: list[float] = []
+
+    def on_event(event: HarnessEvent) -> None:
+        if not first:
+            first.append(time.monotonic())
+        events.append(event)
+
     with ScriptedModel(script, host=bridge_gateway(), script_toolless=name == "aider") as model:
         access = ModelAccess(base_url=model.base_url, api_key=SecretStr("sk-test"))
         target = SandboxTarget(
@@ -81,6 +91,9 @@ def run(
 
                 return runtime.run(spec, both)  # type: ignore[arg-type]
 
-        exit_ = run_harness(Tee(), harness, spec, events.append, model=options.model)
+        t0 = time.monotonic()
+        exit_ = run_harness(Tee(), harness, spec, on_event, model=options.model)
         requests, failures = model.model_requests(), model.failures
-    return Outcome(lines, events, exit_, requests, failures, ws)
+    started = t0 + exit_.started_after_seconds
+    first_event = (first[0] - started) if first else float("nan")
+    return Outcome(lines, events, exit_, requests, failures, ws, first_event)

@@ -12,6 +12,7 @@ from scheduler.cli import app
 from tests.sandbox.harness_runner import MODEL, workspace
 from tests.support.docker_net import bridge_gateway
 from tests.support.model_server import ScriptedModel, Turn, shell_turn
+from worker.logs import configure_logging
 from worker.settings import get_settings
 from worker.store.db import make_engine
 from worker.store.migrate import upgrade
@@ -25,6 +26,9 @@ def settings_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[No
     monkeypatch.setenv("BURNDOWN_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("BURNDOWN_DATABASE_URL", f"sqlite:///{tmp_path / 'store.db'}")
     monkeypatch.setenv("BURNDOWN_LOG_JSON", "false")
+    # structlog keeps the stream it was configured with: configure it here, on the real stderr,
+    # before the CLI runs under CliRunner's streams (which close after each invocation)
+    configure_logging(json=False)
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
