@@ -6,7 +6,10 @@ No registry can be reached from here, so nothing is pulled:
    Debian mirror and tars it; `ensure_base_image` turns it into `burndown-base:<hash>`
    (`FROM scratch` + `ADD rootfs.tar /`).
 2. `fetch_wheels` downloads the pinned harness wheels on the host (`pip download`); the harness
-   binaries are taken out of them, asked for their `--version`, and copied into the build context.
+   binaries (Claude Code, Codex) are taken out of them, asked for their `--version`, and copied
+   into the build context. `fetch_venv_wheels` downloads every wheel of each Python harness's lock
+   (`infra/sandbox/requirements/<harness>.txt`); the Dockerfile installs each into `/opt/<harness>`
+   in a stage of its own, offline.
 3. `build_sandbox_image` builds `infra/sandbox/Dockerfile` on that base as
    `burndown-sandbox:<hash>` (and `:latest`); `check_sandbox_image` says what the image holds and
    whether it matches the current inputs.
@@ -74,7 +77,13 @@ DEFAULT_PACKAGES: tuple[str, ...] = (
 )
 
 #: The pinned harness wheels: PyPI package -> version.
-DEFAULT_HARNESS_WHEELS: Mapping[str, str] = {"claude-agent-sdk": "0.2.187"}
+DEFAULT_HARNESS_WHEELS: Mapping[str, str] = {
+    "claude-agent-sdk": "0.2.187",
+    "openai-codex-cli-bin": "0.163.0",
+}
+
+#: Harnesses installed as a Python venv each (`/opt/<harness>`), from a fully pinned lock.
+DEFAULT_PYTHON_HARNESSES: tuple[str, ...] = ("aider", "mini-swe-agent")
 
 _IMAGE_FORMAT = 1
 _ARCH_TO_WHEEL_MACHINE = {"amd64": "x86_64", "arm64": "aarch64"}
@@ -106,6 +115,27 @@ def _build_arg_name(name: str) -> str:
 #: The wheels Burndown knows how to take a harness binary out of.
 KNOWN_HARNESS_WHEELS: Mapping[str, HarnessBinary] = {
     "claude-agent-sdk": HarnessBinary("claude-code", "claude_agent_sdk/_bundled/claude", "claude"),
+    "openai-codex-cli-bin": HarnessBinary("codex", "codex_cli_bin/bin/codex", "codex"),
+}
+
+
+@dataclass(frozen=True)
+class PythonHarness:
+    """A harness installed from PyPI into its own venv `/opt/<harness>` in the image, from the
+    lock `infra/sandbox/requirements/<harness>.txt` (every dependency pinned)."""
+
+    harness: str
+    """Burndown's name of the harness; also the venv's folder and the lock's file name."""
+    package: str
+    """The PyPI package whose pinned version is the harness version label."""
+    entry_points: tuple[str, ...]
+    """Console scripts linked into `/usr/local/bin`."""
+
+
+#: The Python harnesses Burndown knows how to install.
+KNOWN_PYTHON_HARNESSES: Mapping[str, PythonHarness] = {
+    "mini-swe-agent": PythonHarness("mini-swe-agent", "mini-swe-agent", ("mini",)),
+    "aider": PythonHarness("aider", "aider-chat", ("aider",)),
 }
 
 
@@ -113,6 +143,11 @@ def default_cache_dir() -> Path:
     """`$XDG_CACHE_HOME/burndown`, else `~/.cache/burndown`."""
     xdg = os.environ.get("XDG_CACHE_HOME")
     return (Path(xdg) if xdg else Path.home() / ".cache") / "burndown"
+
+
+def default_requirements_dir() -> Path:
+    """`infra/sandbox/requirements` of the source checkout: one lock per Python harness."""
+    return Path(__file__).resolve().parent.parent / "infra" / "sandbox" / "requirements"
 
 
 def default_sandbox_dockerfile() -> Path:
@@ -137,6 +172,10 @@ class BuildInputs(BaseModel):
     """Where the host's apt configuration lives (to find the mirror and its keyring)."""
     harness_wheels: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_HARNESS_WHEELS))
     """Pinned harness wheels, PyPI name -> version; each must be in `KNOWN_HARNESS_WHEELS`."""
+    python_harnesses: tuple[str, ...] = DEFAULT_PYTHON_HARNESSES
+    """Python harnesses installed as venvs; each must be in `KNOWN_PYTHON_HARNESSES`."""
+    requirements_dir: Path = Field(default_factory=default_requirements_dir)
+    """Where the Python harnesses' locks (`<harness>.txt`) live."""
     python_version: str = "3.11"
     """Python version the wheels are fetched for (Debian bookworm's python3 is 3.11)."""
     cache_dir: Path = Field(default_factory=default_cache_dir)
@@ -488,6 +527,62 @@ def fetch_wheels(inputs: BuildInputs, *, log: LogFn = no_log) -> Path:
     return dest
 
 
+def _python_harnesses(inputs: BuildInputs) -> list[PythonHarness]:
+    out: list[PythonHarness] = []
+    for name in sorted(inputs.python_harnesses):
+        spec = KNOWN_PYTHON_HARNESSES.get(name)
+        if spec is None:
+            known = ", ".join(sorted(KNOWN_PYTHON_HARNESSES))
+            raise ImageError(f"unknown Python harness {name!r}; known: {known}")
+        out.append(spec)
+    return out
+
+
+def _read_lock(inputs: BuildInputs, spec: PythonHarness) -> str:
+    path = inputs.requirements_dir / f"{spec.harness}.txt"
+    try:
+        return path.read_text()
+    except OSError as exc:
+        raise ImageError(f"cannot read the lock of {spec.harness}: {exc}") from exc
+
+
+def _pinned_version(inputs: BuildInputs, spec: PythonHarness) -> str:
+    wanted = canonicalize_name(spec.package)
+    for line in requirements_to_download(_read_lock(inputs, spec), inputs):
+        req = Requirement(line)
+        if canonicalize_name(req.name) == wanted:
+            pins = [s.version for s in req.specifier if s.operator == "=="]
+            if pins:
+                return pins[0]
+    raise ImageError(f"the lock of {spec.harness} does not pin {spec.package}")
+
+
+def fetch_venv_wheels(inputs: BuildInputs, spec: PythonHarness, *, log: LogFn = no_log) -> Path:
+    """A cache folder with every wheel of a Python harness's lock for the image's platform,
+    downloaded on the host (the build reaches no index). Keyed by the lock's text."""
+    lock = _read_lock(inputs, spec)
+    machine = _manylinux_machine(inputs)
+    key = short_hash({"lock": lock, "python": inputs.python_version, "arch": machine})
+    slot = inputs.cache_dir / "venv-wheels" / f"{spec.harness}-{key}"
+    done_marker = slot / ".complete"
+    with cache_lock(
+        inputs.cache_dir / "locks" / f"venv-{spec.harness}-{key}.lock",
+        timeout=inputs.download_timeout,
+    ):
+        if not done_marker.is_file():
+            _pip_download(
+                inputs,
+                requirements_to_download(lock, inputs),
+                slot,
+                platforms=[f"manylinux2014_{machine}", f"manylinux_2_28_{machine}"],
+                log=log,
+            )
+            done_marker.write_text("ok\n")
+        else:
+            log(f"{spec.harness} wheels: reusing {slot}")
+    return slot
+
+
 @dataclass(frozen=True)
 class _ExtractedHarness:
     package: str
@@ -555,6 +650,10 @@ def sandbox_image_tag(inputs: BuildInputs, base_image_id: str) -> str:
         "base": base_image_id,
         "wheels": {canonicalize_name(n): v for n, v in inputs.harness_wheels.items()},
         "binaries": {canonicalize_name(n): [s.member, s.binary] for n, s in specs.items()},
+        "venvs": {
+            h.harness: [_read_lock(inputs, h), list(h.entry_points)]
+            for h in _python_harnesses(inputs)
+        },
     }
     return f"{SANDBOX_REPOSITORY}:{short_hash(payload)}"
 
@@ -589,7 +688,10 @@ def build_sandbox_image(
             raise ImageError(f"wheel {name}=={version} missing from {wheels}")
         harnesses.append(_extract_harness(wheel, name, version, spec, inputs.cache_dir))
 
+    venvs = [(h, fetch_venv_wheels(inputs, h, log=log)) for h in _python_harnesses(inputs)]
     buildargs = {"BASE_IMAGE": base_tag}
+    for h, _slot in venvs:
+        buildargs[_build_arg_name(h.harness)] = _pinned_version(inputs, h)
     for item in harnesses:
         buildargs[item.spec.version_build_arg] = item.version
         buildargs[_build_arg_name(canonicalize_name(item.package))] = item.package_version
@@ -601,6 +703,13 @@ def build_sandbox_image(
         shutil.copyfile(inputs.sandbox_dockerfile, context / "Dockerfile")
         for item in harnesses:
             link_or_copy(item.path, context / "bin" / item.spec.binary)
+        for h, slot in venvs:
+            target = context / "venvs" / h.harness
+            for wheel in sorted(slot.glob("*.whl")):
+                link_or_copy(wheel, target / wheel.name)
+            (target / "requirements.txt").write_text(_read_lock(inputs, h))
+            (target / "entry-points").write_text("\n".join(h.entry_points) + "\n")
+        (context / "venvs").mkdir(exist_ok=True)
         image = _docker_build(
             client, context, tag, buildargs=buildargs, timeout=inputs.docker_build_timeout, log=log
         )

@@ -7,15 +7,19 @@ import sys
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from sandbox.errors import BurndownError
 from sandbox.harness.events import EventKind, HarnessEvent
+from scheduler.cli_harness import events, harness_app
 from worker.logs import configure_logging
 from worker.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from worker.pipeline import PipelineDeps
 
 app = typer.Typer(
     help="Burndown: labelled issues in, verified pull requests out.", no_args_is_help=True
@@ -24,6 +28,8 @@ db_app = typer.Typer(help="The store.", no_args_is_help=True)
 sandbox_app = typer.Typer(help="The sandbox image and policy.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(harness_app, name="harness")
+app.command("events")(events)
 # Piped output (scripts, CI) must not be cut to 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 200)
 
@@ -229,18 +235,59 @@ def parse_ref(ref: str) -> tuple[str, int]:
 @app.command()
 def run(
     ref: Annotated[str, typer.Argument(help="owner/repo#N or an issue URL.")],
-    harness: Annotated[str | None, typer.Option(help="Harness to use.")] = None,
+    harness: Annotated[
+        str | None,
+        typer.Option(help="Harness to use; several, comma-separated, compare them on the ticket."),
+    ] = None,
 ) -> None:
-    """Process one ticket in the foreground and print the pull request URL."""
+    """Process one ticket in the foreground and print the pull request URL. With several
+    harnesses the ticket runs once per harness, one after another, each on its own branch
+    `burndown/issue-<n>-<harness>`."""
+    from sandbox.harness.base import get_harness
     from worker.celery_app import pipeline_deps
     from worker.store.migrate import upgrade
-    from worker.store.repo import queue_ticket, upsert_ticket
 
     s = _settings()
     repo, number = parse_ref(ref)
+    names = [n.strip() for n in (harness or "").split(",") if n.strip()]
+    try:
+        for name in names:
+            get_harness(name)
+    except BurndownError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
     upgrade(s.resolved_database_url())
     try:
         deps = pipeline_deps(s)
+    except BurndownError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    if len(names) <= 1:
+        _run_one(deps, s, repo, number, names[0] if names else None, compare=False)
+        return
+    codes = []
+    for name in names:
+        try:
+            _run_one(deps, s, repo, number, name, compare=True)
+            codes.append(0)
+        except typer.Exit as done:
+            codes.append(done.exit_code)
+    raise typer.Exit(max(codes))
+
+
+def _run_one(
+    deps: "PipelineDeps",
+    s: Settings,
+    repo: str,
+    number: int,
+    harness: str | None,
+    *,
+    compare: bool,
+) -> None:
+    from worker.pipeline import branch_for, run_ticket
+    from worker.store.repo import queue_ticket, upsert_ticket
+
+    try:
         issue = deps.github.get_issue(repo, number)
         ticket = upsert_ticket(
             deps.engine,
@@ -255,10 +302,9 @@ def run(
         if not queue_ticket(deps.engine, ticket.id):
             console.print(f"[red]{repo}#{number} is already queued or running elsewhere[/red]")
             raise typer.Exit(2)
-        from worker.pipeline import run_ticket
-
         console.print(f"running {harness or s.harness} on {repo}#{number}: {issue.title}")
-        outcome = run_ticket(ticket.id, deps, harness=harness, on_event=_show)
+        branch = branch_for(ticket, harness) if compare and harness else None
+        outcome = run_ticket(ticket.id, deps, harness=harness, on_event=_show, branch=branch)
     except BurndownError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None

@@ -10,11 +10,13 @@ from typing import Any
 
 import structlog
 
+from sandbox.errors import BurndownError
 from scheduler import followups
 from scheduler.handling import Handled, Handler, IntakeDeps
 from scheduler.lifecycle import observation_from_event
 from scheduler.webhooks import BadDelivery, parse_issue_labeled, parse_pull_request
 from worker.github.protocol import WRITE_ROLES
+from worker.run_plan import harness_label, ticket_choice
 from worker.store.lifecycle import known_pull, observe_pull
 from worker.store.models import DeliveryStatus
 from worker.store.repo import close_delivery, get_delivery, queue_ticket, upsert_ticket
@@ -46,10 +48,14 @@ def process_delivery(delivery_id: str, deps: IntakeDeps) -> DeliveryStatus | Non
 
 
 def handle_issue_labeled(payload: dict[str, Any], deps: IntakeDeps) -> Handled:
-    """A trusted person's trigger label queues the ticket (once); anyone else gets a polite no."""
+    """A trusted person's trigger label (`burndown`, or `burndown:<harness>` choosing the
+    harness) queues the ticket (once); anyone else gets a polite no. A harness choice that is
+    unknown or ambiguous gets a comment listing the valid ones, and no run."""
     ev = parse_issue_labeled(payload)
     repo, number, who = ev.repository.full_name, ev.issue.number, ev.sender.login
-    if ev.label.name != deps.trigger_label or ev.issue.pull_request is not None:
+    label = ev.label.name
+    trigger = label == deps.trigger_label or harness_label(label, deps.trigger_label) is not None
+    if not trigger or ev.issue.pull_request is not None:
         return Handled(DeliveryStatus.IGNORED, "not a trigger")
     role = deps.github.role(repo, who)
     if role not in WRITE_ROLES:
@@ -57,6 +63,12 @@ def handle_issue_labeled(payload: dict[str, Any], deps: IntakeDeps) -> Handled:
         return Handled(
             DeliveryStatus.REJECTED, f"{who} has role {role!r}; write, maintain or admin is needed"
         )
+    labels = {lb.name for lb in ev.issue.labels} | {label}
+    try:
+        ticket_choice(labels, ev.issue.body or "", deps.trigger_label)
+    except BurndownError as exc:
+        deps.github.comment(repo, number, f"<!-- burndown -->\nBurndown will not run: {exc}")
+        return Handled(DeliveryStatus.REJECTED, str(exc))
     ticket = upsert_ticket(
         deps.engine,
         repo,

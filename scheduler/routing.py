@@ -9,6 +9,7 @@ from typing import Any
 from scheduler import followups
 from scheduler.handling import IGNORE, Screen, Verdict
 from scheduler.webhooks import BadDelivery, parse_issue_labeled, parse_pull_request
+from worker.run_plan import harness_label
 
 AGENT_BRANCH_PREFIX = "burndown/"
 
@@ -20,7 +21,8 @@ def screen_issues(payload: dict[str, Any], trigger_label: str) -> Verdict:
         labeled = parse_issue_labeled(payload)
     except BadDelivery as exc:
         return Verdict(False, 400, str(exc))
-    if labeled.label.name != trigger_label:
+    name = labeled.label.name
+    if name != trigger_label and harness_label(name, trigger_label) is None:
         return Verdict(False, IGNORE, f"ignored: label {labeled.label.name!r}")
     return Verdict(True, 202, "accepted")
 

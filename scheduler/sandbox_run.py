@@ -20,9 +20,9 @@ from typing import TextIO
 from sandbox.docker_runtime import DockerRuntime
 from sandbox.errors import BurndownError
 from sandbox.runtime import DEPLOYMENT_LABEL, RUN_LABEL, ContainerExit, Limit
-from worker.agent import SandboxTarget, sandbox_spec
 from worker.celery_app import pipeline_config
 from worker.errors import ConfigError
+from worker.harness_run import SandboxTarget, sandbox_spec
 from worker.pipeline import SANDBOX_UID, plan_for, sandbox_user
 from worker.repo_config import CONFIG_FILE, RepoConfig, parse_repo_config
 from worker.settings import Settings
@@ -69,9 +69,10 @@ def run_in_sandbox(
                     RUN_LABEL: run_id or f"cli-{uuid.uuid4().hex[:12]}",
                     DEPLOYMENT_LABEL: cfg.deployment,
                 },
-                tree=path,
+                workspace=path,
             )
-            spec = sandbox_spec(plan.harness, list(command), plan.options, cfg.model_access, target)
+            access = cfg.models.access_for(plan.harness)
+            spec = sandbox_spec(plan.harness, list(command), plan.options, access, target)
             runtime = DockerRuntime(api_timeout=settings.docker_timeout_seconds)
             exit_ = runtime.run(spec, _Print(out), _Print(err))
     except BurndownError as exc:

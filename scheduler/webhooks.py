@@ -45,6 +45,7 @@ class _Issue(BaseModel):
     body: str | None = None
     html_url: str
     pull_request: dict[str, Any] | None = None
+    labels: list[_Named] = []
 
 
 class IssueLabeled(BaseModel):

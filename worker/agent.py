@@ -2,15 +2,13 @@
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from sandbox.harness.base import Harness, HarnessOptions, ModelAccess
 from sandbox.harness.events import EventKind, HarnessEvent, ResultStatus, Usage, cost_of, usage_of
-from sandbox.runtime import ContainerExit, ContainerRuntime, ContainerSpec, Mount, SandboxPolicy
+from sandbox.runtime import ContainerExit, ContainerRuntime
+from worker import harness_run
 from worker.events import EventRecorder
-
-HOME = "/home/agent"
-WORKDIR = "/workspace"
+from worker.harness_run import SandboxTarget
 
 
 @dataclass(frozen=True)
@@ -53,41 +51,6 @@ class HarnessRun:
         return None
 
 
-@dataclass(frozen=True)
-class SandboxTarget:
-    """Where and how a harness runs: image, policy, user, labels, the tree to mount."""
-
-    image: str
-    policy: SandboxPolicy
-    user: str
-    labels: dict[str, str]
-    tree: Path
-    read_only: bool = False
-
-
-def sandbox_spec(
-    harness: Harness,
-    command: list[str],
-    options: HarnessOptions,
-    access: ModelAccess,
-    target: SandboxTarget,
-) -> ContainerSpec:
-    """The sandbox a harness gets (and `burndown sandbox run` too): the target's policy and
-    tree, and an environment of the harness's needs only (its model endpoint and key), never
-    a GitHub token or the store's or broker's URL."""
-    return ContainerSpec(
-        image=target.image,
-        command=command,
-        env={**harness.environment(access, HOME), **options.extra_env},
-        home=HOME,
-        workdir=WORKDIR,
-        user=target.user,
-        mounts=[Mount(source=target.tree, target=WORKDIR, read_only=target.read_only)],
-        labels=target.labels,
-        policy=target.policy,
-    )
-
-
 def run_harness(
     runtime: ContainerRuntime,
     harness: Harness,
@@ -101,21 +64,20 @@ def run_harness(
 ) -> HarnessRun:
     """Run `harness` on `prompt` in a fresh sandbox; its events are recorded as they stream,
     and so is every connection the egress proxy refused."""
-    spec = sandbox_spec(harness, harness.command(prompt, options), options, access, target)
+    spec = harness_run.harness_spec(harness, prompt, options, access, target)
     t0 = time.monotonic()
     events: list[HarnessEvent] = []
 
-    def on_line(line: str) -> None:
-        for event in harness.parse_line(line):
-            if not events:
-                rec.stage(
-                    f"{source}_first_event" if source != "harness" else "first_event",
-                    time.monotonic() - t0,
-                )
-            events.append(event)
-            rec.harness(event, source=source)
+    def on_event(event: HarnessEvent) -> None:
+        if not events:
+            rec.stage(
+                f"{source}_first_event" if source != "harness" else "first_event",
+                time.monotonic() - t0,
+            )
+        events.append(event)
+        rec.harness(event, source=source)
 
-    exit_ = runtime.run(spec, on_line)
+    exit_ = harness_run.run_harness(runtime, harness, spec, on_event, model=options.model)
     for e in exit_.egress:
         rec.sandbox(f"egress_{e.event}", e.model_dump(exclude_none=True))
     if source == "harness":

@@ -13,7 +13,8 @@ import structlog
 from sqlalchemy import Engine
 
 from sandbox.docker_runtime import DockerRuntime
-from sandbox.harness.base import HarnessOptions, ModelAccess
+from sandbox.harness.access import ModelEndpoints
+from sandbox.harness.base import HarnessOptions
 from sandbox.reaper import ReapReport
 from sandbox.runtime import SandboxPolicy
 from worker.diff_policy import DiffPolicy
@@ -81,10 +82,16 @@ def pipeline_config(settings: Settings) -> PipelineConfig:
         image=settings.sandbox_image,
         harness=settings.harness,
         work_dir=settings.data_dir.resolve(),
-        options=HarnessOptions(model=settings.model, max_turns=settings.max_turns),
-        model_access=ModelAccess(
-            base_url=settings.anthropic_base_url, api_key=settings.anthropic_api_key
+        options=HarnessOptions(
+            model=settings.model,
+            max_turns=settings.max_turns,
+            max_budget_usd=settings.max_budget_usd,
+            extra_system_prompt=settings.system_prompt,
+            extra_env=settings.harness_env,
         ),
+        models=model_endpoints(settings),
+        harness_models=settings.harness_models,
+        trigger_label=settings.trigger_label,
         policy=max_policy(settings),
         repo_allowable_hosts=tuple(settings.sandbox_repo_allow_hosts),
         deployment=settings.queue,
@@ -137,6 +144,18 @@ def reap_sandboxes(settings: Settings, *, grace_seconds: float) -> ReapReport:
             errors=report.errors[:5],
         )
     return report
+
+
+def model_endpoints(settings: Settings) -> ModelEndpoints:
+    """The model endpoints of the settings (a gateway, or direct provider keys)."""
+    return ModelEndpoints(
+        gateway_url=settings.litellm_api_base,
+        gateway_key=settings.litellm_api_key,
+        anthropic_base_url=settings.anthropic_base_url,
+        anthropic_api_key=settings.anthropic_api_key,
+        openai_base_url=settings.openai_base_url,
+        openai_api_key=settings.openai_api_key,
+    )
 
 
 def github_client(settings: Settings) -> PyGithubClient:

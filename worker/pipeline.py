@@ -17,17 +17,19 @@ import structlog
 from sqlalchemy import Engine
 
 from sandbox.errors import BurndownError
-from sandbox.harness.base import HarnessOptions, ModelAccess, get_harness
+from sandbox.harness.access import ModelEndpoints
+from sandbox.harness.base import HarnessOptions, get_harness
 from sandbox.runtime import DEPLOYMENT_LABEL, RUN_LABEL, ContainerRuntime, SandboxPolicy
-from worker.agent import HarnessRun, SandboxTarget, run_harness
+from worker.agent import HarnessRun, run_harness
 from worker.diff_policy import DiffPolicy, Violation, check_diff
 from worker.events import EventRecorder, EventSink
 from worker.git import Checkout, checkout
 from worker.github.protocol import GitHubClient
+from worker.harness_run import SandboxTarget
 from worker.publish import MARKER, RunFacts, open_or_update, pr_body
 from worker.repo_config import CONFIG_FILE, RepoConfig, parse_repo_config
 from worker.review import Review, review_change
-from worker.run_plan import RunPlan, plan_run
+from worker.run_plan import RunPlan, TicketChoice, plan_run, ticket_choice
 from worker.store.models import Outcome, OutcomeKind, Run, RunKind, Ticket
 from worker.store.repo import (
     RunResult,
@@ -52,7 +54,9 @@ class PipelineConfig:
     harness: str
     work_dir: Path
     options: HarnessOptions = field(default_factory=HarnessOptions)
-    model_access: ModelAccess = field(default_factory=ModelAccess)
+    models: ModelEndpoints = field(default_factory=ModelEndpoints)
+    harness_models: dict[str, str] = field(default_factory=dict)
+    trigger_label: str = "burndown"
     policy: SandboxPolicy = field(default_factory=SandboxPolicy)
     """The operator's maxima; its `allow_hosts` are reachable from every sandbox."""
     repo_allowable_hosts: tuple[str, ...] = ()
@@ -91,7 +95,12 @@ def sandbox_user() -> str:
     return f"{os.getuid()}:{os.getgid()}"
 
 
-def plan_for(cfg: PipelineConfig, repo: RepoConfig, override: str | None = None) -> RunPlan:
+def plan_for(
+    cfg: PipelineConfig,
+    repo: RepoConfig,
+    override: str | None = None,
+    ticket: TicketChoice | None = None,
+) -> RunPlan:
     """The run plan for a repository under this deployment's settings: its harness, options,
     and sandbox policy (limits within the operator's maxima, and the hosts it may reach)."""
     return plan_run(
@@ -100,13 +109,16 @@ def plan_for(cfg: PipelineConfig, repo: RepoConfig, override: str | None = None)
         max_policy=cfg.policy,
         repo=repo,
         override=override,
-        model_url=cfg.model_access.base_url,
+        ticket=ticket,
+        harness_models=cfg.harness_models,
+        models=cfg.models,
         repo_allowable=cfg.repo_allowable_hosts,
     )
 
 
-def branch_for(ticket: Ticket) -> str:
-    return f"burndown/issue-{ticket.number}"
+def branch_for(ticket: Ticket, harness: str | None = None) -> str:
+    """`burndown/issue-<n>`; `burndown/issue-<n>-<harness>` for one run of a comparison."""
+    return f"burndown/issue-{ticket.number}" + (f"-{harness}" if harness else "")
 
 
 def run_ticket(
@@ -115,6 +127,7 @@ def run_ticket(
     *,
     harness: str | None = None,
     on_event: EventSink | None = None,
+    branch: str | None = None,
 ) -> Outcome | None:
     """Run the agent on a queued ticket. None when the ticket is not ours to run (another run
     holds it, or it is not queued): safe to call twice."""
@@ -127,7 +140,7 @@ def run_ticket(
         ticket_id,
         harness=harness or deps.config.harness,
         model=deps.config.options.model,
-        branch=branch_for(ticket),
+        branch=branch or branch_for(ticket),
     )
     if run is None:
         log.info("ticket not claimable; skipped", ticket_id=ticket_id, status=ticket.status)
@@ -192,7 +205,9 @@ class _Run:
             # The repository's config is always the default branch's, also for follow-ups
             # that start on the agent's own branch.
             rc = parse_repo_config(co.show(compare, CONFIG_FILE))
-            plan = plan_for(self.cfg, rc, override)
+            issue = self.deps.github.get_issue(self.ticket.repo, self.ticket.number)
+            choice = ticket_choice(issue.labels, issue.body, self.cfg.trigger_label)
+            plan = plan_for(self.cfg, rc, override, choice)
             for host in plan.refused_hosts:
                 self.rec.sandbox(
                     "allow_host_refused", {"host": host, "reason": "not allowed by the operator"}
@@ -211,13 +226,13 @@ class _Run:
             plan.harness,
             prompt=self._prompt(),
             options=plan.options,
-            access=self.cfg.model_access,
+            access=self.cfg.models.access_for(plan.harness),
             target=SandboxTarget(
                 image=self.cfg.image,
                 policy=plan.policy,
                 user=user,
                 labels=self.target_labels,
-                tree=co.path,
+                workspace=co.path,
             ),
             rec=self.rec,
         )
@@ -326,21 +341,28 @@ class _Run:
         name = plan.repo.review.harness or self.cfg.review_harness or plan.harness.name
         tree = co.export(sha, co.root / "review")
         co.give_to(tree, user)
+        reviewer = get_harness(name)
+        # The agent's options suit the agent's harness; another reviewer gets only its model.
+        options = (
+            plan.options
+            if name == plan.harness.name
+            else HarnessOptions(model=self.cfg.harness_models.get(name))
+        )
         with self._stage("review_total"):
             r = review_change(
                 self.deps.runtime,
-                get_harness(name),
+                reviewer,
                 title=self.ticket.title,
                 body=self.ticket.body,
                 diff=co.diff(compare, sha),
-                options=plan.options,
-                access=self.cfg.model_access,
+                options=options,
+                access=self.cfg.models.access_for(reviewer),
                 target=SandboxTarget(
                     image=self.cfg.image,
                     policy=plan.policy,
                     user=user,
                     labels=self.target_labels,
-                    tree=tree,
+                    workspace=tree,
                 ),
                 rec=self.rec,
             )

@@ -62,6 +62,9 @@ class RepoConfig(BaseModel):
     model: str | None = None
     max_turns: int | None = Field(None, gt=0)
     max_budget_usd: float | None = Field(None, gt=0)
+    system_prompt: str | None = None
+    allowed_tools: list[str] = Field(default_factory=list)
+    disallowed_tools: list[str] = Field(default_factory=list)
     setup: list[str] = Field(default_factory=list)
     test: list[str] = Field(default_factory=list)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)

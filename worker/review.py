@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 from sandbox.harness.base import Harness, HarnessOptions, ModelAccess
 from sandbox.runtime import ContainerRuntime
-from worker.agent import HarnessRun, SandboxTarget, run_harness
+from worker.agent import HarnessRun, run_harness
 from worker.events import EventRecorder
+from worker.harness_run import SandboxTarget
 
 _VERDICT = re.compile(r"VERDICT:\s*(APPROVE|REQUEST[_ ]CHANGES)", re.IGNORECASE)
 MAX_DIFF = 60_000
@@ -66,7 +67,7 @@ def review_change(
         policy=target.policy,
         user=target.user,
         labels=target.labels,
-        tree=target.tree,
+        workspace=target.workspace,
         read_only=True,
     )
     done = run_harness(

@@ -1,18 +1,70 @@
 """What one run will do: which harness, with which options, under which sandbox policy.
 
-Operator settings give defaults and maxima; `.burndown.yml` may choose within them; an
-explicit override (the CLI's `--harness`) wins over both.
+Operator settings give defaults and maxima; `.burndown.yml` may choose within them. The harness
+is, first match wins: an explicit override (the CLI's `--harness`), the ticket's choice (a label
+`<trigger>:<harness>`, e.g. `burndown:codex`, else a line `burndown: <harness>` or
+`harness: <harness>` alone in the issue body), `.burndown.yml`'s `harness`, the settings' default.
 """
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sandbox.egress_proxy import parse_rule, rule_for_url
-from sandbox.harness.base import Harness, HarnessOptions, get_harness
+from sandbox.errors import HarnessError
+from sandbox.harness.access import ModelEndpoints
+from sandbox.harness.base import Harness, HarnessOptions, get_harness, harness_names
 from sandbox.runtime import SandboxPolicy
 from worker.errors import ConfigError
 from worker.repo_config import RepoConfig
+
+_BODY_LINE = re.compile(
+    r"^[ \t]*(?:burndown|harness)[ \t]*:[ \t]*`?([\w.-]+)`?[ \t]*$", re.I | re.M
+)
+
+
+@dataclass(frozen=True)
+class TicketChoice:
+    """The harness a ticket asks for, and where it said so (for error messages)."""
+
+    harness: str
+    source: str
+
+
+def harness_label(label: str, trigger_label: str) -> str | None:
+    """`burndown:codex` -> `codex` (with trigger label `burndown`); None for other labels."""
+    prefix = f"{trigger_label}:"
+    if label.lower().startswith(prefix.lower()):
+        return label[len(prefix) :].strip() or None
+    return None
+
+
+def ticket_choice(labels: Iterable[str], body: str, trigger_label: str) -> TicketChoice | None:
+    """The ticket's harness choice: a harness label, else a body line; `ConfigError` when
+    labels or lines disagree, `HarnessError` (listing the valid names) for an unknown name."""
+    from_labels = {h: lb for lb in labels if (h := harness_label(lb, trigger_label))}
+    from_body = {m.group(1): m.group(0).strip() for m in _BODY_LINE.finditer(body or "")}
+    for found, what in ((from_labels, "labels"), (from_body, "lines in the issue body")):
+        if len(found) > 1:
+            raise ConfigError(
+                f"the issue's {what} name several harnesses ({', '.join(sorted(found.values()))}); "
+                f"keep one. Valid harnesses: {', '.join(harness_names())}"
+            )
+    if from_labels:
+        ((name, label),) = from_labels.items()
+        choice = TicketChoice(name, f"label {label!r}")
+    elif from_body:
+        ((name, line),) = from_body.items()
+        choice = TicketChoice(name, f"issue body line {line!r}")
+    else:
+        return None
+    if choice.harness not in harness_names():
+        raise HarnessError(
+            f"the {choice.source} names an unknown harness {choice.harness!r}; "
+            f"valid: {', '.join(harness_names())}"
+        )
+    return choice
+
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)b?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
@@ -36,6 +88,8 @@ class RunPlan:
     repo: RepoConfig
     refused_hosts: tuple[str, ...] = ()
     """Hosts the repository asked for that the operator does not allow."""
+    source: str = "default"
+    """Where the harness choice came from: override, label or body line, .burndown.yml, default."""
 
 
 def plan_run(
@@ -45,35 +99,59 @@ def plan_run(
     max_policy: SandboxPolicy,
     repo: RepoConfig,
     override: str | None = None,
-    model_url: str | None = None,
+    ticket: TicketChoice | None = None,
+    harness_models: Mapping[str, str] | None = None,
+    models: ModelEndpoints | None = None,
     repo_allowable: Sequence[str] = (),
 ) -> RunPlan:
     """Resolve a run's harness, options and policy; `HarnessError` for an unknown harness.
 
-    The sandbox may reach the model endpoint (`model_url`, else the harness's default), the
+    The harness: the override, else the ticket's label or body line, else `.burndown.yml`,
+    else the default. The model: `.burndown.yml`'s when it names no harness or this one, else
+    the operator's model for this harness (`harness_models`), else the operator's default.
+    The sandbox may reach the model endpoint this harness is given (else its default), the
     hosts in `max_policy.allow_hosts`, and those of the repository's `allow_hosts` that some
     entry of `repo_allowable` covers."""
-    harness = get_harness(override or repo.harness or default_harness)
-    options = default_options.model_copy(
-        update={
-            k: v
-            for k, v in {"model": repo.model, "max_turns": repo.max_turns}.items()
-            if v is not None
-        }
-    )
+    if override:
+        name, source = override, "override"
+    elif ticket:
+        name, source = ticket.harness, ticket.source
+    elif repo.harness:
+        name, source = repo.harness, ".burndown.yml"
+    else:
+        name, source = default_harness, "default"
+    harness = get_harness(name)
+    model = (harness_models or {}).get(name) or default_options.model
+    if repo.model and repo.harness in (None, name):
+        model = repo.model
+    wanted = {
+        "model": model,
+        "max_turns": repo.max_turns,
+        "max_budget_usd": repo.max_budget_usd,
+        "extra_system_prompt": repo.system_prompt,
+        "allowed_tools": repo.allowed_tools or None,
+        "disallowed_tools": repo.disallowed_tools or None,
+    }
+    options = default_options.model_copy(update={k: v for k, v in wanted.items() if v is not None})
+    model_url = models.access_for(harness).base_url if models else None
     try:
-        model = rule_for_url(model_url or harness.default_base_url)
+        endpoint = rule_for_url(model_url or harness.default_base_url)
     except ValueError as exc:
         raise ConfigError(f"the model endpoint: {exc}") from None
     allowed, refused = allowed_repo_hosts(repo.sandbox.allow_hosts, repo_allowable)
     policy = SandboxPolicy.model_validate(
         {
             **clamp(max_policy, repo).model_dump(),
-            "allow_hosts": (str(model), *max_policy.allow_hosts, *allowed),
+            "allow_hosts": (str(endpoint), *max_policy.allow_hosts, *allowed),
         }
     )
     return RunPlan(
-        harness=harness, options=options, policy=policy, repo=repo, refused_hosts=refused
+        harness=harness,
+        options=options,
+        policy=policy,
+        repo=repo,
+        refused_hosts=refused,
+        source=source,
     )
 
 

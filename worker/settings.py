@@ -51,12 +51,27 @@ class Settings(BaseSettings):
     http_timeout_seconds: float = 30.0
 
     # The agent
-    harness: str = "claude-code"
-    model: str | None = None
+    harness: str = Field("claude-code", description="Default harness (`burndown harness list`).")
+    model: str | None = Field(None, description="Default model; unset: the harness's own.")
+    harness_models: dict[str, str] = Field(
+        default_factory=dict,
+        description='Model per harness, JSON: {"codex": "gpt-5.5", "aider": "gpt-5.5"}.',
+    )
     anthropic_api_key: SecretStr | None = None
     anthropic_base_url: str | None = None
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    litellm_api_base: str | None = Field(
+        None, description="A LiteLLM-compatible gateway every harness uses instead of a vendor."
+    )
+    litellm_api_key: SecretStr | None = None
     run_timeout_seconds: int = 1800
-    max_turns: int = 50
+    max_turns: int | None = Field(None, description="Turn limit; unset: the harness's own.")
+    max_budget_usd: float | None = Field(None, description="Spend limit per run, USD.")
+    system_prompt: str | None = Field(None, description="Appended to each harness's prompt.")
+    harness_env: dict[str, str] = Field(
+        default_factory=dict, description="Extra environment of every sandbox, JSON."
+    )
 
     # The sandbox: these are the operator's maxima; a repository's .burndown.yml may lower them.
     sandbox_image: str = "burndown-sandbox:latest"

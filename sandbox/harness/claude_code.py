@@ -1,10 +1,17 @@
 """Claude Code, headless: `claude -p ... --output-format stream-json`."""
 
-import json
 from typing import Any
 
-from sandbox.harness.base import HarnessOptions, ModelAccess
-from sandbox.harness.events import EventKind, HarnessEvent, ResultStatus
+from sandbox.harness.base import HarnessOptions, ModelAccess, Provider
+from sandbox.harness.events import (
+    EventKind,
+    HarnessEvent,
+    ResultStatus,
+    json_object,
+    stopped_result,
+    unparsed,
+    with_raw,
+)
 
 _STATUS = {
     "success": ResultStatus.SUCCESS,
@@ -26,8 +33,21 @@ class ClaudeCode:
 
     name = "claude-code"
     default_base_url = "https://api.anthropic.com"
+    provider: Provider = "anthropic"
+    supported_options = frozenset(
+        {
+            "max_turns",
+            "max_budget_usd",
+            "extra_system_prompt",
+            "allowed_tools",
+            "disallowed_tools",
+        }
+    )
 
-    def command(self, prompt: str, options: HarnessOptions) -> list[str]:
+    def __init__(self) -> None:
+        self._result_seen = False
+
+    def command(self, prompt: str, options: HarnessOptions, access: ModelAccess) -> list[str]:
         argv = [
             "claude",
             "-p",
@@ -42,8 +62,16 @@ class ClaudeCode:
             argv += ["--model", options.model]
         if options.max_turns:
             argv += ["--max-turns", str(options.max_turns)]
+        if options.max_budget_usd:
+            argv += ["--max-budget-usd", str(options.max_budget_usd)]
         if options.extra_system_prompt:
             argv += ["--append-system-prompt", options.extra_system_prompt]
+        # `--tools` narrows the built-in tool set (in bypass mode `--allowedTools` would only
+        # pre-approve tools that are allowed anyway); comma-joined, as both flags take a list.
+        if options.allowed_tools:
+            argv += ["--tools", ",".join(options.allowed_tools)]
+        if options.disallowed_tools:
+            argv += ["--disallowedTools", ",".join(options.disallowed_tools)]
         return argv
 
     def environment(self, access: ModelAccess, home: str) -> dict[str, str]:
@@ -51,23 +79,23 @@ class ClaudeCode:
         if access.base_url:
             env["ANTHROPIC_BASE_URL"] = access.base_url.rstrip("/").removesuffix("/v1")
         if access.api_key:
-            env["ANTHROPIC_API_KEY"] = access.api_key.get_secret_value()
+            # A gateway (LiteLLM) takes its key as a bearer token, as Anthropic's own doc says.
+            var = "ANTHROPIC_AUTH_TOKEN" if access.gateway else "ANTHROPIC_API_KEY"
+            env[var] = access.api_key.get_secret_value()
         return env
 
     def parse_line(self, line: str) -> list[HarnessEvent]:
         if not line.strip():
             return []
-        try:
-            native = json.loads(line)
-        except json.JSONDecodeError:
-            return [HarnessEvent(kind=EventKind.UNPARSED, data={"text": line}, raw=line)]
-        if not isinstance(native, dict):
-            return [HarnessEvent(kind=EventKind.UNPARSED, data={"text": line}, raw=line)]
-        events = _map(native) or [
-            HarnessEvent(kind=EventKind.NATIVE, data={"type": native.get("type")})
-        ]
-        events[0].raw = native
-        return events
+        native = json_object(line)
+        if native is None:
+            return unparsed(line)
+        if native.get("type") == "result":
+            self._result_seen = True
+        return with_raw(_map(native), native)
+
+    def finish(self, exit_code: int | None, timed_out: bool) -> list[HarnessEvent]:
+        return stopped_result(timed_out, exit_code, self._result_seen)
 
 
 def _map(n: dict[str, Any]) -> list[HarnessEvent]:
@@ -157,7 +185,11 @@ def _result(n: dict[str, Any]) -> list[HarnessEvent]:
         ),
     ]
     if n.get("total_cost_usd") is not None:
-        events.append(HarnessEvent(kind=EventKind.COST, data={"usd": n["total_cost_usd"]}))
+        events.append(
+            HarnessEvent(
+                kind=EventKind.COST, data={"usd": n["total_cost_usd"], "source": "harness"}
+            )
+        )
     events.append(
         HarnessEvent(
             kind=EventKind.RESULT,

@@ -68,7 +68,7 @@ def test_command_and_environment() -> None:
     from sandbox.harness.base import HarnessOptions, ModelAccess
 
     h = ClaudeCode()
-    argv = h.command("do it", HarnessOptions(model="m1", max_turns=3))
+    argv = h.command("do it", HarnessOptions(model="m1", max_turns=3), ModelAccess())
     assert argv[:3] == ["claude", "-p", "do it"] and "stream-json" in argv
     assert argv[argv.index("--model") + 1] == "m1" and argv[argv.index("--max-turns") + 1] == "3"
     env = h.environment(ModelAccess(base_url="http://gw:4000/v1/", api_key=SecretStr("k")), "/h")

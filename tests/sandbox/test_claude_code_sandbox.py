@@ -40,7 +40,7 @@ def test_claude_code_edits_a_file_and_reports_usage(sandbox_image: str, tmp_path
         )
         spec = ContainerSpec(
             image=sandbox_image,
-            command=harness.command("fix the greeting", HarnessOptions(max_turns=5)),
+            command=harness.command("fix the greeting", HarnessOptions(max_turns=5), ModelAccess()),
             env=harness.environment(
                 ModelAccess(base_url=model.base_url, api_key="sk-test"), "/home/agent"
             ),  # type: ignore[arg-type]

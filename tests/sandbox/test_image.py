@@ -86,12 +86,28 @@ def test_check_reports_current_image_and_claude_version(
     assert status.expected_tag == built.tag
     assert status.tag == built.tag
     assert status.image_id == built.image_id
-    assert status.wheel_versions == {"claude-agent-sdk": "0.2.187"}
+    assert status.wheel_versions == {
+        "claude-agent-sdk": "0.2.187",
+        "openai-codex-cli-bin": "0.163.0",
+    }
     version = status.harness_versions["claude-code"]
     assert re.fullmatch(r"\d+\.\d+\.\d+", version)
     assert built.labels[HARNESS_LABEL_PREFIX + "claude-code"] == version
     # The label is what the binary in the image says of itself.
     assert _run(client, built.tag, ["claude", "--version"]).split()[0] == version
+
+
+def test_every_harness_is_in_the_image_with_its_version(
+    client: docker.DockerClient, inputs: BuildInputs, built: ImageRef
+) -> None:
+    versions = check_sandbox_image(client, inputs).harness_versions
+    assert versions["mini-swe-agent"] == "2.4.6" and versions["aider"] == "0.86.2"
+    assert _run(client, built.tag, ["codex", "--version"]).split()[-1] == versions["codex"]
+    script = "import aider; print(aider.__version__)"
+    out = _run(client, built.tag, ["/opt/aider/bin/python", "-c", script])
+    assert out.strip() == versions["aider"]
+    out = _run(client, built.tag, ["sh", "-c", "command -v mini; command -v aider"], user="1000")
+    assert out.split() == ["/opt/bin/mini", "/opt/bin/aider"]
 
 
 def test_check_with_other_inputs_is_not_current(

@@ -126,3 +126,9 @@ def test_without_a_configured_secret_nothing_is_accepted(sqlite_engine: Engine) 
     assert (
         TestClient(app).post("/webhooks/github", content=body, headers=headers).status_code == 503
     )
+
+
+def test_a_harness_label_is_kept_and_enqueued(client: TestClient, sent: list[str]) -> None:
+    body, headers = signed(SECRET, labeled("burndown:codex"))
+    assert client.post("/webhooks/github", content=body, headers=headers).status_code == 202
+    assert len(sent) == 1

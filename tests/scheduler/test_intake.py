@@ -69,3 +69,34 @@ def test_a_pull_request_label_is_ignored(engine: Engine) -> None:
     record_delivery(engine, "d1", "issues", "labeled", json.dumps(p))
     status = process_delivery("d1", IntakeDeps(engine, gh, "burndown", enqueued.append))
     assert status == DeliveryStatus.IGNORED and enqueued == []
+
+
+def test_a_harness_label_is_a_trigger(engine: Engine) -> None:
+    gh, enqueued = FakeGitHub(roles={(REPO, "Codertocat"): "write"}), []
+    assert deliver(engine, gh, enqueued, "d1", label="burndown:codex") == DeliveryStatus.PROCESSED
+    ticket = find_ticket(engine, REPO, 1)
+    assert ticket is not None and enqueued == [ticket.id] and gh.comments == []
+
+
+@pytest.mark.parametrize(
+    ("label", "body", "says"),
+    [
+        ("burndown:nonesuch", "fix it", "label 'burndown:nonesuch' names an unknown harness"),
+        ("burndown", "fix it\nburndown: `gpt-cli`\n", "issue body line"),
+    ],
+)
+def test_an_unknown_harness_choice_gets_a_comment_and_no_run(
+    engine: Engine, label: str, body: str, says: str
+) -> None:
+    gh, enqueued = FakeGitHub(roles={(REPO, "Codertocat"): "write"}), []
+    status = deliver(engine, gh, enqueued, "d1", label=label, body=body)
+    assert status == DeliveryStatus.REJECTED and enqueued == []
+    ((_, number, comment),) = gh.comments
+    assert number == 1 and says in comment
+    assert "valid: aider, claude-code, codex, mini-swe-agent" in comment
+
+
+def test_another_prefixed_label_is_not_a_trigger(engine: Engine) -> None:
+    gh, enqueued = FakeGitHub(roles={(REPO, "Codertocat"): "write"}), []
+    assert deliver(engine, gh, enqueued, "d1", label="burndownish") == DeliveryStatus.IGNORED
+    assert enqueued == []

@@ -8,7 +8,8 @@ It speaks the Anthropic Messages API (`/v1/messages`, `/v1/messages/count_tokens
 Responses API (`/v1/responses`, Codex) and OpenAI Chat Completions (`/v1/chat/completions`,
 litellm / mini-swe-agent), streaming or not as the request asks; `/v1` may be left out of a path.
 How the script is followed is told in `model_server_script`; a request with no tools (a title,
-a topic, a quota probe) is a side request, answered with `side_text` outside the script.
+a topic, a quota probe) is a side request, answered with `side_text` outside the script, unless
+`script_toolless` is set (Aider edits through plain text and never offers tools).
 """
 
 from __future__ import annotations
@@ -81,8 +82,11 @@ class ScriptedModel:
         port: int = 0,
         *,
         side_text: str = SIDE_TEXT,
+        script_toolless: bool = False,
     ) -> None:
         self.side_text = side_text
+        # Aider offers no tools at all: its every request is a turn of the script.
+        self.script_toolless = script_toolless
         self._script = Script(script)
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
@@ -163,7 +167,7 @@ class ScriptedModel:
                 reply = _error(404, "not_found_error", f"no route {request.method} {request.path}")
             elif route == "/messages/count_tokens":
                 reply = anthropic.count_tokens_reply(request)
-            elif request.is_side_request:
+            elif request.is_side_request and not self.script_toolless:
                 side = True
                 reply = self._render(request, Turn(text=self.side_text, output_tokens=5))
             else:

@@ -10,12 +10,12 @@ from pydantic import SecretStr
 from sqlalchemy import Engine
 
 from sandbox.fakes import FakeRuntime
-from sandbox.harness.base import ModelAccess
+from sandbox.harness.access import ModelEndpoints
 from sandbox.runtime import DEPLOYMENT_LABEL, RUN_LABEL, ContainerSpec, EgressEvent, SandboxPolicy
 from tests.support.gitrepo import git, make_remote
 from worker.diff_policy import DiffPolicy
 from worker.github.fake import FakeGitHub
-from worker.github.protocol import PullRequest, Repository
+from worker.github.protocol import Issue, PullRequest, Repository
 from worker.pipeline import PipelineConfig, PipelineDeps, run_ticket
 from worker.store.models import OutcomeKind, RunKind, TicketStatus
 from worker.store.repo import get_ticket, queue_ticket, run_events, upsert_ticket
@@ -114,8 +114,23 @@ class World:
     tmp: Path
 
     def ticket(
-        self, number: int = 3, kind: RunKind = RunKind.INITIAL, feedback: str | None = None
+        self,
+        number: int = 3,
+        kind: RunKind = RunKind.INITIAL,
+        feedback: str | None = None,
+        labels: list[str] | None = None,
+        body: str = "helo->hello",
     ) -> int:
+        self.gh.issues[(REPO, number)] = Issue(
+            repo=REPO,
+            number=number,
+            title="Typo in greeting",
+            body=body,
+            url="u",
+            author="alice",
+            state="open",
+            labels=labels or ["burndown"],
+        )
         t = upsert_ticket(
             self.engine,
             REPO,
@@ -327,7 +342,7 @@ def test_a_broken_repository_is_a_failed_outcome(world: World) -> None:
 @pytest.mark.parametrize(
     ("config", "says"),
     [
-        ("harness: nonesuch\n", "valid: claude-code"),
+        ("harness: nonesuch\n", "valid: aider, claude-code, codex, mini-swe-agent"),
         ("harness: [broken\n", "not valid YAML"),
         ("max_turns: lots\n", "max_turns"),
     ],
@@ -370,7 +385,9 @@ def test_the_sandbox_policy_and_egress_refusals_become_run_events(
         image="img",
         harness="claude-code",
         work_dir=tmp_path / "data",
-        model_access=ModelAccess(base_url="http://gateway.local:4000", api_key=SecretStr("k")),
+        models=ModelEndpoints(
+            anthropic_base_url="http://gateway.local:4000", anthropic_api_key=SecretStr("k")
+        ),
         policy=SandboxPolicy(allow_hosts=("mirror.local:8080",)),
         repo_allowable_hosts=("pypi.org", "*.pythonhosted.org"),
         deployment="team-a",
@@ -404,3 +421,90 @@ def test_the_sandbox_policy_and_egress_refusals_become_run_events(
         egress,  # the tests on the base commit
         egress,  # the tests on the change
     ]
+
+
+@pytest.mark.parametrize(
+    ("labels", "body", "says"),
+    [
+        (["burndown:nonesuch"], "b", "label 'burndown:nonesuch' names an unknown harness"),
+        (["burndown"], "fix it\nharness: nope\n", "issue body line 'harness: nope'"),
+        (["burndown:codex", "burndown:aider"], "b", "name several harnesses"),
+    ],
+)
+def test_a_bad_ticket_choice_is_explained_and_no_agent_runs(
+    world: World, labels: list[str], body: str, says: str
+) -> None:
+    scene = Scene()
+    outcome, _ = world.run(scene, world.ticket(labels=labels, body=body))
+    assert outcome is not None and outcome.kind == OutcomeKind.FAILED and scene.seen == []
+    comment = world.gh.comments[-1][2]
+    assert says in comment and "aider, claude-code, codex, mini-swe-agent" in comment
+
+
+def test_a_label_chooses_the_harness_over_the_repository_config(
+    tmp_path: Path, sqlite_engine: Engine
+) -> None:
+    w = make_world(
+        tmp_path, sqlite_engine, {"hello.py": "x\n", ".burndown.yml": "harness: aider\n"}
+    )
+    _, runtime = w.run(Scene(), w.ticket(labels=["burndown:claude-code"]))
+    assert runtime.specs[0].command[0] == "claude"
+
+
+def test_a_refused_option_is_explained_and_no_agent_runs(
+    tmp_path: Path, sqlite_engine: Engine
+) -> None:
+    w = make_world(
+        tmp_path,
+        sqlite_engine,
+        {"hello.py": "x\n", ".burndown.yml": "harness: codex\nmax_turns: 3\n"},
+    )
+    scene = Scene()
+    outcome, _ = w.run(scene, w.ticket())
+    assert outcome is not None and outcome.kind == OutcomeKind.FAILED and scene.seen == []
+    assert "harness 'codex' does not support the option 'max_turns'" in w.gh.comments[-1][2]
+
+
+def test_a_comparison_runs_the_ticket_once_per_harness_on_its_own_branch(world: World) -> None:
+    from sqlmodel import Session, col, select
+
+    from worker.pipeline import branch_for
+    from worker.store.models import Run
+
+    codex = (Path(__file__).parents[1] / "sandbox/recordings/codex-success.jsonl").read_text()
+    tid = world.ticket()
+    ticket = get_ticket(world.engine, tid)
+    assert ticket is not None
+
+    class Both(Scene):
+        def __call__(self, spec: ContainerSpec, ws: Path | None) -> tuple[list[str], int]:
+            if spec.command[0] == "codex":
+                assert ws is not None
+                (ws / "hello.py").write_text("print('hello from codex')\n")
+                return codex.splitlines(), 0
+            return super().__call__(spec, ws)
+
+    runtime = FakeRuntime(Both())
+    config = PipelineConfig(
+        image="img",
+        harness="claude-code",
+        work_dir=world.tmp / "data",
+        harness_models={"codex": "gpt-5.5"},
+    )
+    d = PipelineDeps(
+        engine=world.engine, github=world.gh, runtime=runtime, git_token="t", config=config
+    )
+    for i, name in enumerate(("claude-code", "codex")):
+        if i:
+            queue_ticket(world.engine, tid)
+        outcome = run_ticket(tid, d, harness=name, branch=branch_for(ticket, name))
+        assert outcome is not None and outcome.kind == OutcomeKind.PR_OPENED, outcome.detail
+    heads = [pr.head for _, pr, _ in world.gh.pulls]
+    assert heads == ["burndown/issue-3-claude-code", "burndown/issue-3-codex"]
+    with Session(world.engine) as s:
+        runs = s.exec(select(Run).where(Run.ticket_id == tid).order_by(col(Run.id))).all()
+    assert [(r.harness, r.branch, r.model) for r in runs] == [
+        ("claude-code", "burndown/issue-3-claude-code", None),
+        ("codex", "burndown/issue-3-codex", "gpt-5.5"),
+    ]
+    assert runs[1].cost_usd == 0.00080875  # Codex reports none: priced from its tokens

@@ -3,6 +3,7 @@
 import pytest
 
 from sandbox.errors import HarnessError
+from sandbox.harness.access import ModelEndpoints
 from sandbox.harness.base import HarnessOptions
 from sandbox.runtime import SandboxPolicy
 from worker.errors import ConfigError
@@ -69,7 +70,7 @@ def test_the_model_endpoint_and_the_operators_hosts_are_always_allowed() -> None
         default_options=HarnessOptions(),
         max_policy=MAX.model_copy(update={"allow_hosts": ("pypi.org", "Files.Example:8443")}),
         repo=parse_repo_config(None),
-        model_url="http://172.17.0.1:4000/v1",
+        models=ModelEndpoints(anthropic_base_url="http://172.17.0.1:4000/v1"),
     )
     assert plan.policy.allow_hosts == ("172.17.0.1:4000", "pypi.org", "files.example:8443")
 
@@ -84,7 +85,7 @@ def test_repository_hosts_only_within_the_operators_patterns() -> None:
         default_options=HarnessOptions(),
         max_policy=MAX,
         repo=repo,
-        model_url="https://gateway.internal",
+        models=ModelEndpoints(gateway_url="https://gateway.internal"),
         repo_allowable=["*.pythonhosted.org", "pypi.org", "*.npmjs.org"],
     )
     assert plan.policy.allow_hosts == (
