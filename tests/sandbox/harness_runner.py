@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from sandbox.docker_runtime import DockerRuntime
+from sandbox.egress_proxy import rule_for_url
 from sandbox.harness.base import HarnessOptions, ModelAccess, get_harness
 from sandbox.harness.events import HarnessEvent
 from sandbox.runtime import ContainerExit, SandboxPolicy
@@ -74,7 +75,12 @@ def run(
             image=image,
             workspace=ws,
             user="1000:1000",
-            policy=SandboxPolicy(timeout_seconds=timeout, idle_timeout_seconds=timeout),
+            # As in the pipeline: the only way out is the egress proxy, to the model alone.
+            policy=SandboxPolicy(
+                timeout_seconds=timeout,
+                idle_timeout_seconds=timeout,
+                allow_hosts=(str(rule_for_url(model.base_url)),),
+            ),
         )
         spec = harness_spec(harness, prompt, options, access, target)
         runtime = DockerRuntime()
