@@ -19,12 +19,9 @@ from sandbox.harness.base import HarnessOptions, ModelAccess, Provider, v1_url
 from sandbox.harness.events import (
     EventKind,
     HarnessEvent,
+    JsonLinesAdapter,
     ResultStatus,
-    json_object,
     result_event,
-    stopped_result,
-    unparsed,
-    with_raw,
 )
 from sandbox.harness.shims import shim_source
 
@@ -32,7 +29,7 @@ PYTHON = "/opt/aider/bin/python"
 _APPLIED = "Applied edit to "
 
 
-class Aider:
+class Aider(JsonLinesAdapter):
     """Adapter for Aider (its console, tapped by the wrapper)."""
 
     name = "aider"
@@ -98,17 +95,6 @@ class Aider:
         if access.api_key:
             env["OPENAI_API_KEY"] = access.api_key.get_secret_value()
         return env
-
-    def parse_line(self, line: str) -> list[HarnessEvent]:
-        if not line.strip():
-            return []
-        native = json_object(line)
-        if native is None:
-            return unparsed(line)
-        return with_raw(self._map(native), native)
-
-    def finish(self, exit_code: int | None, timed_out: bool) -> list[HarnessEvent]:
-        return stopped_result(timed_out, exit_code, self._result_seen)
 
     def _map(self, n: dict[str, Any]) -> list[HarnessEvent]:
         kind = n.get("type")

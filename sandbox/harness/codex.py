@@ -12,12 +12,9 @@ from sandbox.harness.base import HarnessOptions, ModelAccess, Provider, v1_url
 from sandbox.harness.events import (
     EventKind,
     HarnessEvent,
+    JsonLinesAdapter,
     ResultStatus,
-    json_object,
     result_event,
-    stopped_result,
-    unparsed,
-    with_raw,
 )
 
 #: The key variable the custom provider reads (never the vendor's own name: no other tool in
@@ -27,7 +24,7 @@ KEY_VAR = "BURNDOWN_MODEL_KEY"
 _TOOL_ITEMS = {"command_execution", "file_change", "mcp_tool_call", "web_search"}
 
 
-class Codex:
+class Codex(JsonLinesAdapter):
     """Adapter for the Codex CLI (`codex exec --json`)."""
 
     name = "codex"
@@ -73,17 +70,6 @@ class Codex:
             key = access.api_key.get_secret_value()
             env[KEY_VAR if access.base_url else "OPENAI_API_KEY"] = key
         return env
-
-    def parse_line(self, line: str) -> list[HarnessEvent]:
-        if not line.strip():
-            return []
-        native = json_object(line)
-        if native is None:
-            return unparsed(line)
-        return with_raw(self._map(native), native)
-
-    def finish(self, exit_code: int | None, timed_out: bool) -> list[HarnessEvent]:
-        return stopped_result(timed_out, exit_code, self._result_seen)
 
     def _map(self, n: dict[str, Any]) -> list[HarnessEvent]:
         kind = n.get("type")

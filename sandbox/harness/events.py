@@ -107,3 +107,24 @@ def stopped_result(timed_out: bool, exit_code: int | None, seen: bool) -> list[H
 def cost_of(events: list[HarnessEvent]) -> float | None:
     found = [e for e in events if e.kind == EventKind.COST and e.data.get("usd") is not None]
     return float(found[-1].data["usd"]) if found else None
+
+
+class JsonLinesAdapter:
+    """`parse_line` and `finish` for adapters whose native output is one JSON object a line:
+    a subclass maps one native object (`_map`) and sets `_result_seen` when it saw a result."""
+
+    _result_seen: bool = False
+
+    def _map(self, native: dict[str, Any]) -> list[HarnessEvent]:
+        raise NotImplementedError
+
+    def parse_line(self, line: str) -> list[HarnessEvent]:
+        if not line.strip():
+            return []
+        native = json_object(line)
+        if native is None:
+            return unparsed(line)
+        return with_raw(self._map(native), native)
+
+    def finish(self, exit_code: int | None, timed_out: bool) -> list[HarnessEvent]:
+        return stopped_result(timed_out, exit_code, self._result_seen)

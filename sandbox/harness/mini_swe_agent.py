@@ -20,12 +20,9 @@ from sandbox.harness.base import HarnessOptions, ModelAccess, Provider, v1_url
 from sandbox.harness.events import (
     EventKind,
     HarnessEvent,
+    JsonLinesAdapter,
     ResultStatus,
-    json_object,
     result_event,
-    stopped_result,
-    unparsed,
-    with_raw,
 )
 from sandbox.harness.prices import default_prices
 from sandbox.harness.shims import shim_source
@@ -41,7 +38,7 @@ _EXIT_STATUS = {
 }
 
 
-class MiniSweAgent:
+class MiniSweAgent(JsonLinesAdapter):
     """Adapter for mini-swe-agent (its trajectory, streamed by the follower)."""
 
     name = "mini-swe-agent"
@@ -91,17 +88,6 @@ class MiniSweAgent:
         if access.api_key:
             env["OPENAI_API_KEY"] = access.api_key.get_secret_value()
         return env
-
-    def parse_line(self, line: str) -> list[HarnessEvent]:
-        if not line.strip():
-            return []
-        native = json_object(line)
-        if native is None:
-            return unparsed(line)
-        return with_raw(self._map(native), native)
-
-    def finish(self, exit_code: int | None, timed_out: bool) -> list[HarnessEvent]:
-        return stopped_result(timed_out, exit_code, self._result_seen)
 
     def _map(self, n: dict[str, Any]) -> list[HarnessEvent]:
         kind = n.get("type")
