@@ -107,13 +107,13 @@ class PyGithubClient:
 
     def get_pull(self, full_name: str, number: int) -> PullRequest:
         def go() -> PullRequest:
-            return _pull(self._gh.get_repo(full_name, lazy=True).get_pull(number))
+            return _pull(self._gh.get_repo(full_name).get_pull(number))
 
         return self._call(f"get pull request {full_name}#{number}", go)
 
     def issues_updated_since(self, full_name: str, since: datetime) -> list[IssueState]:
         def go() -> list[IssueState]:
-            found = self._gh.get_repo(full_name, lazy=True).get_issues(
+            found = self._gh.get_repo(full_name).get_issues(
                 state="all", since=since, sort="updated", direction="asc"
             )
             return [
@@ -133,7 +133,7 @@ class PyGithubClient:
 
     def commits_since(self, full_name: str, branch: str, since: datetime) -> list[Commit]:
         def go() -> list[Commit]:
-            found = self._gh.get_repo(full_name, lazy=True).get_commits(sha=branch, since=since)
+            found = self._gh.get_repo(full_name).get_commits(sha=branch, since=since)
             return [
                 Commit(
                     sha=c.sha,
