@@ -38,6 +38,7 @@ STAGES = [
     "first_event",
     "harness",
     "commit",
+    "verify",
     "push",
     "pull_request",
 ]
@@ -103,7 +104,15 @@ def main() -> None:
     with GitHubStandIn() as gh, ScriptedModel(host=bridge_gateway()) as model:
         bot = gh.add_user("bot")
         gh.add_user("maria")
-        gh.add_repo(REPO, {"README.md": "Teh widgets.\n"})
+        check = 'grep -q "The widgets" README.md || { echo "not ok 1 - typo"; exit 1; }\n'
+        gh.add_repo(
+            REPO,
+            {
+                "README.md": "Teh widgets.\n",
+                "check.sh": check,
+                ".burndown.yml": "test: sh check.sh\n",
+            },
+        )
         gh.set_permission(REPO, "maria", "write")
         gh.set_permission(REPO, "bot", "write")
         model.set_script(

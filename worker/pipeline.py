@@ -306,7 +306,9 @@ class _Run:
                 sha,
                 commands,
                 image=self.cfg.image,
-                policy=plan.policy,
+                # The tests get no model key and no route to the model: only the hosts the
+                # operator and repository allow (none: no network, and no proxy to start).
+                policy=plan.policy.model_copy(update={"allow_hosts": plan.tool_hosts}),
                 user=user,
                 labels=self.target_labels,
                 scratch=co.root / "verify",

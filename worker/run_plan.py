@@ -90,6 +90,9 @@ class RunPlan:
     """Hosts the repository asked for that the operator does not allow."""
     source: str = "default"
     """Where the harness choice came from: override, label or body line, .burndown.yml, default."""
+    tool_hosts: tuple[str, ...] = ()
+    """The allowed hosts but the model endpoint: what the repository's own setup and tests may
+    reach (none: verification runs with no network at all)."""
 
 
 def plan_run(
@@ -152,6 +155,7 @@ def plan_run(
         repo=repo,
         refused_hosts=refused,
         source=source,
+        tool_hosts=(*max_policy.allow_hosts, *allowed),
     )
 
 

@@ -398,14 +398,11 @@ def test_the_sandbox_policy_and_egress_refusals_become_run_events(
     outcome = run_ticket(world.ticket(), deps)
     assert outcome is not None and outcome.kind == OutcomeKind.PR_OPENED
     assert len(runtime.specs) == 3  # the agent, then the tests on base and on the change
-    for spec in runtime.specs:
+    tools = ("mirror.local:8080", "pypi.org", "files.pythonhosted.org")
+    for i, spec in enumerate(runtime.specs):
         assert spec.policy.memory == "1g"
-        assert spec.policy.allow_hosts == (
-            "gateway.local:4000",
-            "mirror.local:8080",
-            "pypi.org",
-            "files.pythonhosted.org",
-        )
+        # the agent reaches its model too; the tests only the hosts allowed for tools
+        assert spec.policy.allow_hosts == (("gateway.local:4000",) if i == 0 else ()) + tools
         assert spec.labels == {RUN_LABEL: str(outcome.run_id), DEPLOYMENT_LABEL: "team-a"}
         assert "tok" not in json.dumps(spec.env)
     assert runtime.specs[0].env["ANTHROPIC_API_KEY"] == "k"
@@ -508,3 +505,10 @@ def test_a_comparison_runs_the_ticket_once_per_harness_on_its_own_branch(world: 
         ("codex", "burndown/issue-3-codex", "gpt-5.5"),
     ]
     assert runs[1].cost_usd == 0.00080875  # Codex reports none: priced from its tokens
+
+
+def test_verification_gets_no_route_to_the_model(world: World) -> None:
+    _, runtime = world.run(Scene(), world.ticket())
+    agent, *checks = runtime.specs
+    assert agent.policy.allow_hosts  # the model endpoint (the harness's default here)
+    assert [c.policy.allow_hosts for c in checks] == [(), ()]
