@@ -33,11 +33,11 @@ SendFn = Callable[[str, object], object]
 def register(app: Celery, settings: Settings) -> None:
     """Add intake and the periodic jobs (reconciler, lifecycle sync, sandbox reaper)."""
 
-    @app.task(name=INTAKE_TASK)  # type: ignore[untyped-decorator]
+    @app.task(name=INTAKE_TASK, shared=False)  # type: ignore[untyped-decorator]
     def intake_task(delivery_id: str) -> None:
         process_delivery(delivery_id, intake_deps(app, settings))
 
-    @app.task(name=RECONCILE_TASK)  # type: ignore[untyped-decorator]
+    @app.task(name=RECONCILE_TASK, shared=False)  # type: ignore[untyped-decorator]
     def reconcile_task() -> None:
         reconcile(
             engine_for(settings.resolved_database_url()),
@@ -46,14 +46,14 @@ def register(app: Celery, settings: Settings) -> None:
             grace=settings.reconcile_interval_seconds,
         )
 
-    @app.task(name=LIFECYCLE_TASK)  # type: ignore[untyped-decorator]
+    @app.task(name=LIFECYCLE_TASK, shared=False)  # type: ignore[untyped-decorator]
     def lifecycle_task() -> None:
         try:
             run_lifecycle_sync(settings)
         except ConfigError as exc:
             log.warning("lifecycle sync skipped", reason=str(exc))
 
-    @app.task(name=REAP_TASK)  # type: ignore[untyped-decorator]
+    @app.task(name=REAP_TASK, shared=False)  # type: ignore[untyped-decorator]
     def reap_task() -> None:
         reap_sandboxes(settings, grace_seconds=settings.sandbox_reap_grace_seconds)
 

@@ -62,7 +62,7 @@ def create_celery(settings: Settings) -> Celery:
 
     deps: list[PipelineDeps] = []  # built on the first task, in the worker process only
 
-    @app.task(name=RUN_TASK)  # type: ignore[untyped-decorator]
+    @app.task(name=RUN_TASK, shared=False)  # type: ignore[untyped-decorator]
     def run_ticket_task(ticket_id: int) -> None:
         if not deps:
             deps.append(pipeline_deps(settings))
