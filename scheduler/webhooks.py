@@ -3,11 +3,13 @@
 import hashlib
 import hmac
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from sandbox.errors import BurndownError
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class BadDelivery(BurndownError):
@@ -58,13 +60,17 @@ class IssueLabeled(BaseModel):
     sender: _User
 
 
-def parse_issue_labeled(payload: Any) -> IssueLabeled:
-    """The `issues.labeled` fields, or `BadDelivery` saying what is missing."""
+def _parse(model: type[M], payload: Any, what: str) -> M:
     try:
-        return IssueLabeled.model_validate(payload)
+        return model.model_validate(payload)
     except ValidationError as exc:
         fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
-        raise BadDelivery(f"issues.labeled body lacks or mistypes: {fields}") from None
+        raise BadDelivery(f"{what} body lacks or mistypes: {fields}") from None
+
+
+def parse_issue_labeled(payload: Any) -> IssueLabeled:
+    """The `issues.labeled` fields, or `BadDelivery` saying what is missing."""
+    return _parse(IssueLabeled, payload, "issues.labeled")
 
 
 class _Ref(BaseModel):
@@ -97,8 +103,4 @@ class PullRequestEvent(BaseModel):
 
 def parse_pull_request(payload: Any) -> PullRequestEvent:
     """The `pull_request` fields, or `BadDelivery` saying what is missing."""
-    try:
-        return PullRequestEvent.model_validate(payload)
-    except ValidationError as exc:
-        fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
-        raise BadDelivery(f"pull_request body lacks or mistypes: {fields}") from None
+    return _parse(PullRequestEvent, payload, "pull_request")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import CHECK, README, World
-from tests.support.model_server import Request, ToolCall, Turn
+from tests.support.model_server import Request, ScriptSource, ToolCall, Turn
 from worker.celery_app import pipeline_deps
 from worker.pipeline import PipelineDeps, run_ticket
 from worker.settings import Settings
@@ -42,7 +42,7 @@ def deps(w: World, tmp_path: Path, **overrides: object) -> PipelineDeps:
     return pipeline_deps(s)
 
 
-def run(w: World, d: PipelineDeps, repo: str, script: list[Turn]) -> tuple[OutcomeKind, str]:
+def run(w: World, d: PipelineDeps, repo: str, script: ScriptSource) -> tuple[OutcomeKind, str]:
     number = w.github.create_issue(repo, "Fix the README typo", "It says Teh.", "maria")
     w.model.set_script(script)
     t = upsert_ticket(
@@ -169,21 +169,8 @@ def test_the_reviewer_reads_only_and_its_verdict_decides_draft(
     repo = setup_repo(
         world, {".burndown.yml": "test: sh check.sh\nreview:\n  enabled: true\n", "check.sh": CHECK}
     )
-    number = world.github.create_issue(repo, "Fix the README typo", "It says Teh.", "maria")
-    world.model.set_script(_reviewer_or_agent(verdict))
-    d = deps(world, tmp_path)
-    t = upsert_ticket(
-        d.engine,
-        repo,
-        number,
-        title="Fix the README typo",
-        body="It says Teh.",
-        url="u",
-        labeled_by="maria",
-    )
-    assert t.id is not None and queue_ticket(d.engine, t.id)
-    outcome = run_ticket(t.id, d)
-    assert outcome is not None and outcome.kind == kind, outcome.detail
+    got, detail = run(world, deps(world, tmp_path), repo, _reviewer_or_agent(verdict))
+    assert got == kind, detail
     (pr,) = world.github.pulls(repo)
     assert "The typo is fixed." in pr["body"] and pr["draft"] is (kind == OutcomeKind.PR_DRAFT)
     # The reviewer's write failed, so the pushed README is the agent's.
