@@ -17,6 +17,7 @@ from sandbox.errors import SandboxError
 from sandbox.reaper import ReapReport, RunState, reap, unknown_runs
 from sandbox.runtime import (
     DEADLINE_LABEL,
+    DEFAULT_DEPLOYMENT,
     DEPLOYMENT_LABEL,
     MANAGED_LABEL,
     ROLE_LABEL,
@@ -28,7 +29,6 @@ from sandbox.runtime import (
 
 # Time a run's resources may outlive its wall-clock limit before the reaper takes them.
 DEADLINE_MARGIN_SECONDS = 300
-DEFAULT_DEPLOYMENT = "burndown"  # the default queue name, which names deployments
 
 
 class DockerRuntime:

@@ -11,6 +11,7 @@ from sandbox.egress_proxy import parse_rule
 MANAGED_LABEL = "org.burndown.managed"
 RUN_LABEL = "org.burndown.run-id"
 DEPLOYMENT_LABEL = "org.burndown.deployment"
+DEFAULT_DEPLOYMENT = "burndown"  # the default queue name, which names deployments
 DEADLINE_LABEL = "org.burndown.deadline"
 ROLE_LABEL = "org.burndown.role"
 

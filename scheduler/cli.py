@@ -60,7 +60,8 @@ def api(
 
     from scheduler.api import create_app
     from scheduler.jobs import INTAKE_TASK, register
-    from worker.celery_app import create_celery, engine_for
+    from worker.celery_app import create_celery
+    from worker.wiring import engine_for
 
     s = _settings()
     celery = create_celery(s)
@@ -81,7 +82,8 @@ def worker(
 ) -> None:
     """Run the Celery worker that processes deliveries and runs tickets."""
     from scheduler.jobs import register
-    from worker.celery_app import create_celery, reap_sandboxes
+    from worker.celery_app import create_celery
+    from worker.wiring import reap_sandboxes
 
     s = _settings()
     try:
@@ -244,8 +246,8 @@ def run(
     harnesses the ticket runs once per harness, one after another, each on its own branch
     `burndown/issue-<n>-<harness>`."""
     from sandbox.harness.base import get_harness
-    from worker.celery_app import pipeline_deps
     from worker.store.migrate import upgrade
+    from worker.wiring import pipeline_deps
 
     s = _settings()
     repo, number = parse_ref(ref)

@@ -64,10 +64,10 @@ def harness_run(
     events as JSON lines as they arrive. Exits 0 when the harness reports success."""
     from sandbox.docker_runtime import DockerRuntime
     from sandbox.harness.events import EventKind, ResultStatus
-    from worker.celery_app import pipeline_config
     from worker.harness_run import SandboxTarget, harness_spec, run_harness
     from worker.pipeline import plan_for
     from worker.repo_config import RepoConfig
+    from worker.wiring import pipeline_config
 
     s = get_settings()
     configure_logging(json=s.log_json)
@@ -124,9 +124,9 @@ def harness_run(
 def events(run_id: Annotated[int, typer.Argument(help="The run's id.")]) -> None:
     """Print a run's stored events as JSON lines (harness events with their raw native event,
     and pipeline stages), in order."""
-    from worker.celery_app import engine_for
     from worker.store.migrate import upgrade
     from worker.store.repo import run_events
+    from worker.wiring import engine_for
 
     s = get_settings()
     configure_logging(json=s.log_json)

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from scheduler.handling import IntakeDeps
 from scheduler.intake import process_delivery
 from scheduler.lifecycle import SyncCounts, sync_lifecycle
-from worker.celery_app import RUN_TASK, engine_for, github_client, reap_sandboxes
+from worker.celery_app import RUN_TASK
 from worker.errors import ConfigError
 from worker.settings import Settings
 from worker.store.models import OutcomeKind, utcnow
@@ -21,6 +21,7 @@ from worker.store.repo import (
     stale_queued,
     stale_running,
 )
+from worker.wiring import engine_for, github_client, reap_sandboxes
 
 INTAKE_TASK = "burndown.intake"
 RECONCILE_TASK = "burndown.reconcile"

@@ -20,12 +20,12 @@ from typing import TextIO
 from sandbox.docker_runtime import DockerRuntime
 from sandbox.errors import BurndownError
 from sandbox.runtime import DEPLOYMENT_LABEL, RUN_LABEL, ContainerExit, Limit
-from worker.celery_app import pipeline_config
 from worker.errors import ConfigError
 from worker.harness_run import SandboxTarget, sandbox_spec
 from worker.pipeline import SANDBOX_UID, plan_for, sandbox_user
 from worker.repo_config import CONFIG_FILE, RepoConfig, parse_repo_config
 from worker.settings import Settings
+from worker.wiring import pipeline_config
 
 EXIT_FOR_LIMIT: dict[Limit, int] = {"time": 124, "idle": 123, "memory": 122}
 EXIT_SANDBOX_ERROR = 125

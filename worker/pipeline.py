@@ -19,7 +19,14 @@ from sqlalchemy import Engine
 from sandbox.errors import BurndownError
 from sandbox.harness.access import ModelEndpoints
 from sandbox.harness.base import HarnessOptions, get_harness
-from sandbox.runtime import DEPLOYMENT_LABEL, RUN_LABEL, ContainerRuntime, SandboxPolicy
+from sandbox.runtime import (
+    DEFAULT_DEPLOYMENT,
+    DEPLOYMENT_LABEL,
+    RUN_LABEL,
+    ContainerRuntime,
+    SandboxPolicy,
+)
+from worker import defaults
 from worker.agent import HarnessRun, run_harness
 from worker.diff_policy import DiffPolicy, Violation, check_diff
 from worker.events import EventRecorder, EventSink
@@ -56,21 +63,21 @@ class PipelineConfig:
     options: HarnessOptions = field(default_factory=HarnessOptions)
     models: ModelEndpoints = field(default_factory=ModelEndpoints)
     harness_models: dict[str, str] = field(default_factory=dict)
-    trigger_label: str = "burndown"
+    trigger_label: str = defaults.TRIGGER_LABEL
+    """Starts runs; the agent's pull requests carry it too."""
     policy: SandboxPolicy = field(default_factory=SandboxPolicy)
     """The operator's maxima; its `allow_hosts` are reachable from every sandbox."""
     repo_allowable_hosts: tuple[str, ...] = ()
     """What a repository's `sandbox.allow_hosts` may ask for."""
-    deployment: str = "burndown"
+    deployment: str = DEFAULT_DEPLOYMENT
     """Labels this deployment's sandbox resources, so that its reaper touches only those."""
     diff_policy: DiffPolicy = field(default_factory=DiffPolicy)
     review: bool = False
     review_harness: str | None = None
-    pr_label: str = "burndown"
-    git_timeout: float = 300.0
-    author_name: str = "burndown[bot]"
-    author_email: str = "burndown@users.noreply.github.com"
-    public_url: str = "http://localhost:8000"
+    git_timeout: float = defaults.GIT_TIMEOUT_SECONDS
+    author_name: str = defaults.AUTHOR_NAME
+    author_email: str = defaults.AUTHOR_EMAIL
+    public_url: str = defaults.PUBLIC_URL
 
     def run_url(self, run_id: int | None) -> str:
         return f"{self.public_url.rstrip('/')}/runs/{run_id}"
@@ -401,7 +408,7 @@ class _Run:
                 base=default_branch,
                 body=pr_body(self.ticket, facts, verification, review),
                 draft=draft,
-                label=self.cfg.pr_label,
+                label=self.cfg.trigger_label,
             )
         state = "a draft pull request" if draft else "a pull request"
         if existed:

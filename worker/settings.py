@@ -8,6 +8,10 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from sandbox.runtime import DEFAULT_DEPLOYMENT, SandboxPolicy
+from worker import defaults
+from worker.diff_policy import DiffPolicy
+
 
 def _host_list(value: Any) -> Any:
     """`a.example,b.example:8443` or a JSON list, from the environment."""
@@ -20,6 +24,16 @@ def _host_list(value: Any) -> Any:
 
 
 HostList = Annotated[list[str], NoDecode, BeforeValidator(_host_list)]
+
+
+def _policy(name: str) -> Any:
+    """The sandbox's own default for a limit: defined once, in `SandboxPolicy`."""
+    return SandboxPolicy.model_fields[name].default
+
+
+def _diff(name: str) -> Any:
+    """The diff policy's own default for a limit: defined once, in `DiffPolicy`."""
+    return DiffPolicy.model_fields[name].default
 
 
 class Settings(BaseSettings):
@@ -38,7 +52,7 @@ class Settings(BaseSettings):
         None, description="Celery broker (redis://...); unset: an embedded SQLite broker."
     )
     queue: str = Field(
-        "burndown",
+        DEFAULT_DEPLOYMENT,
         description="Celery queue name (several deployments can "
         "share one Redis with different queues).",
     )
@@ -47,7 +61,7 @@ class Settings(BaseSettings):
     github_api_url: str = "https://api.github.com"
     github_token: SecretStr | None = None
     github_webhook_secret: SecretStr | None = None
-    trigger_label: str = "burndown"
+    trigger_label: str = defaults.TRIGGER_LABEL
     http_timeout_seconds: float = 30.0
 
     # The agent
@@ -65,7 +79,7 @@ class Settings(BaseSettings):
         None, description="A LiteLLM-compatible gateway every harness uses instead of a vendor."
     )
     litellm_api_key: SecretStr | None = None
-    run_timeout_seconds: int = 1800
+    run_timeout_seconds: int = int(_policy("timeout_seconds"))
     max_turns: int | None = Field(None, description="Turn limit; unset: the harness's own.")
     max_budget_usd: float | None = Field(None, description="Spend limit per run, USD.")
     system_prompt: str | None = Field(None, description="Appended to each harness's prompt.")
@@ -75,12 +89,14 @@ class Settings(BaseSettings):
 
     # The sandbox: these are the operator's maxima; a repository's .burndown.yml may lower them.
     sandbox_image: str = "burndown-sandbox:latest"
-    sandbox_memory: str = "4g"
-    sandbox_cpus: float = 2.0
-    sandbox_pids: int = 512
-    sandbox_tmpfs_size: str = Field("1g", description="Size of each tmpfs (/tmp, the home).")
+    sandbox_memory: str = _policy("memory")
+    sandbox_cpus: float = _policy("cpus")
+    sandbox_pids: int = _policy("pids")
+    sandbox_tmpfs_size: str = Field(
+        _policy("tmpfs_size"), description="Size of each tmpfs (/tmp, the home)."
+    )
     sandbox_idle_timeout_seconds: float = Field(
-        600.0, description="Kill a run that prints nothing for this long."
+        _policy("idle_timeout_seconds"), description="Kill a run that prints nothing for this long."
     )
     sandbox_allow_hosts: HostList = Field(
         default_factory=list,
@@ -92,7 +108,7 @@ class Settings(BaseSettings):
         description="Hosts a repository's `sandbox.allow_hosts` may ask for; others are refused.",
     )
     sandbox_egress_network: str = Field(
-        "bridge",
+        _policy("egress_network"),
         description="Docker network through which the egress proxy reaches the allowed hosts.",
     )
     sandbox_gvisor: bool = Field(
@@ -104,9 +120,13 @@ class Settings(BaseSettings):
     docker_timeout_seconds: int = 120
 
     # The reviewer stage
-    diff_max_files: int = Field(100, description="Most files a change may touch.")
-    diff_max_lines: int = Field(5000, description="Most lines a change may add plus remove.")
-    diff_max_binary_bytes: int = Field(1024 * 1024, description="Largest binary file allowed.")
+    diff_max_files: int = Field(_diff("max_files"), description="Most files a change may touch.")
+    diff_max_lines: int = Field(
+        _diff("max_lines"), description="Most lines a change may add plus remove."
+    )
+    diff_max_binary_bytes: int = Field(
+        _diff("max_binary_bytes"), description="Largest binary file allowed."
+    )
     diff_forbidden_paths: list[str] | None = Field(
         None, description="Globs a change may not touch (JSON list); default: workflows, keys."
     )
@@ -115,10 +135,10 @@ class Settings(BaseSettings):
     max_fix_runs: int = Field(2, description="Fix runs a failed check may start per ticket.")
 
     # git and pull requests
-    git_timeout_seconds: int = 300
-    git_author_name: str = "burndown[bot]"
-    git_author_email: str = "burndown@users.noreply.github.com"
-    public_url: str = "http://localhost:8000"
+    git_timeout_seconds: int = defaults.GIT_TIMEOUT_SECONDS
+    git_author_name: str = defaults.AUTHOR_NAME
+    git_author_email: str = defaults.AUTHOR_EMAIL
+    public_url: str = defaults.PUBLIC_URL
 
     # Processes
     api_host: str = "127.0.0.1"

@@ -9,12 +9,12 @@ import pytest
 
 from tests.e2e.conftest import CHECK, README, World
 from tests.support.model_server import Request, ScriptSource, ToolCall, Turn
-from worker.celery_app import pipeline_deps
 from worker.pipeline import PipelineDeps, run_ticket
 from worker.settings import Settings
 from worker.store.migrate import upgrade
 from worker.store.models import OutcomeKind
 from worker.store.repo import queue_ticket, upsert_ticket
+from worker.wiring import pipeline_deps
 
 
 def setup_repo(w: World, files: dict[str, str], repo: str = "acme/checked") -> str:

@@ -1,0 +1,12 @@
+"""Defaults the data plane's pieces share with the settings, each defined once here.
+
+Sandbox limits are the sandbox's own (`sandbox.runtime.SandboxPolicy`) and diff limits the diff
+policy's (`worker.diff_policy.DiffPolicy`); the settings refer to those.
+"""
+
+TRIGGER_LABEL = "burndown"
+"""The label that starts a run, and that the agent's pull requests carry."""
+GIT_TIMEOUT_SECONDS = 300
+AUTHOR_NAME = "burndown[bot]"
+AUTHOR_EMAIL = "burndown@users.noreply.github.com"
+PUBLIC_URL = "http://localhost:8000"
