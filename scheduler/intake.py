@@ -15,6 +15,7 @@ from scheduler import followups
 from scheduler.handling import Handled, Handler, IntakeDeps
 from scheduler.lifecycle import observation_from_event
 from scheduler.webhooks import BadDelivery, parse_issue_labeled, parse_pull_request
+from worker import texts
 from worker.github.protocol import WRITE_ROLES
 from worker.run_plan import harness_label, ticket_choice
 from worker.store.lifecycle import known_pull, observe_pull
@@ -59,7 +60,7 @@ def handle_issue_labeled(payload: dict[str, Any], deps: IntakeDeps) -> Handled:
         return Handled(DeliveryStatus.IGNORED, "not a trigger")
     role = deps.github.role(repo, who)
     if role not in WRITE_ROLES:
-        deps.github.comment(repo, number, _refusal(who, deps.trigger_label))
+        deps.github.comment(repo, number, texts.untrusted_labeller(who, deps.trigger_label))
         return Handled(
             DeliveryStatus.REJECTED, f"{who} has role {role!r}; write, maintain or admin is needed"
         )
@@ -67,7 +68,7 @@ def handle_issue_labeled(payload: dict[str, Any], deps: IntakeDeps) -> Handled:
     try:
         ticket_choice(labels, ev.issue.body or "", deps.trigger_label)
     except BurndownError as exc:
-        deps.github.comment(repo, number, f"<!-- burndown -->\nBurndown will not run: {exc}")
+        deps.github.comment(repo, number, texts.will_not_run(exc))
         return Handled(DeliveryStatus.REJECTED, str(exc))
     ticket = upsert_ticket(
         deps.engine,
@@ -84,15 +85,6 @@ def handle_issue_labeled(payload: dict[str, Any], deps: IntakeDeps) -> Handled:
         deps.enqueue_run(ticket.id)
     return Handled(
         DeliveryStatus.PROCESSED, "queued" if queued else "already queued or running", ticket.id
-    )
-
-
-def _refusal(login: str, label: str) -> str:
-    return (
-        "<!-- burndown -->\n"
-        f"Thanks @{login}! Burndown only starts work when the `{label}` label is added by "
-        "someone with write, maintain or admin permission on this repository, so it will not "
-        "act on this label. A maintainer can add it to start a run."
     )
 
 

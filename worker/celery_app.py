@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from worker.pipeline import PipelineDeps, run_ticket
+from worker.pipeline import run_ticket
+from worker.pipeline_config import PipelineDeps
 from worker.settings import Settings
 from worker.wiring import pipeline_deps
 

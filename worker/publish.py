@@ -5,61 +5,15 @@ no pull request and a comment on the issue saying why (see the pipeline).
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import structlog
 
 from sandbox.errors import BurndownError
 from worker.github.protocol import GitHubClient, PullRequest
-from worker.review import Review
 from worker.store.models import Run, Ticket
-from worker.verify import Verification
+from worker.texts import pr_title
 
-MARKER = "<!-- burndown -->"
 log = structlog.get_logger("publish")
-
-
-@dataclass(frozen=True)
-class RunFacts:
-    """What the PR body reports about the run."""
-
-    harness: str
-    model: str | None
-    seconds: float
-    input_tokens: int | None
-    output_tokens: int | None
-    cost_usd: float | None
-    run_url: str
-    summary: str
-
-
-def pr_body(
-    ticket: Ticket, facts: RunFacts, verification: Verification, review: Review | None
-) -> str:
-    tokens = (
-        f"{facts.input_tokens} in / {facts.output_tokens} out"
-        if facts.input_tokens is not None
-        else "unknown"
-    )
-    cost = "unknown" if facts.cost_usd is None else f"${facts.cost_usd:.4f}"
-    parts = [
-        f"{MARKER}\nCloses #{ticket.number}",
-        f"## What the agent says\n\n{facts.summary or '(the agent gave no summary)'}",
-        f"## Verification\n\n{verification.markdown()}",
-    ]
-    if review is not None:
-        verdict = {
-            "approve": "approves",
-            "doubt": "requests changes",
-            "unknown": "gave no verdict",
-        }[review.verdict]
-        parts.append(f"## Review\n\nThe reviewer {verdict}.\n\n{review.text}")
-    parts.append(
-        f"## Run\n\n- Harness: `{facts.harness}`\n- Model: `{facts.model or 'default'}`\n"
-        f"- Duration: {facts.seconds:.0f} s\n- Tokens: {tokens}\n- Cost: {cost}\n"
-        f"- Run: {facts.run_url}"
-    )
-    return "\n\n".join(parts) + "\n"
 
 
 def open_or_update(
@@ -81,7 +35,7 @@ def open_or_update(
         ticket.repo,
         head=run.branch,
         base=base,
-        title=f"{ticket.title} (#{ticket.number})",
+        title=pr_title(ticket),
         body=body,
         draft=draft,
     )

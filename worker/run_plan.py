@@ -8,13 +8,14 @@ is, first match wins: an explicit override (the CLI's `--harness`), the ticket's
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sandbox.egress_proxy import parse_rule, rule_for_url
 from sandbox.errors import HarnessError
 from sandbox.harness.access import ModelEndpoints
 from sandbox.harness.base import Harness, HarnessOptions, get_harness, harness_names
 from sandbox.runtime import SandboxPolicy
+from worker.diff_policy import DiffPolicy
 from worker.errors import ConfigError
 from worker.repo_config import RepoConfig
 
@@ -79,6 +80,14 @@ def size_bytes(text: str) -> int:
 
 
 @dataclass(frozen=True)
+class ReviewerPlan:
+    """The reviewer of a run's change: its harness and options."""
+
+    harness: Harness
+    options: HarnessOptions
+
+
+@dataclass(frozen=True)
 class RunPlan:
     """The resolved choices of one run."""
 
@@ -93,6 +102,10 @@ class RunPlan:
     tool_hosts: tuple[str, ...] = ()
     """The allowed hosts but the model endpoint: what the repository's own setup and tests may
     reach (none: verification runs with no network at all)."""
+    diff_policy: DiffPolicy = field(default_factory=DiffPolicy)
+    """The operator's diff policy, tightened by the repository's."""
+    reviewer: ReviewerPlan | None = None
+    """Who reviews the change before it is pushed; None: no review."""
 
 
 def plan_run(
@@ -106,6 +119,9 @@ def plan_run(
     harness_models: Mapping[str, str] | None = None,
     models: ModelEndpoints | None = None,
     repo_allowable: Sequence[str] = (),
+    max_diff: DiffPolicy | None = None,
+    review: bool = False,
+    review_harness: str | None = None,
 ) -> RunPlan:
     """Resolve a run's harness, options and policy; `HarnessError` for an unknown harness.
 
@@ -114,7 +130,8 @@ def plan_run(
     the operator's model for this harness (`harness_models`), else the operator's default.
     The sandbox may reach the model endpoint this harness is given (else its default), the
     hosts in `max_policy.allow_hosts`, and those of the repository's `allow_hosts` that some
-    entry of `repo_allowable` covers."""
+    entry of `repo_allowable` covers. The diff policy is `max_diff` tightened by the
+    repository's; the reviewer is chosen by `reviewer_for`."""
     if override:
         name, source = override, "override"
     elif ticket:
@@ -156,7 +173,44 @@ def plan_run(
         refused_hosts=refused,
         source=source,
         tool_hosts=(*max_policy.allow_hosts, *allowed),
+        diff_policy=tighten_diff(max_diff or DiffPolicy(), repo),
+        reviewer=reviewer_for(
+            repo, harness, options, enabled=review, name=review_harness, models=harness_models
+        ),
     )
+
+
+def tighten_diff(maximum: DiffPolicy, repo: RepoConfig) -> DiffPolicy:
+    """The operator's diff policy with the repository's limits where they are lower and its
+    forbidden paths added."""
+    rp = repo.policy
+    return maximum.model_copy(
+        update={
+            "max_files": min(rp.max_files or maximum.max_files, maximum.max_files),
+            "max_lines": min(rp.max_lines or maximum.max_lines, maximum.max_lines),
+            "forbidden_paths": [*maximum.forbidden_paths, *rp.forbidden_paths],
+        }
+    )
+
+
+def reviewer_for(
+    repo: RepoConfig,
+    agent: Harness,
+    agent_options: HarnessOptions,
+    *,
+    enabled: bool,
+    name: str | None,
+    models: Mapping[str, str] | None,
+) -> ReviewerPlan | None:
+    """The reviewer, when the repository (else the operator) turns review on: the repository's
+    harness, else the operator's, else the agent's own."""
+    if not (repo.review.enabled if repo.review.enabled is not None else enabled):
+        return None
+    chosen = repo.review.harness or name or agent.name
+    if chosen == agent.name:
+        return ReviewerPlan(agent, agent_options)
+    # The agent's options suit the agent's harness; another reviewer gets only its model.
+    return ReviewerPlan(get_harness(chosen), HarnessOptions(model=(models or {}).get(chosen)))
 
 
 def allowed_repo_hosts(

@@ -95,23 +95,6 @@ class Verification:
     newly_failing: list[str] = field(default_factory=list)
     pre_existing: list[str] = field(default_factory=list)
 
-    def markdown(self) -> str:
-        if not self.commands.test:
-            return f"Not verified: {self.reason}."
-        cmds = "; ".join(f"`{c}`" for c in self.commands.test)
-        lines = [
-            f"{'Verified' if self.verified else 'Not verified'}: {self.reason}.",
-            f"Ran {cmds} ({self.commands.source}) on the base commit and on the change.",
-        ]
-        if self.newly_failing:
-            lines.append("Newly failing: " + ", ".join(f"`{t}`" for t in self.newly_failing))
-        if self.pre_existing:
-            lines.append(
-                "Failing before and after (pre-existing): "
-                + ", ".join(f"`{t}`" for t in self.pre_existing)
-            )
-        return "\n".join(lines)
-
 
 def script(cmds: Commands) -> str:
     setup = "".join(f"( {c} ) || exit {SETUP_FAILED}\n" for c in cmds.setup)

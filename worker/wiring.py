@@ -19,7 +19,7 @@ from sandbox.runtime import SandboxPolicy
 from worker.diff_policy import DiffPolicy
 from worker.errors import ConfigError
 from worker.github.client import PyGithubClient
-from worker.pipeline import PipelineConfig, PipelineDeps
+from worker.pipeline_config import PipelineConfig, PipelineDeps
 from worker.settings import Settings
 from worker.store.db import make_engine
 from worker.store.repo import run_is_live

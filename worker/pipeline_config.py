@@ -1,0 +1,54 @@
+"""What a run needs: the deployment's resolved configuration and the external systems."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from sandbox.harness.access import ModelEndpoints
+from sandbox.harness.base import HarnessOptions
+from sandbox.runtime import DEFAULT_DEPLOYMENT, ContainerRuntime, SandboxPolicy
+from worker import defaults
+from worker.diff_policy import DiffPolicy
+from worker.github.protocol import GitHubClient
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Everything the pipeline needs from settings, resolved once (by `worker.wiring`)."""
+
+    image: str
+    harness: str
+    work_dir: Path
+    options: HarnessOptions = field(default_factory=HarnessOptions)
+    models: ModelEndpoints = field(default_factory=ModelEndpoints)
+    harness_models: dict[str, str] = field(default_factory=dict)
+    trigger_label: str = defaults.TRIGGER_LABEL
+    """Starts runs; the agent's pull requests carry it too."""
+    policy: SandboxPolicy = field(default_factory=SandboxPolicy)
+    """The operator's maxima; its `allow_hosts` are reachable from every sandbox."""
+    repo_allowable_hosts: tuple[str, ...] = ()
+    """What a repository's `sandbox.allow_hosts` may ask for."""
+    deployment: str = DEFAULT_DEPLOYMENT
+    """Labels this deployment's sandbox resources, so that its reaper touches only those."""
+    diff_policy: DiffPolicy = field(default_factory=DiffPolicy)
+    review: bool = False
+    review_harness: str | None = None
+    git_timeout: float = defaults.GIT_TIMEOUT_SECONDS
+    author_name: str = defaults.AUTHOR_NAME
+    author_email: str = defaults.AUTHOR_EMAIL
+    public_url: str = defaults.PUBLIC_URL
+
+    def run_url(self, run_id: int | None) -> str:
+        return f"{self.public_url.rstrip('/')}/runs/{run_id}"
+
+
+@dataclass(frozen=True)
+class PipelineDeps:
+    """The external systems a run touches."""
+
+    engine: Engine
+    github: GitHubClient
+    runtime: ContainerRuntime
+    git_token: str | None
+    config: PipelineConfig

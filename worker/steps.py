@@ -1,0 +1,229 @@
+"""The steps after the agent: diff policy, verification, review, publishing.
+
+Each step reads the run's context (`RunContext`) and the agent's committed change (`Change`)
+and performs what the plan decided; none of them decides policy itself.
+"""
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import structlog
+
+from sandbox.errors import BurndownError
+from worker import texts
+from worker.agent import HarnessRun
+from worker.diff_policy import Violation, check_diff
+from worker.events import EventRecorder
+from worker.git import Checkout
+from worker.harness_run import SandboxTarget
+from worker.pipeline_config import PipelineDeps
+from worker.publish import open_or_update
+from worker.review import Review, review_change
+from worker.run_plan import RunPlan
+from worker.store.models import OutcomeKind, Run, RunKind, Ticket
+from worker.store.repo import RunResult
+from worker.verify import Verification, detect_commands, verify
+
+log = structlog.get_logger("worker.steps")
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """One run: its ticket and row, the external systems, the recorder, when it started."""
+
+    ticket: Ticket
+    run: Run
+    deps: PipelineDeps
+    rec: EventRecorder
+    t0: float
+    labels: dict[str, str]
+    """The labels of every sandbox resource of this run (run id, deployment)."""
+
+    @property
+    def run_url(self) -> str:
+        return self.deps.config.run_url(self.run.id)
+
+    def target(self, plan: RunPlan, user: str, workspace: Path) -> SandboxTarget:
+        """A sandbox of this run's image, labels and plan on `workspace`."""
+        return SandboxTarget(
+            image=self.deps.config.image,
+            policy=plan.policy,
+            user=user,
+            labels=self.labels,
+            workspace=workspace,
+        )
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        t0 = time.monotonic()
+        yield
+        self.rec.stage(name, time.monotonic() - t0)
+
+    def tell(self, body: str) -> None:
+        """Comment on the issue; the outcome is recorded either way, the comment is a courtesy."""
+        tell(self.deps, self.ticket, body)
+
+    def tell_pr(self, number: int, body: str) -> None:
+        try:
+            self.deps.github.comment(self.ticket.repo, number, body)
+        except BurndownError as exc:
+            log.warning("could not comment on the pull request", error=str(exc))
+
+
+@dataclass(frozen=True)
+class Change:
+    """The agent's change as the host committed it: what every later step reads."""
+
+    co: Checkout
+    base: str
+    """The default branch's commit the change is compared with."""
+    sha: str
+    plan: RunPlan
+    user: str
+    """The sandbox user that owns the trees the sandboxes see."""
+
+
+def check_policy(ctx: RunContext, ch: Change) -> list[Violation]:
+    """The plan's diff policy on the change; the issue hears of every violation."""
+    found = check_diff(
+        ch.co.diff_stats(ch.base, ch.sha), ch.co.added_lines(ch.base, ch.sha), ch.plan.diff_policy
+    )
+    ctx.rec.note("policy", {"violations": [str(v) for v in found]})
+    if found:
+        ctx.tell(texts.policy_refused(found, ctx.run_url))
+    return found
+
+
+def verify_change(ctx: RunContext, ch: Change) -> Verification:
+    """The repository's tests on the base commit and on the change, in fresh sandboxes."""
+    commands = detect_commands(ch.co, ch.plan.repo.setup, ch.plan.repo.test)
+    with ctx.stage("verify"):
+        v = verify(
+            ctx.deps.runtime,
+            ch.co,
+            ch.base,
+            ch.sha,
+            commands,
+            image=ctx.deps.config.image,
+            # The tests get no model key and no route to the model: only the hosts the
+            # operator and repository allow (none: no network, and no proxy to start).
+            policy=ch.plan.policy.model_copy(update={"allow_hosts": ch.plan.tool_hosts}),
+            user=ch.user,
+            labels=ctx.labels,
+            scratch=ch.co.root / "verify",
+        )
+    for check in (v.base, v.head):
+        for e in check.egress if check else []:
+            ctx.rec.sandbox(f"egress_{e.event}", e.model_dump(exclude_none=True))
+    ctx.rec.note(
+        "verification",
+        {
+            "verified": v.verified,
+            "reason": v.reason,
+            "source": commands.source,
+            "commands": commands.test,
+            "newly_failing": v.newly_failing,
+            "pre_existing": v.pre_existing,
+            "base_exit": v.base.exit_code if v.base else None,
+            "head_exit": v.head.exit_code if v.head else None,
+            "head_tail": v.head.tail if v.head else "",
+        },
+    )
+    return v
+
+
+def review_step(ctx: RunContext, ch: Change) -> Review | None:
+    """The plan's reviewer on the change, in a read-only sandbox; None without one."""
+    reviewer = ch.plan.reviewer
+    if reviewer is None:
+        return None
+    tree = ch.co.export(ch.sha, ch.co.root / "review")
+    ch.co.give_to(tree, ch.user)
+    with ctx.stage("review_total"):
+        r = review_change(
+            ctx.deps.runtime,
+            reviewer.harness,
+            title=ctx.ticket.title,
+            body=ctx.ticket.body,
+            diff=ch.co.diff(ch.base, ch.sha),
+            options=reviewer.options,
+            access=ctx.deps.config.models.access_for(reviewer.harness),
+            target=ctx.target(ch.plan, ch.user, tree),
+            rec=ctx.rec,
+        )
+    ctx.rec.note("review", {"verdict": r.verdict, "text": r.text, "harness": reviewer.harness.name})
+    return r
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What the host learnt of the change before publishing it."""
+
+    agent: HarnessRun
+    verification: Verification
+    review: Review | None
+
+    @property
+    def draft(self) -> bool:
+        return not self.verification.verified or (self.review is not None and self.review.doubts)
+
+    @property
+    def draft_reason(self) -> str | None:
+        if not self.draft:
+            return None
+        if not self.verification.verified:
+            return self.verification.reason
+        return "the reviewer has doubts"
+
+
+def publish(
+    ctx: RunContext, ch: Change, default_branch: str, checked: Checked, result: RunResult
+) -> RunResult:
+    """Push the branch and open (or update) the ticket's one pull request; tell the issue."""
+    followup = ctx.run.kind != RunKind.INITIAL
+    with ctx.stage("push"):
+        ch.co.push(force=not followup)
+    facts = texts.RunFacts(
+        harness=ctx.run.harness,
+        model=ctx.run.model,
+        seconds=time.monotonic() - ctx.t0,
+        input_tokens=result.input_tokens,
+        output_tokens=result.output_tokens,
+        cost_usd=result.cost_usd,
+        run_url=ctx.run_url,
+        summary=checked.agent.final_text,
+    )
+    with ctx.stage("pull_request"):
+        pr, existed = open_or_update(
+            ctx.deps.github,
+            ctx.ticket,
+            ctx.run,
+            base=default_branch,
+            body=texts.pr_body(ctx.ticket, facts, checked.verification, checked.review),
+            draft=checked.draft,
+            label=ctx.deps.config.trigger_label,
+        )
+    if existed:
+        ctx.tell_pr(pr.number, texts.pr_updated(ctx.run, checked.verification, ctx.run_url))
+        kind = OutcomeKind.PR_UPDATED
+    else:
+        ctx.tell(texts.pr_opened(pr.url, checked.draft_reason))
+        kind = OutcomeKind.PR_DRAFT if checked.draft else OutcomeKind.PR_OPENED
+    return replace(
+        result,
+        outcome=kind,
+        pr_url=pr.url,
+        pr_number=pr.number,
+        detail=checked.verification.reason,
+    )
+
+
+def tell(deps: PipelineDeps, ticket: Ticket, body: str) -> None:
+    """Comment on the ticket's issue, logging (not raising) when GitHub refuses."""
+    try:
+        deps.github.comment(ticket.repo, ticket.number, body)
+    except BurndownError as exc:  # the outcome is recorded either way; the comment is a courtesy
+        log.warning("could not comment on the issue", error=str(exc))

@@ -1,0 +1,169 @@
+"""Every text Burndown writes to GitHub (issue comments, pull request title and body, commit
+messages) and the task it gives the agent, in one place, with the marker that tags them.
+
+Pure functions of their inputs: the pipeline and intake decide *what* happened, and this
+module says it.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from worker.review import Review
+from worker.store.models import Run, RunKind, Ticket
+from worker.verify import Verification
+
+MARKER = "<!-- burndown -->"
+"""Starts every comment and pull request body Burndown writes, so its own texts can be found."""
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What the pull request body reports about the run."""
+
+    harness: str
+    model: str | None
+    seconds: float
+    input_tokens: int | None
+    output_tokens: int | None
+    cost_usd: float | None
+    run_url: str
+    summary: str
+
+
+def task_prompt(ticket: Ticket, run: Run) -> str:
+    """The task the agent gets: the issue, and for a follow-up the feedback to address."""
+    base = (
+        f"Resolve this GitHub issue of the repository {ticket.repo}, whose checkout is the "
+        "current directory. Make the change in the working tree; do not commit or push, "
+        "the changes are collected for you.\n\n"
+        f"Issue #{ticket.number}: {ticket.title}\n\n{ticket.body}"
+    )
+    if run.kind == RunKind.INITIAL:
+        return base
+    what = (
+        "A check failed on your pull request"
+        if run.kind == RunKind.FIX
+        else f"@{run.requested_by} asked for changes on your pull request"
+    )
+    return (
+        f"{base}\n\nYou already opened a pull request for this issue; the checkout is "
+        f"its branch. {what}:\n\n{run.feedback or ''}\n\nAddress it."
+    )
+
+
+def commit_message(ticket: Ticket, run: Run) -> str:
+    """The message of the agent's commit."""
+    if run.kind != RunKind.INITIAL:
+        return f"Address feedback on #{ticket.number}\n\n{(run.feedback or '')[:500]}"
+    return f"{ticket.title}\n\nCloses #{ticket.number}.\n\nMade by Burndown."
+
+
+def pr_title(ticket: Ticket) -> str:
+    """The pull request's title."""
+    return f"{ticket.title} (#{ticket.number})"
+
+
+def verification_text(v: Verification) -> str:
+    """What verification ran and what it found, in markdown."""
+    if not v.commands.test:
+        return f"Not verified: {v.reason}."
+    cmds = "; ".join(f"`{c}`" for c in v.commands.test)
+    lines = [
+        f"{'Verified' if v.verified else 'Not verified'}: {v.reason}.",
+        f"Ran {cmds} ({v.commands.source}) on the base commit and on the change.",
+    ]
+    if v.newly_failing:
+        lines.append("Newly failing: " + ", ".join(f"`{t}`" for t in v.newly_failing))
+    if v.pre_existing:
+        lines.append(
+            "Failing before and after (pre-existing): "
+            + ", ".join(f"`{t}`" for t in v.pre_existing)
+        )
+    return "\n".join(lines)
+
+
+_VERDICTS = {"approve": "approves", "doubt": "requests changes", "unknown": "gave no verdict"}
+
+
+def pr_body(
+    ticket: Ticket, facts: RunFacts, verification: Verification, review: Review | None
+) -> str:
+    """The pull request's body: the run's record."""
+    tokens = (
+        f"{facts.input_tokens} in / {facts.output_tokens} out"
+        if facts.input_tokens is not None
+        else "unknown"
+    )
+    cost = "unknown" if facts.cost_usd is None else f"${facts.cost_usd:.4f}"
+    parts = [
+        f"{MARKER}\nCloses #{ticket.number}",
+        f"## What the agent says\n\n{facts.summary or '(the agent gave no summary)'}",
+        f"## Verification\n\n{verification_text(verification)}",
+    ]
+    if review is not None:
+        parts.append(f"## Review\n\nThe reviewer {_VERDICTS[review.verdict]}.\n\n{review.text}")
+    parts.append(
+        f"## Run\n\n- Harness: `{facts.harness}`\n- Model: `{facts.model or 'default'}`\n"
+        f"- Duration: {facts.seconds:.0f} s\n- Tokens: {tokens}\n- Cost: {cost}\n"
+        f"- Run: {facts.run_url}"
+    )
+    return "\n\n".join(parts) + "\n"
+
+
+def could_not_finish(detail: str, run_url: str) -> str:
+    """Issue comment: the run failed."""
+    return f"{MARKER}\nBurndown could not finish this issue: {detail}\n\nRun: {run_url}"
+
+
+def no_changes(harness: str, run_url: str) -> str:
+    """Issue comment: the agent changed nothing."""
+    return (
+        f"{MARKER}\nBurndown ran `{harness}` on this issue and it made no changes, so there "
+        f"is no pull request. Run: {run_url}"
+    )
+
+
+def policy_refused(violations: Sequence[object], run_url: str) -> str:
+    """Issue comment: the change breaks the diff policy; nothing was pushed."""
+    rules = "\n".join(f"- {v}" for v in violations)
+    return (
+        f"{MARKER}\nBurndown's agent made a change, but it breaks the repository's diff "
+        f"policy, so nothing was pushed:\n\n{rules}\n\nRun: {run_url}"
+    )
+
+
+def pr_updated(run: Run, verification: Verification, run_url: str) -> str:
+    """Pull request comment: a follow-up pushed a new commit."""
+    if run.kind == RunKind.FIX:
+        whom = " to fix a failed check"
+    else:
+        whom = f" in answer to @{run.requested_by}" if run.requested_by else ""
+    return (
+        f"{MARKER}\nBurndown pushed a new commit to this pull request{whom}. "
+        f"{verification_text(verification)}\n\nRun: {run_url}"
+    )
+
+
+def pr_opened(pr_url: str, draft_reason: str | None) -> str:
+    """Issue comment: a pull request was opened (a draft when there is a reason)."""
+    if draft_reason is None:
+        return f"{MARKER}\nBurndown opened a pull request for this issue: {pr_url}"
+    return (
+        f"{MARKER}\nBurndown opened a draft pull request for this issue: {pr_url} "
+        f"(a draft: {draft_reason})"
+    )
+
+
+def untrusted_labeller(login: str, label: str) -> str:
+    """Issue comment: the label was added by someone without write access."""
+    return (
+        f"{MARKER}\n"
+        f"Thanks @{login}! Burndown only starts work when the `{label}` label is added by "
+        "someone with write, maintain or admin permission on this repository, so it will not "
+        "act on this label. A maintainer can add it to start a run."
+    )
+
+
+def will_not_run(reason: object) -> str:
+    """Issue comment: the ticket's choices are invalid (unknown harness, bad config, ...)."""
+    return f"{MARKER}\nBurndown will not run: {reason}"
