@@ -79,6 +79,17 @@ class DockerRuntime:
             self._client, deployment=deployment, run_state=run_state, grace_seconds=grace_seconds
         )
 
+    def stop_run(self, run_id: str) -> int:
+        try:
+            found = self._client.containers.list(filters={"label": f"{RUN_LABEL}={run_id}"})
+            for c in found:
+                c.kill()
+        except NotFound:
+            return 0  # it ended by itself meanwhile
+        except DockerException as exc:
+            raise SandboxError(f"cannot stop the sandboxes of run {run_id}: {exc}") from exc
+        return len(found)
+
     def _check_runtime(self, runtime: str | None) -> None:
         if runtime is None:
             return

@@ -17,6 +17,8 @@ class FakeRuntime:
         self._script = script
         self._egress = egress or []
         self.specs: list[ContainerSpec] = []
+        self.stopped: list[str] = []
+        """Run ids `stop_run` was called for; a script can watch it to end early."""
 
     def run(
         self, spec: ContainerSpec, on_line: LineSink, on_stderr: LineSink | None = None
@@ -27,3 +29,7 @@ class FakeRuntime:
         for line in lines:
             on_line(line)
         return ContainerExit(exit_code=code, egress=self._egress)
+
+    def stop_run(self, run_id: str) -> int:
+        self.stopped.append(run_id)
+        return 1

@@ -119,3 +119,8 @@ class ContainerRuntime(Protocol):
         for each stderr line, if given); never leaves a container or network behind. Raises
         `SandboxError` when the runtime itself fails or refuses the policy."""
         ...
+
+    def stop_run(self, run_id: str) -> int:
+        """Kill every running sandbox labelled with `run_id` now (its `run` calls then return);
+        the number killed. Used to cancel a run and to stop a run given up for lost."""
+        ...

@@ -10,3 +10,5 @@ GIT_TIMEOUT_SECONDS = 300
 AUTHOR_NAME = "burndown[bot]"
 AUTHOR_EMAIL = "burndown@users.noreply.github.com"
 PUBLIC_URL = "http://localhost:8000"
+HEARTBEAT_INTERVAL_SECONDS = 5.0
+"""How often a running run proves its worker alive (and looks for a request to stop)."""

@@ -8,8 +8,10 @@ performs the steps.
 """
 
 import os
+import socket
 import time
 from dataclasses import replace
+from datetime import timedelta
 
 import structlog
 
@@ -19,6 +21,7 @@ from worker import texts
 from worker.agent import HarnessRun, run_harness
 from worker.events import EventRecorder, EventSink
 from worker.git import Checkout, checkout
+from worker.liveness import AGENT_SHARE, Deadline, RunGuard
 from worker.pipeline_config import PipelineConfig, PipelineDeps
 from worker.repo_config import CONFIG_FILE, RepoConfig, parse_repo_config
 from worker.review import Review
@@ -33,7 +36,8 @@ from worker.steps import (
     tell,
     verify_change,
 )
-from worker.store.models import Outcome, OutcomeKind, RunKind, Ticket
+from worker.store import liveness
+from worker.store.models import CancelRequest, Outcome, OutcomeKind, RunKind, Ticket, utcnow
 from worker.store.repo import RunResult, finish_run, get_ticket, mark_run, set_run_choice, start_run
 
 __all__ = ["PipelineConfig", "PipelineDeps", "branch_for", "plan_for", "run_ticket"]
@@ -87,6 +91,7 @@ def run_ticket(
     harness: str | None = None,
     on_event: EventSink | None = None,
     branch: str | None = None,
+    worker: str | None = None,
 ) -> Outcome | None:
     """Run the agent on a queued ticket. None when the ticket is not ours to run (another run
     holds it, or it is not queued): safe to call twice."""
@@ -105,8 +110,18 @@ def run_ticket(
         log.info("ticket not claimable; skipped", ticket_id=ticket_id, status=ticket.status)
         return None
     assert run.id is not None
-    with structlog.contextvars.bound_contextvars(
-        ticket_id=ticket_id, run_id=run.id, repo=ticket.repo, issue=ticket.number, kind=run.kind
+    budget = deps.config.policy.timeout_seconds
+    liveness.begin(
+        deps.engine,
+        run.id,
+        deadline=utcnow() + timedelta(seconds=budget),
+        worker=worker or socket.gethostname(),
+    )
+    with (
+        structlog.contextvars.bound_contextvars(
+            ticket_id=ticket_id, run_id=run.id, repo=ticket.repo, issue=ticket.number, kind=run.kind
+        ),
+        RunGuard(deps.engine, deps.runtime, run.id, deps.config.heartbeat_interval) as guard,
     ):
         ctx = RunContext(
             ticket=ticket,
@@ -115,15 +130,18 @@ def run_ticket(
             rec=EventRecorder(deps.engine, run.id, on_event=on_event),
             t0=time.monotonic(),
             labels={RUN_LABEL: str(run.id), DEPLOYMENT_LABEL: deps.config.deployment},
+            deadline=Deadline.after(budget),
+            guard=guard,
         )
-        try:
-            result = _execute(ctx, harness)
-        except BurndownError as exc:
-            result = RunResult(outcome=OutcomeKind.FAILED, detail=str(exc))
+        result = _outcome_of(ctx, harness)
         ctx.rec.flush()
-        if result.outcome == OutcomeKind.FAILED:
+        if guard.stopping:
+            result = _stopped(ctx, result)
+        elif result.outcome == OutcomeKind.FAILED:
             tell(deps, ticket, texts.could_not_finish(result.detail, ctx.run_url))
         outcome = finish_run(deps.engine, run.id, result)
+        if guard.request == CancelRequest.REQUEUE:
+            liveness.requeue(deps.engine, ticket_id)
         log.info(
             "run finished",
             outcome=outcome.kind,
@@ -135,6 +153,32 @@ def run_ticket(
             detail=result.detail[:300],
         )
         return outcome
+
+
+def _outcome_of(ctx: RunContext, override: str | None) -> RunResult:
+    """Run the steps; whatever stops them becomes the run's outcome."""
+    try:
+        return _execute(ctx, override)
+    except BurndownError as exc:
+        return RunResult(outcome=OutcomeKind.FAILED, detail=str(exc))
+    except Exception as exc:  # a bug or Celery's soft time limit: still a recorded outcome
+        log.exception("run stopped by an unexpected error")
+        return RunResult(
+            outcome=OutcomeKind.FAILED, detail=f"stopped by {type(exc).__name__}: {exc}"
+        )
+
+
+def _stopped(ctx: RunContext, result: RunResult) -> RunResult:
+    """The outcome of a run asked to stop: cancelled (a person asked: the issue hears it), or
+    queued again (its worker is shutting down)."""
+    guard = ctx.guard
+    if guard.request == CancelRequest.REQUEUE:
+        detail = "its worker shut down; queued again"
+        return replace(result, outcome=OutcomeKind.CANCELLED, detail=detail)
+    if guard.request == CancelRequest.CANCEL:
+        tell(ctx.deps, ctx.ticket, texts.cancelled(ctx.run_url))
+        return replace(result, outcome=OutcomeKind.CANCELLED, detail="cancelled")
+    return result  # lost: the reconciler already closed it and told the issue
 
 
 def _execute(ctx: RunContext, override: str | None) -> RunResult:
@@ -149,7 +193,7 @@ def _execute(ctx: RunContext, override: str | None) -> RunResult:
         base_branch=ctx.run.branch if followup else repo.default_branch,
         branch=ctx.run.branch,
         parent=cfg.work_dir / "workspaces",
-        timeout=cfg.git_timeout,
+        timeout=ctx.deadline.cap(cfg.git_timeout),
     ) as co:
         ctx.rec.stage("clone", time.monotonic() - t0)
         base = co.rev(repo.default_branch)
@@ -181,13 +225,13 @@ def _agent_and_after(
         prompt=texts.task_prompt(ctx.ticket, ctx.run),
         options=plan.options,
         access=ctx.deps.config.models.access_for(plan.harness),
-        target=ctx.target(plan, user, co.path),
+        target=ctx.target(plan, user, co.path, share=AGENT_SHARE),
         rec=ctx.rec,
     )
     result = _totals(agent, None, agent.exit.exit_code)
     problem = agent.problem()
-    if problem:
-        return replace(result, detail=problem)
+    if problem or ctx.guard.stopping:
+        return replace(result, detail=problem or "stopped")
     cfg = ctx.deps.config
     with ctx.stage("commit"):
         sha = co.commit_all(
@@ -204,6 +248,9 @@ def _agent_and_after(
         )
     verification = verify_change(ctx, change)
     review = review_step(ctx, change)
+    ctx.guard.check()
+    if ctx.guard.stopping:  # asked to stop, or given up for lost: nothing is published
+        return replace(result, detail="stopped before publishing")
     checked = Checked(agent, verification, review)
     assert ctx.run.id is not None
     mark_run(

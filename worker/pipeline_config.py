@@ -38,6 +38,7 @@ class PipelineConfig:
     author_name: str = defaults.AUTHOR_NAME
     author_email: str = defaults.AUTHOR_EMAIL
     public_url: str = defaults.PUBLIC_URL
+    heartbeat_interval: float = defaults.HEARTBEAT_INTERVAL_SECONDS
 
     def run_url(self, run_id: int | None) -> str:
         return f"{self.public_url.rstrip('/')}/runs/{run_id}"

@@ -13,12 +13,14 @@ from pathlib import Path
 import structlog
 
 from sandbox.errors import BurndownError
+from sandbox.runtime import SandboxPolicy
 from worker import texts
 from worker.agent import HarnessRun
 from worker.diff_policy import Violation, check_diff
 from worker.events import EventRecorder
 from worker.git import Checkout
 from worker.harness_run import SandboxTarget
+from worker.liveness import Deadline, RunGuard
 from worker.pipeline_config import PipelineDeps
 from worker.publish import open_or_update
 from worker.review import Review, review_change
@@ -41,20 +43,31 @@ class RunContext:
     t0: float
     labels: dict[str, str]
     """The labels of every sandbox resource of this run (run id, deployment)."""
+    deadline: Deadline
+    """When the whole run must be over; every step draws its time from what is left."""
+    guard: RunGuard
 
     @property
     def run_url(self) -> str:
         return self.deps.config.run_url(self.run.id)
 
-    def target(self, plan: RunPlan, user: str, workspace: Path) -> SandboxTarget:
-        """A sandbox of this run's image, labels and plan on `workspace`."""
+    def target(
+        self, plan: RunPlan, user: str, workspace: Path, share: float = 1.0
+    ) -> SandboxTarget:
+        """A sandbox of this run's image, labels and plan on `workspace`, its time limit at
+        most `share` of the run's time left."""
         return SandboxTarget(
             image=self.deps.config.image,
-            policy=plan.policy,
+            policy=self.policy(plan, share),
             user=user,
             labels=self.labels,
             workspace=workspace,
         )
+
+    def policy(self, plan: RunPlan, share: float = 1.0) -> SandboxPolicy:
+        """The plan's sandbox policy with its time limit drawn from the run's deadline."""
+        limit = self.deadline.cap(plan.policy.timeout_seconds, share)
+        return plan.policy.model_copy(update={"timeout_seconds": limit})
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -110,7 +123,10 @@ def verify_change(ctx: RunContext, ch: Change) -> Verification:
             image=ctx.deps.config.image,
             # The tests get no model key and no route to the model: only the hosts the
             # operator and repository allow (none: no network, and no proxy to start).
-            policy=ch.plan.policy.model_copy(update={"allow_hosts": ch.plan.tool_hosts}),
+            # Base and change share what is left of the run's time, half each at most.
+            policy=ctx.policy(ch.plan, share=0.5).model_copy(
+                update={"allow_hosts": ch.plan.tool_hosts}
+            ),
             user=ch.user,
             labels=ctx.labels,
             scratch=ch.co.root / "verify",

@@ -167,3 +167,24 @@ def untrusted_labeller(login: str, label: str) -> str:
 def will_not_run(reason: object) -> str:
     """Issue comment: the ticket's choices are invalid (unknown harness, bad config, ...)."""
     return f"{MARKER}\nBurndown will not run: {reason}"
+
+
+def cancelled(run_url: str) -> str:
+    """Issue comment: a person stopped the run."""
+    return f"{MARKER}\nBurndown stopped working on this issue, as asked. Run: {run_url}"
+
+
+def cancelled_queued() -> str:
+    """Issue comment: a person stopped a ticket before it ran."""
+    return f"{MARKER}\nBurndown will not work on this issue, as asked (it had not started)."
+
+
+def run_lost(run_url: str, requeued: bool) -> str:
+    """Issue comment: the worker running this issue was lost."""
+    then = (
+        "It is queued again."
+        if requeued
+        else "It will not be retried automatically; "
+        "add the label again (or `burndown dead retry`) to try once more."
+    )
+    return f"{MARKER}\nThe worker running this issue stopped answering. {then} Run: {run_url}"

@@ -21,12 +21,22 @@ class TicketStatus(StrEnum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # stopped by a person before or while it ran
+    DEAD = "dead"  # its runs kept dying (dead letter): retried only by hand
 
 
 class RunStatus(StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class CancelRequest(StrEnum):
+    """Why a running run is asked to stop (read by its heartbeat)."""
+
+    CANCEL = "cancel"  # a person asked: the outcome is `cancelled`
+    REQUEUE = "requeue"  # its worker is shutting down: the ticket is queued again
 
 
 class OutcomeKind(StrEnum):
@@ -36,6 +46,7 @@ class OutcomeKind(StrEnum):
     NO_CHANGES = "no_changes"
     REFUSED = "refused"  # the diff broke a policy rule: nothing pushed
     FAILED = "failed"
+    CANCELLED = "cancelled"  # stopped by a person (label removed, issue closed, /burndown stop)
 
 
 class RunKind(StrEnum):
@@ -64,6 +75,10 @@ class Ticket(SQLModel, table=True):
     pending_feedback: str | None = Field(default=None, sa_type=Text)
     pending_by: str | None = Field(default=None, max_length=255)
     queued_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    # The reconciler's re-sends of a queued ticket no worker has claimed yet, with backoff.
+    sends: int = 0
+    next_send_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    dead_reason: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     # The issue's own lifecycle, as the lifecycle sync last saw it (None: not seen yet).
@@ -98,6 +113,12 @@ class Run(SQLModel, table=True):
     pr_url: str | None = Field(default=None, max_length=1024)
     pr_number: int | None = None
     error: str | None = Field(default=None, sa_type=Text)
+    # Liveness: the run must end by its deadline; its worker proves it is alive by beating.
+    deadline_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    heartbeat_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    worker: str | None = Field(default=None, max_length=255)
+    cancel_requested: str | None = Field(default=None, max_length=16)
+    cancel_reason: str | None = Field(default=None, sa_type=Text)
 
 
 class RunEvent(SQLModel, table=True):
@@ -131,6 +152,7 @@ class DeliveryStatus(StrEnum):
     PROCESSED = "processed"
     IGNORED = "ignored"
     REJECTED = "rejected"
+    DEAD = "dead"  # handling kept failing (dead letter): retried only by hand
 
 
 class Delivery(SQLModel, table=True):
@@ -143,6 +165,9 @@ class Delivery(SQLModel, table=True):
     status: str = Field(default=DeliveryStatus.RECEIVED, index=True, max_length=16)
     note: str = Field(default="", sa_type=Text)
     ticket_id: int | None = Field(default=None, foreign_key="ticket.id")
+    # Sends to the intake queue; the reconciler re-sends with backoff, then gives up (dead).
+    attempts: int = 0
+    next_attempt_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     received_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     processed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 

@@ -255,8 +255,21 @@ def finish_run(engine: Engine, run_id: int, result: RunResult) -> Outcome:
             raise StoreError(f"no run {run_id}")
         existing = s.exec(select(Outcome).where(Outcome.run_id == run_id)).first()
         if existing is not None:
+            # Closed already (the reconciler gave it up): keep that outcome, but record a pull
+            # request it still opened, so follow-ups on it are not ignored.
+            if result.pr_url and run.pr_url is None:
+                run.pr_url, run.pr_number = result.pr_url, result.pr_number
+                existing.detail = f"{existing.detail}; it still opened {result.pr_url}"
+                s.add_all([run, existing])
             return existing
-        run.status = RunStatus.FAILED if failed else RunStatus.SUCCEEDED
+        cancelled = result.outcome == OutcomeKind.CANCELLED
+        run.status = (
+            RunStatus.CANCELLED
+            if cancelled
+            else RunStatus.FAILED
+            if failed
+            else RunStatus.SUCCEEDED
+        )
         run.finished_at = utcnow()
         run.error = result.detail if failed else None
         for name in ("exit_code", "pr_url", "pr_number", "input_tokens", "output_tokens"):
@@ -264,7 +277,13 @@ def finish_run(engine: Engine, run_id: int, result: RunResult) -> Outcome:
         run.cached_tokens, run.cost_usd = result.cached_tokens, result.cost_usd
         ticket = s.get(Ticket, run.ticket_id)
         if ticket is not None:
-            ticket.status = TicketStatus.FAILED if failed else TicketStatus.DONE
+            ticket.status = (
+                TicketStatus.CANCELLED
+                if cancelled
+                else TicketStatus.FAILED
+                if failed
+                else TicketStatus.DONE
+            )
             ticket.updated_at = utcnow()
             s.add(ticket)
         outcome = Outcome(
