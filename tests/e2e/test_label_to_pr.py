@@ -8,8 +8,7 @@ from pathlib import Path
 import httpx
 
 from tests.e2e.conftest import FIXED, REPO, SECRET, TITLE, World
-from tests.support.deliveries import labeled, pull_request, signed
-from tests.support.github_standin import client
+from tests.support.github_standin import client, labeled, pull_request, signed
 from tests.support.model_server import ToolCall, Turn
 from tests.support.processes import (
     burndown,
