@@ -21,10 +21,17 @@ from sqlmodel import col, select
 
 from sandbox.image import BuildInputs, build_sandbox_image, docker_client
 from scheduler.webhooks import sign
-from tests.support.docker_net import bridge_gateway
 from tests.support.github_standin import GitHubStandIn
 from tests.support.model_server import ScriptedModel, ToolCall, Turn
-from tests.support.processes import burndown, child_env, free_port, healthy, process, wait_for
+from tests.support.processes import (
+    bridge_gateway,
+    burndown,
+    child_env,
+    free_port,
+    healthy,
+    process,
+    wait_for,
+)
 from worker.store.db import make_engine, session_scope
 from worker.store.models import Delivery, Run, RunEvent, Ticket
 

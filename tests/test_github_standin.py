@@ -20,8 +20,7 @@ import github
 import pytest
 from github import GithubException, GithubRetry, UnknownObjectException
 
-from tests.support.github_standin import GitHubStandIn
-from tests.support.github_standin_client import Git, client, http
+from tests.support.github_standin import Git, GitHubStandIn, client, http
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "github-api"
 REPO = "acme/widgets"

@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import require_env
-from tests.support.docker_net import bridge_gateway
 from tests.support.github_standin import GitHubStandIn
 from tests.support.model_server import ScriptedModel, ToolCall, Turn
-from tests.support.processes import child_env
+from tests.support.processes import bridge_gateway, child_env
 
 REPO = "acme/widgets"
 SECRET = "e2e-webhook-secret"

@@ -11,7 +11,7 @@ import httpx
 from sqlmodel import select
 
 from tests.e2e.conftest import REPO, SECRET, TITLE, World
-from tests.support.deliveries import labeled, payload, signed
+from tests.support.github_standin import labeled, payload, signed
 from tests.support.model_server import ToolCall, Turn
 from tests.support.processes import burndown, free_port, healthy, process, wait_for
 from worker.store.db import make_engine, session_scope

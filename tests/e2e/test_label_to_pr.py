@@ -8,11 +8,16 @@ from pathlib import Path
 import httpx
 
 from tests.e2e.conftest import FIXED, REPO, SECRET, TITLE, World
-from tests.support.deliveries import labeled, pull_request, signed
-from tests.support.github_standin_client import client
+from tests.support.github_standin import client, labeled, pull_request, signed
 from tests.support.model_server import ToolCall, Turn
-from tests.support.processes import burndown, free_port, healthy, process, wait_for
-from tests.support.sandbox_cli import leftovers_of_deployment
+from tests.support.processes import (
+    burndown,
+    free_port,
+    healthy,
+    leftovers_of_deployment,
+    process,
+    wait_for,
+)
 
 
 def _deliver(base: str, w: World) -> tuple[bytes, dict[str, str]]:

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.docker_net import bridge_gateway
 from tests.support.model_server import ScriptedModel
-from tests.support.sandbox_cli import leftovers, sandbox_env
+from tests.support.processes import bridge_gateway, leftovers, sandbox_env
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ from sandbox.egress_proxy import rule_for_url
 from sandbox.harness.base import HarnessOptions, ModelAccess, get_harness
 from sandbox.harness.events import HarnessEvent
 from sandbox.runtime import ContainerExit, SandboxPolicy
-from tests.support.docker_net import bridge_gateway
 from tests.support.model_server import RecordedRequest, ScriptedModel, ScriptSource
+from tests.support.processes import bridge_gateway
 from worker.harness_run import SandboxTarget, harness_spec, run_harness
 
 # a model Codex 0.163 knows (an unknown slug adds a "model metadata not found" error item), and

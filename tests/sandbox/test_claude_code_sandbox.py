@@ -11,8 +11,8 @@ from sandbox.harness.base import HarnessOptions, ModelAccess
 from sandbox.harness.claude_code import ClaudeCode
 from sandbox.harness.events import EventKind, HarnessEvent, ResultStatus, usage_of
 from sandbox.runtime import ContainerSpec, Mount, SandboxPolicy
-from tests.support.docker_net import bridge_gateway
 from tests.support.model_server import ScriptedModel, ToolCall, Turn
+from tests.support.processes import bridge_gateway
 
 
 def _workspace(tmp_path: Path) -> Path:

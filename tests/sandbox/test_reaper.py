@@ -17,8 +17,7 @@ from docker.models.containers import Container
 from sandbox.reaper import reap
 from sandbox.runtime import DEADLINE_LABEL, DEPLOYMENT_LABEL, MANAGED_LABEL, RUN_LABEL
 from scheduler.jobs import REAP_TASK, register
-from tests.support.processes import burndown, process, wait_for
-from tests.support.sandbox_cli import leftovers
+from tests.support.processes import burndown, leftovers, process, wait_for
 from worker.celery_app import create_celery
 from worker.settings import Settings
 

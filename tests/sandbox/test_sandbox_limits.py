@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from scheduler.sandbox_run import EXIT_FOR_LIMIT
-from tests.support.sandbox_cli import Ran, leftovers, sandbox_run
+from tests.support.processes import Ran, leftovers, sandbox_run
 
 pytestmark = pytest.mark.docker
 

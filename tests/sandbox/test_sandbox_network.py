@@ -11,9 +11,8 @@ from contextlib import contextmanager
 import docker
 import pytest
 
-from tests.support.docker_net import bridge_gateway
 from tests.support.model_server import ScriptedModel, ToolCall, Turn
-from tests.support.sandbox_cli import sandbox_run
+from tests.support.processes import bridge_gateway, sandbox_run
 
 pytestmark = pytest.mark.docker
 

@@ -13,7 +13,7 @@ from sandbox.docker_runtime import DockerRuntime
 from sandbox.errors import SandboxError
 from sandbox.runtime import ContainerSpec, SandboxPolicy
 from scheduler.sandbox_run import EXIT_SANDBOX_ERROR
-from tests.support.sandbox_cli import sandbox_run
+from tests.support.processes import sandbox_run
 
 pytestmark = pytest.mark.docker
 

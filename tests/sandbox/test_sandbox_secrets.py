@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.github_standin import GitHubStandIn
-from tests.support.sandbox_cli import sandbox_run, secrets_of
+from tests.support.processes import sandbox_run, secrets_of
 from worker.git import checkout
 
 pytestmark = pytest.mark.docker

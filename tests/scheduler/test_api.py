@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 
 from scheduler.api import create_app
 from tests.conftest import fixtures_dir
-from tests.support.deliveries import labeled, payload, signed
+from tests.support.github_standin import labeled, payload, signed
 from worker.store.repo import get_delivery
 
 SECRET = "It's a Secret to Everybody"

@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from scheduler.cli import app
 from tests.sandbox.harness_runner import MODEL, workspace
-from tests.support.docker_net import bridge_gateway
 from tests.support.model_server import ScriptedModel, Turn, shell_turn
+from tests.support.processes import bridge_gateway
 from worker.logs import configure_logging
 from worker.settings import get_settings
 from worker.store.db import make_engine

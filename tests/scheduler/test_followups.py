@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from scheduler.handling import IntakeDeps
 from scheduler.intake import process_delivery
 from scheduler.routing import screen
-from tests.support.deliveries import payload
+from tests.support.github_standin import payload
 from worker.github.fake import FakeGitHub
 from worker.store.models import DeliveryStatus, OutcomeKind, RunKind, TicketStatus
 from worker.store.repo import (

@@ -7,7 +7,7 @@ from sqlalchemy import Engine
 
 from scheduler.handling import IntakeDeps
 from scheduler.intake import process_delivery
-from tests.support.deliveries import labeled
+from tests.support.github_standin import labeled
 from worker.github.fake import FakeGitHub
 from worker.store.models import DeliveryStatus, TicketStatus
 from worker.store.repo import find_ticket, get_delivery, record_delivery

@@ -8,8 +8,7 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from scheduler.lifecycle import sync_lifecycle
-from tests.support.github_standin import GitHubStandIn
-from tests.support.github_standin_client import Git, client
+from tests.support.github_standin import Git, GitHubStandIn, client
 from tests.support.history import HistoryBuilder
 from worker.github.client import PyGithubClient
 from worker.store.db import session_scope

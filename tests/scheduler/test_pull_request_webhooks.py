@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from scheduler.api import create_app
 from scheduler.intake import IntakeDeps, process_delivery
-from tests.support.deliveries import pull_request, signed
+from tests.support.github_standin import pull_request, signed
 from tests.support.history import HistoryBuilder
 from worker.github.fake import FakeGitHub
 from worker.store.db import session_scope

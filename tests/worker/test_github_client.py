@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.github_standin import GitHubStandIn
-from tests.support.github_standin_client import Git, client
+from tests.support.github_standin import Git, GitHubStandIn, client
 from worker.errors import GitHubError
 from worker.github.client import PyGithubClient
 

@@ -16,11 +16,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from tests.support import github_standin_gitdata, github_standin_issues, github_standin_pulls
-from tests.support.github_standin_git import run_http_backend
-from tests.support.github_standin_json import Renderer
-from tests.support.github_standin_rest import DOCS, ApiError, Call, Reply, Router, parse_repo_path
-from tests.support.github_standin_state import Repo, State, at_least, now
+from tests.support.github_standin import gitdata, issues, pulls
+from tests.support.github_standin.git import run_http_backend
+from tests.support.github_standin.render import Renderer
+from tests.support.github_standin.rest import DOCS, ApiError, Call, Reply, Router, parse_repo_path
+from tests.support.github_standin.state import Repo, State, at_least, now
 
 API_PREFIX = "/api/v3"
 _GIT_PATH = re.compile(
@@ -59,7 +59,7 @@ class App:
     def __init__(self, state: State, repos_root: Path, home: Path) -> None:
         self.state, self.repos_root, self.home = state, repos_root, home
         self.router = Router()
-        for module in (github_standin_issues, github_standin_pulls, github_standin_gitdata):
+        for module in (issues, pulls, gitdata):
             module.register(self.router)
         self.log: list[tuple[str, str]] = []
         self.failures: list[FailRule] = []

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.support import model_server_wire as wire
-from tests.support.model_server_script import ErrorReply, Request, ResolvedCall, Turn, new_id
-from tests.support.model_server_wire import Reply, chunks, json_reply, sse_reply
+from tests.support.model_server import wire
+from tests.support.model_server.script import ErrorReply, Request, ResolvedCall, Turn, new_id
+from tests.support.model_server.wire import Reply, chunks, json_reply, sse_reply
 
 _ERROR_TYPES = {
     400: "invalid_request_error",

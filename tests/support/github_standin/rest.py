@@ -10,8 +10,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.support.github_standin_json import Renderer
-from tests.support.github_standin_state import Repo, State, at_least
+from tests.support.github_standin.render import Renderer
+from tests.support.github_standin.state import Repo, State, at_least
 
 DOCS = "https://docs.github.com/rest"
 FORBIDDEN = "Resource not accessible by integration"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from tests.support.model_server_script import Request, ResolvedCall, Turn, new_id
-from tests.support.model_server_wire import Reply, chunks, json_reply, sse_reply
+from tests.support.model_server.script import Request, ResolvedCall, Turn, new_id
+from tests.support.model_server.wire import Reply, chunks, json_reply, sse_reply
 
 
 def usage(turn: Turn) -> dict[str, Any]:

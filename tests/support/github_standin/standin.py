@@ -35,12 +35,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from tests.support.github_standin_git import BareRepo
-from tests.support.github_standin_issues import DEFAULT_LABELS
-from tests.support.github_standin_json import Renderer
-from tests.support.github_standin_pulls import render_pull
-from tests.support.github_standin_server import App, FailRule, StandInServer
-from tests.support.github_standin_state import PERMISSIONS, Comment, Issue, Label, Repo, State, now
+from tests.support.github_standin.git import BareRepo
+from tests.support.github_standin.issues import DEFAULT_LABELS
+from tests.support.github_standin.pulls import render_pull
+from tests.support.github_standin.render import Renderer
+from tests.support.github_standin.server import App, FailRule, StandInServer
+from tests.support.github_standin.state import PERMISSIONS, Comment, Issue, Label, Repo, State, now
 
 __all__ = ["GitHubStandIn"]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import docker
 
 from sandbox.runtime import DEPLOYMENT_LABEL, RUN_LABEL
-from tests.support.processes import child_env
+from tests.support.processes.burndown import child_env
 
 
 @dataclass

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tests.support.github_standin_pulls import refresh
-from tests.support.github_standin_rest import (
+from tests.support.github_standin.pulls import refresh
+from tests.support.github_standin.rest import (
     ApiError,
     Call,
     Reply,
@@ -16,7 +16,7 @@ from tests.support.github_standin_rest import (
     not_found,
     paginate,
 )
-from tests.support.github_standin_state import Comment, Issue, Label, at_least, now, parse_iso
+from tests.support.github_standin.state import Comment, Issue, Label, at_least, now, parse_iso
 
 DEFAULT_LABELS = (
     ("bug", "d73a4a", "Something isn't working"),

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.support.model_server_script import ErrorReply
+from tests.support.model_server.script import ErrorReply
 
 
 @dataclass(frozen=True)

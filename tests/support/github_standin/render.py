@@ -10,8 +10,8 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from tests.support.github_standin_git import BareRepo, CommitInfo, FileChange, TreeEntry
-from tests.support.github_standin_state import (
+from tests.support.github_standin.git import BareRepo, CommitInfo, FileChange, TreeEntry
+from tests.support.github_standin.state import (
     Comment,
     Issue,
     Label,

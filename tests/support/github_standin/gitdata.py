@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tests.support.github_standin_git import BareRepo, TreeEntry
-from tests.support.github_standin_json import Json
-from tests.support.github_standin_rest import (
+from tests.support.github_standin.git import BareRepo, TreeEntry
+from tests.support.github_standin.render import Json
+from tests.support.github_standin.rest import (
     DOCS,
     ApiError,
     Call,
@@ -15,7 +15,7 @@ from tests.support.github_standin_rest import (
     paginate,
     unprocessable,
 )
-from tests.support.github_standin_state import Status, now, parse_iso
+from tests.support.github_standin.state import Status, now, parse_iso
 
 _STATES = ("error", "failure", "pending", "success")
 _DOC_REFS = "https://docs.github.com/rest/git/refs"

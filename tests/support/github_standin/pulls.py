@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.support.github_standin_json import Json, Renderer, node_id
-from tests.support.github_standin_rest import (
+from tests.support.github_standin.render import Json, Renderer, node_id
+from tests.support.github_standin.rest import (
     ApiError,
     Call,
     Reply,
@@ -12,7 +12,7 @@ from tests.support.github_standin_rest import (
     not_found,
     paginate,
 )
-from tests.support.github_standin_state import Issue, Pull, Repo, at_least, iso, now
+from tests.support.github_standin.state import Issue, Pull, Repo, at_least, iso, now
 
 _DOC_CREATE = "https://docs.github.com/rest/pulls/pulls#create-a-pull-request"
 _DOC_MERGE = "https://docs.github.com/rest/pulls/pulls#merge-a-pull-request"

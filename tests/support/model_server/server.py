@@ -7,7 +7,7 @@
 It speaks the Anthropic Messages API (`/v1/messages`, `/v1/messages/count_tokens`), the OpenAI
 Responses API (`/v1/responses`, Codex) and OpenAI Chat Completions (`/v1/chat/completions`,
 litellm / mini-swe-agent), streaming or not as the request asks; `/v1` may be left out of a path.
-How the script is followed is told in `model_server_script`; a request with no tools (a title,
+How the script is followed is told in `script.py`; a request with no tools (a title,
 a topic, a quota probe) is a side request, answered with `side_text` outside the script, unless
 `script_toolless` is set (Aider edits through plain text and never offers tools).
 """
@@ -24,43 +24,20 @@ from types import TracebackType
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from tests.support import model_server_anthropic as anthropic
-from tests.support import model_server_chat as chat
-from tests.support import model_server_responses as responses
-from tests.support.model_server_script import (
-    DONE_TEXT,
+from tests.support.model_server import anthropic, chat, responses
+from tests.support.model_server.script import (
     SIDE_TEXT,
     Api,
-    ErrorReply,
     RecordedRequest,
     Request,
     Script,
-    ScriptError,
     ScriptSource,
-    ToolCall,
-    ToolSpec,
     Turn,
-    error_turn,
     resolve_calls,
-    shell_turn,
 )
-from tests.support.model_server_wire import Reply, json_reply
+from tests.support.model_server.wire import Reply, json_reply
 
-__all__ = [
-    "DONE_TEXT",
-    "SIDE_TEXT",
-    "Api",
-    "ErrorReply",
-    "RecordedRequest",
-    "Request",
-    "ScriptError",
-    "ScriptedModel",
-    "ToolCall",
-    "ToolSpec",
-    "Turn",
-    "error_turn",
-    "shell_turn",
-]
+__all__ = ["ScriptedModel"]
 
 _API_BY_PATH: dict[str, Api] = {
     "/messages": "anthropic",

@@ -18,7 +18,7 @@ from typing import Any
 
 from github import Auth, Github, GithubRetry
 
-from tests.support.github_standin import GitHubStandIn
+from tests.support.github_standin.standin import GitHubStandIn
 
 GIT_TIMEOUT = 120.0
 
