@@ -14,6 +14,7 @@ from rich.console import Console
 
 from sandbox.errors import BurndownError
 from sandbox.harness.events import EventKind, HarnessEvent
+from scheduler.cli_dead import dead_app
 from scheduler.cli_harness import events, harness_app
 from worker.logs import configure_logging
 from worker.settings import Settings, get_settings
@@ -29,6 +30,7 @@ sandbox_app = typer.Typer(help="The sandbox image and policy.", no_args_is_help=
 app.add_typer(db_app, name="db")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(harness_app, name="harness")
+app.add_typer(dead_app, name="dead")
 app.command("events")(events)
 # Piped output (scripts, CI) must not be cut to 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 200)
@@ -78,32 +80,26 @@ def api(
 
 @app.command()
 def worker(
-    concurrency: Annotated[int, typer.Option(help="Runs at once.")] = 1,
+    role: Annotated[
+        str, typer.Option(help="What to serve: runs, intake (deliveries and jobs) or all.")
+    ] = "all",
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            help="Tasks at once (default: BURNDOWN_RUN_SLOTS for runs, else "
+            "BURNDOWN_INTAKE_CONCURRENCY)."
+        ),
+    ] = None,
 ) -> None:
-    """Run the Celery worker that processes deliveries and runs tickets."""
-    from scheduler.jobs import register
-    from worker.celery_app import create_celery
-    from worker.wiring import reap_sandboxes
+    """Run a Celery worker: runs, intake, or both."""
+    from scheduler.workers import Role, serve
 
-    s = _settings()
     try:
-        # Whatever a previous worker left behind: only runs the store still has open survive.
-        reap_sandboxes(s, grace_seconds=0)
-    except BurndownError as exc:
-        console.print(f"[yellow]warning:[/yellow] could not reap sandbox leftovers: {exc}")
-    celery = create_celery(s)
-    register(celery, s)
-    celery.worker_main(
-        [
-            "worker",
-            "--loglevel=INFO",
-            f"--concurrency={concurrency}",
-            "--pool=prefork",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ]
-    )
+        chosen = Role(role)
+    except ValueError:
+        console.print(f"[red]error:[/red] --role must be one of {', '.join(Role)}")
+        raise typer.Exit(2) from None
+    serve(_settings(), chosen, concurrency)
 
 
 @app.command()
@@ -120,14 +116,15 @@ def beat() -> None:
 
 @app.command()
 def up() -> None:
-    """Start api, worker and beat on this host (SQLite store; Redis if configured, else an
-    embedded broker). Ctrl-C stops them all."""
+    """Start the api, an intake worker, a run worker and beat on this host (SQLite store;
+    Redis if configured, else an embedded broker). Ctrl-C stops them all."""
     from worker.store.migrate import upgrade
 
     s = _settings()
     upgrade(s.resolved_database_url())
     me = [sys.executable, "-m", "scheduler.cli"]
-    procs = [subprocess.Popen([*me, name]) for name in ("api", "worker", "beat")]
+    commands = [["api"], ["worker", "--role=intake"], ["worker", "--role=runs"], ["beat"]]
+    procs = [subprocess.Popen([*me, *args]) for args in commands]
     console.print(f"burndown is up: http://{s.api_host}:{s.api_port} (Ctrl-C stops)")
     stopping = False
 
@@ -144,10 +141,14 @@ def up() -> None:
             p.terminate()
     for p in procs:
         try:
-            p.wait(timeout=30)
+            p.wait(timeout=s.shutdown_grace_seconds + 30)
         except subprocess.TimeoutExpired:
             p.kill()
-    failed = [p.args[-1] for p in procs if p.returncode not in (0, -15, None)]  # type: ignore[index]
+    failed = [
+        " ".join(c)
+        for c, p in zip(commands, procs, strict=True)
+        if p.returncode not in (0, -15, None)
+    ]
     if failed and not stopping:
         raise typer.Exit(1)
 

@@ -1,34 +1,31 @@
-"""The control plane's Celery tasks (intake, reconcile) and the beat schedule."""
+"""The control plane's Celery tasks (intake, reconcile, lifecycle sync, reaper) and the beat
+schedule. Tasks are thin: the work is in `scheduler.intake`, `scheduler.reconcile`, ...."""
 
-from collections.abc import Callable
+import contextlib
 from datetime import timedelta
 
 import structlog
 from celery import Celery
-from sqlalchemy import Engine
 
+from sandbox.errors import BurndownError
+from sandbox.runtime import ContainerRuntime
 from scheduler.handling import IntakeDeps
 from scheduler.intake import process_delivery
 from scheduler.lifecycle import SyncCounts, sync_lifecycle
+from scheduler.reconcile import ReconcilePolicy, Reconciler
 from worker.celery_app import RUN_TASK
 from worker.errors import ConfigError
+from worker.github.protocol import GitHubClient
 from worker.settings import Settings
-from worker.store.models import OutcomeKind, utcnow
-from worker.store.repo import (
-    RunResult,
-    finish_run,
-    pending_deliveries,
-    stale_queued,
-    stale_running,
-)
-from worker.wiring import engine_for, github_client, reap_sandboxes
+from worker.store.liveness import record_failure
+from worker.store.models import utcnow
+from worker.wiring import container_runtime, engine_for, github_client, reap_sandboxes
 
 INTAKE_TASK = "burndown.intake"
 RECONCILE_TASK = "burndown.reconcile"
 LIFECYCLE_TASK = "burndown.lifecycle_sync"
 REAP_TASK = "burndown.reap_sandboxes"
 log = structlog.get_logger("jobs")
-SendFn = Callable[[str, object], object]
 
 
 def register(app: Celery, settings: Settings) -> None:
@@ -36,16 +33,16 @@ def register(app: Celery, settings: Settings) -> None:
 
     @app.task(name=INTAKE_TASK, shared=False)  # type: ignore[untyped-decorator]
     def intake_task(delivery_id: str) -> None:
-        process_delivery(delivery_id, intake_deps(app, settings))
+        deps = intake_deps(app, settings)
+        try:
+            process_delivery(delivery_id, deps)
+        except Exception as exc:  # recorded; the reconciler sends it again, with backoff
+            log.exception("intake failed", delivery=delivery_id)
+            record_failure(deps.engine, delivery_id, f"{type(exc).__name__}: {exc}")
 
     @app.task(name=RECONCILE_TASK, shared=False)  # type: ignore[untyped-decorator]
     def reconcile_task() -> None:
-        reconcile(
-            engine_for(settings.resolved_database_url()),
-            send=lambda name, arg: app.send_task(name, args=[arg]),
-            run_timeout=settings.run_timeout_seconds,
-            grace=settings.reconcile_interval_seconds,
-        )
+        reconciler(app, settings).run(utcnow())
 
     @app.task(name=LIFECYCLE_TASK, shared=False)  # type: ignore[untyped-decorator]
     def lifecycle_task() -> None:
@@ -63,6 +60,36 @@ def register(app: Celery, settings: Settings) -> None:
         "lifecycle": {"task": LIFECYCLE_TASK, "schedule": settings.lifecycle_sync_interval_seconds},
         "reap-sandboxes": {"task": REAP_TASK, "schedule": settings.reconcile_interval_seconds},
     }
+
+
+def reconciler(app: Celery, settings: Settings) -> Reconciler:
+    """The reconciler of this deployment; without Docker or a GitHub token it still settles
+    the store, and says so."""
+    runtime: ContainerRuntime | None = None
+    github: GitHubClient | None = None
+    try:
+        runtime = container_runtime(settings)
+    except BurndownError as exc:
+        log.warning("reconciler without Docker", error=str(exc))
+    with contextlib.suppress(ConfigError):
+        github = github_client(settings)
+    return Reconciler(
+        engine=engine_for(settings.resolved_database_url()),
+        send=lambda name, arg: app.send_task(name, args=[arg]),
+        intake_task=INTAKE_TASK,
+        run_task=RUN_TASK,
+        policy=ReconcilePolicy(
+            first_wait=settings.reconcile_interval_seconds,
+            max_wait=settings.resend_max_wait_seconds,
+            heartbeat_timeout=settings.heartbeat_timeout_seconds,
+            max_run_attempts=settings.max_run_attempts,
+            max_delivery_attempts=settings.max_delivery_attempts,
+            public_url=settings.public_url,
+        ),
+        runtime=runtime,
+        github=github,
+        workspaces=settings.data_dir.resolve() / "workspaces",
+    )
 
 
 def run_lifecycle_sync(settings: Settings) -> SyncCounts:
@@ -84,27 +111,3 @@ def intake_deps(app: Celery, settings: Settings) -> IntakeDeps:
         enqueue_run=lambda tid: app.send_task(RUN_TASK, args=[tid]),
         max_fix_runs=settings.max_fix_runs,
     )
-
-
-def reconcile(engine: Engine, *, send: SendFn, run_timeout: float, grace: float) -> dict[str, int]:
-    """Recover what a lost message or a dead worker left: deliveries never processed and
-    tickets never started are sent again (both are idempotent), runs that outlived their time
-    limit by far are closed as failed."""
-    now = utcnow()
-    deliveries = pending_deliveries(engine)
-    for d in deliveries:
-        send(INTAKE_TASK, d)
-    queued = stale_queued(engine, now - timedelta(seconds=grace))
-    for t in queued:
-        send(RUN_TASK, t)
-    dead = stale_running(engine, now - timedelta(seconds=run_timeout + 600 + grace))
-    for r in dead:
-        finish_run(
-            engine,
-            r,
-            RunResult(outcome=OutcomeKind.FAILED, detail="the worker running this was lost"),
-        )
-    counts = {"deliveries": len(deliveries), "queued": len(queued), "dead_runs": len(dead)}
-    if any(counts.values()):
-        log.info("reconciled", **counts)
-    return counts

@@ -35,6 +35,7 @@ class Checkout:
         self._timeout = timeout
         self.base_sha = ""
         self.branch = ""
+        self.lease = ""
 
     def _run(
         self,
@@ -94,6 +95,8 @@ class Checkout:
         if base_branch:
             args += ["--branch", base_branch]
         self._run([*args, url, str(self.gitdir)], auth=True)
+        # What the agent branch was on the remote when we started: the push's lease.
+        self.lease = self._ref_sha(f"refs/heads/{branch}")
         head = self._run(["symbolic-ref", "--short", "HEAD"], cwd=self.gitdir)
         self.base_sha = self._run(["rev-parse", "HEAD"], cwd=self.gitdir)
         self._run(["clone", "--quiet", "--local", str(self.gitdir), str(self.path)])
@@ -193,14 +196,32 @@ class Checkout:
             return None
         return self._run(["show", f"{sha}:{path}"], cwd=self.gitdir)
 
-    def push(self, force: bool = False) -> None:
-        """Push the branch to origin with the token."""
+    def push(self) -> None:
+        """Push the branch to origin with the token, leased on what the branch was when this
+        checkout was made: if anyone pushed to it since, git refuses (`GitError`) and their
+        commits stay."""
         ref = f"refs/heads/{self.branch}:refs/heads/{self.branch}"
-        self._run(
-            ["push", "--quiet", *(["--force"] if force else []), "origin", ref],
-            cwd=self.gitdir,
-            auth=True,
-        )
+        lease = f"--force-with-lease=refs/heads/{self.branch}:{self.lease}"
+        self._run(["push", "--quiet", lease, "origin", ref], cwd=self.gitdir, auth=True)
+
+    def others_commits(self, base: str, author_email: str) -> list[str]:
+        """Commits on the remote agent branch (as it was at checkout) beyond `base` that
+        someone else made: a new run from `base` must not push over them."""
+        if not self.lease:
+            return []
+        out = self._run(["log", "--format=%H %ae", f"{base}..{self.lease}"], cwd=self.gitdir)
+        return [
+            line.split(" ", 1)[0]
+            for line in out.splitlines()
+            if line and line.split(" ", 1)[-1].lower() != author_email.lower()
+        ]
+
+    def _ref_sha(self, ref: str) -> str:
+        """The commit `ref` names in our clone, or "" when there is no such ref."""
+        try:
+            return self._run(["rev-parse", "--verify", "--quiet", ref], cwd=self.gitdir)
+        except GitError:
+            return ""
 
     def give_to(self, tree: Path, user: str) -> None:
         """Give a tree to the sandbox user `uid:gid` (needed, and only possible, as root)."""

@@ -33,7 +33,6 @@ from worker.steps import (
     check_policy,
     publish,
     review_step,
-    tell,
     verify_change,
 )
 from worker.store import liveness
@@ -138,7 +137,7 @@ def run_ticket(
         if guard.stopping:
             result = _stopped(ctx, result)
         elif result.outcome == OutcomeKind.FAILED:
-            tell(deps, ticket, texts.could_not_finish(result.detail, ctx.run_url))
+            ctx.tell(texts.could_not_finish(result.detail, ctx.run_url))
         outcome = finish_run(deps.engine, run.id, result)
         if guard.request == CancelRequest.REQUEUE:
             liveness.requeue(deps.engine, ticket_id)
@@ -176,7 +175,7 @@ def _stopped(ctx: RunContext, result: RunResult) -> RunResult:
         detail = "its worker shut down; queued again"
         return replace(result, outcome=OutcomeKind.CANCELLED, detail=detail)
     if guard.request == CancelRequest.CANCEL:
-        tell(ctx.deps, ctx.ticket, texts.cancelled(ctx.run_url))
+        ctx.tell(texts.cancelled(ctx.run_url))
         return replace(result, outcome=OutcomeKind.CANCELLED, detail="cancelled")
     return result  # lost: the reconciler already closed it and told the issue
 
@@ -192,7 +191,8 @@ def _execute(ctx: RunContext, override: str | None) -> RunResult:
         ctx.deps.git_token,
         base_branch=ctx.run.branch if followup else repo.default_branch,
         branch=ctx.run.branch,
-        parent=cfg.work_dir / "workspaces",
+        # One folder per run, so the reconciler can sweep what a killed worker left.
+        parent=cfg.work_dir / "workspaces" / f"run-{ctx.run.id}",
         timeout=ctx.deadline.cap(cfg.git_timeout),
     ) as co:
         ctx.rec.stage("clone", time.monotonic() - t0)
@@ -210,6 +210,10 @@ def _execute(ctx: RunContext, override: str | None) -> RunResult:
             )
         assert ctx.run.id is not None
         set_run_choice(ctx.deps.engine, ctx.run.id, plan.harness.name, plan.options.model)
+        others = [] if followup else co.others_commits(base, cfg.author_email)
+        if others:  # a person's work on the branch: a run from the default branch would drop it
+            detail = texts.others_on_branch(ctx.run.branch, others)
+            return RunResult(outcome=OutcomeKind.FAILED, detail=detail)
         return _agent_and_after(ctx, co, base, repo.default_branch, plan)
 
 

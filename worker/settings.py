@@ -143,6 +143,28 @@ class Settings(BaseSettings):
     # Processes
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    run_slots: int = Field(2, gt=0, description="Runs one worker runs at once (its sandbox slots).")
+    intake_concurrency: int = Field(
+        2, gt=0, description="Deliveries and periodic jobs one intake worker handles at once."
+    )
+    shutdown_grace_seconds: float = Field(
+        60.0, description="On SIGTERM, runs may finish this long; then they are queued again."
+    )
+    heartbeat_interval_seconds: float = Field(
+        defaults.HEARTBEAT_INTERVAL_SECONDS, gt=0, description="How often a run beats."
+    )
+    heartbeat_timeout_seconds: float = Field(
+        90.0, description="A run silent this long has lost its worker: it is closed."
+    )
+    max_run_attempts: int = Field(
+        3, gt=0, description="Runs of a ticket lost with their worker before it is a dead letter."
+    )
+    max_delivery_attempts: int = Field(
+        8, gt=0, description="Re-sends of a delivery whose handling fails before it is dead."
+    )
+    resend_max_wait_seconds: float = Field(
+        3600.0, description="The longest wait between two re-sends of the same message."
+    )
     reconcile_interval_seconds: float = 60.0
     lifecycle_sync_interval_seconds: float = Field(
         900.0, description="How often the lifecycle sync asks GitHub what became of PRs."

@@ -17,6 +17,7 @@ from sandbox.runtime import SandboxPolicy
 from worker import texts
 from worker.agent import HarnessRun
 from worker.diff_policy import Violation, check_diff
+from worker.errors import GitError
 from worker.events import EventRecorder
 from worker.git import Checkout
 from worker.harness_run import SandboxTarget
@@ -25,7 +26,7 @@ from worker.pipeline_config import PipelineDeps
 from worker.publish import open_or_update
 from worker.review import Review, review_change
 from worker.run_plan import RunPlan
-from worker.store.models import OutcomeKind, Run, RunKind, Ticket
+from worker.store.models import OutcomeKind, Run, Ticket
 from worker.store.repo import RunResult
 from worker.verify import Verification, detect_commands, verify
 
@@ -76,12 +77,13 @@ class RunContext:
         self.rec.stage(name, time.monotonic() - t0)
 
     def tell(self, body: str) -> None:
-        """Comment on the issue; the outcome is recorded either way, the comment is a courtesy."""
-        tell(self.deps, self.ticket, body)
+        """The run's one comment on the issue (written once, however often this is retried);
+        the outcome is recorded either way, the comment is a courtesy."""
+        tell(self.deps, self.ticket, body, key=f"run-{self.run.id}")
 
     def tell_pr(self, number: int, body: str) -> None:
         try:
-            self.deps.github.comment(self.ticket.repo, number, body)
+            self.deps.github.comment(self.ticket.repo, number, body, key=f"run-{self.run.id}")
         except BurndownError as exc:
             log.warning("could not comment on the pull request", error=str(exc))
 
@@ -199,9 +201,11 @@ def publish(
     ctx: RunContext, ch: Change, default_branch: str, checked: Checked, result: RunResult
 ) -> RunResult:
     """Push the branch and open (or update) the ticket's one pull request; tell the issue."""
-    followup = ctx.run.kind != RunKind.INITIAL
     with ctx.stage("push"):
-        ch.co.push(force=not followup)
+        try:
+            ch.co.push()
+        except GitError as exc:
+            raise GitError(texts.push_refused(ch.co.branch)) from exc
     facts = texts.RunFacts(
         harness=ctx.run.harness,
         model=ctx.run.model,
@@ -237,9 +241,9 @@ def publish(
     )
 
 
-def tell(deps: PipelineDeps, ticket: Ticket, body: str) -> None:
+def tell(deps: PipelineDeps, ticket: Ticket, body: str, key: str | None = None) -> None:
     """Comment on the ticket's issue, logging (not raising) when GitHub refuses."""
     try:
-        deps.github.comment(ticket.repo, ticket.number, body)
+        deps.github.comment(ticket.repo, ticket.number, body, key=key)
     except BurndownError as exc:  # the outcome is recorded either way; the comment is a courtesy
         log.warning("could not comment on the issue", error=str(exc))

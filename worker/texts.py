@@ -188,3 +188,21 @@ def run_lost(run_url: str, requeued: bool) -> str:
         "add the label again (or `burndown dead retry`) to try once more."
     )
     return f"{MARKER}\nThe worker running this issue stopped answering. {then} Run: {run_url}"
+
+
+def push_refused(branch: str) -> str:
+    """Why a run stopped: someone pushed to the agent's branch while it went on."""
+    return (
+        f"someone pushed to `{branch}` while Burndown was working, so it did not push over "
+        "their commits; comment `/burndown` on the pull request to continue from them"
+    )
+
+
+def others_on_branch(branch: str, shas: list[str]) -> str:
+    """Why a run did not start: the agent branch holds someone else's commits."""
+    listed = ", ".join(s[:12] for s in shas[:5])
+    return (
+        f"`{branch}` has commits by someone else ({listed}); a new run would start from the "
+        "default branch and drop them. Comment `/burndown` on its pull request to build on "
+        "them, or delete the branch to start over"
+    )

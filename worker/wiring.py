@@ -6,8 +6,6 @@ GitHub client, container runtime and pipeline configuration from here.
 
 from __future__ import annotations
 
-from functools import cache
-
 import structlog
 from sqlalchemy import Engine
 
@@ -27,10 +25,21 @@ from worker.store.repo import run_is_live
 log = structlog.get_logger("worker.wiring")
 
 
-@cache
+_engines: dict[str, Engine] = {}
+
+
 def engine_for(url: str) -> Engine:
     """One engine per process and URL."""
-    return make_engine(url)
+    if url not in _engines:
+        _engines[url] = make_engine(url)
+    return _engines[url]
+
+
+def dispose_engines() -> None:
+    """After a fork: drop the connections inherited from the parent without closing them
+    (they are the parent's), so this process opens its own."""
+    for engine in _engines.values():
+        engine.dispose(close=False)
 
 
 def store(settings: Settings) -> Engine:
@@ -107,6 +116,7 @@ def pipeline_config(settings: Settings) -> PipelineConfig:
         author_name=settings.git_author_name,
         author_email=settings.git_author_email,
         public_url=settings.public_url,
+        heartbeat_interval=settings.heartbeat_interval_seconds,
     )
 
 

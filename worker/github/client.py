@@ -9,9 +9,17 @@ from github.PullRequest import PullRequest as GhPull
 from requests.exceptions import RequestException
 
 from worker.errors import GitHubError
-from worker.github.protocol import Commit, Issue, IssueState, PullRequest, Repository
+from worker.github.protocol import (
+    Commit,
+    Issue,
+    IssueState,
+    PullRequest,
+    Repository,
+    comment_marker,
+)
 
 T = TypeVar("T")
+RETRYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PATCH", "PUT", "DELETE"})
 
 
 class PyGithubClient:
@@ -22,7 +30,9 @@ class PyGithubClient:
             base_url=api_url,
             auth=Auth.Token(token),
             timeout=int(timeout),
-            retry=GithubRetry(total=retries, backoff_factor=0.5),
+            # Creates (POST) are never retried blindly: one that timed out may have happened.
+            # Reads and idempotent writes (PATCH, PUT, DELETE) are.
+            retry=GithubRetry(total=retries, backoff_factor=0.5, allowed_methods=RETRYABLE_METHODS),
             seconds_between_requests=None,
             seconds_between_writes=None,
             lazy=True,  # objects load on first attribute read: one request, not two
@@ -75,12 +85,29 @@ class PyGithubClient:
 
         return self._call(f"permission of {login} on {full_name}", go)
 
-    def comment(self, full_name: str, number: int, body: str) -> str:
-        def go() -> str:
-            issue = self._gh.get_repo(full_name).get_issue(number)
-            return str(issue.create_comment(body).html_url)
+    def comment(self, full_name: str, number: int, body: str, key: str | None = None) -> str:
+        what = f"comment on {full_name}#{number}"
+        if key is None:
+            return self._call(what, lambda: self._create_comment(full_name, number, body))
+        marked = f"{body}\n{comment_marker(key)}"
+        try:
+            return self._call(what, lambda: self._upsert_comment(full_name, number, key, marked))
+        except GitHubError:
+            # The create may have happened before the error: look again before writing again.
+            return self._call(what, lambda: self._upsert_comment(full_name, number, key, marked))
 
-        return self._call(f"comment on {full_name}#{number}", go)
+    def _create_comment(self, full_name: str, number: int, body: str) -> str:
+        issue = self._gh.get_repo(full_name).get_issue(number)
+        return str(issue.create_comment(body).html_url)
+
+    def _upsert_comment(self, full_name: str, number: int, key: str, body: str) -> str:
+        issue = self._gh.get_repo(full_name).get_issue(number)
+        for c in issue.get_comments():
+            if comment_marker(key) in (c.body or ""):
+                if c.body != body:
+                    c.edit(body)
+                return str(c.html_url)
+        return str(issue.create_comment(body).html_url)
 
     def find_open_pull(self, full_name: str, head_branch: str) -> PullRequest | None:
         def go() -> PullRequest | None:

@@ -4,7 +4,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from worker.errors import GitHubError
-from worker.github.protocol import Commit, Issue, IssueState, PullRequest, Repository
+from worker.github.protocol import (
+    Commit,
+    Issue,
+    IssueState,
+    PullRequest,
+    Repository,
+    comment_marker,
+)
 
 
 @dataclass
@@ -44,8 +51,14 @@ class FakeGitHub:
         self._maybe_fail("role")
         return self.roles.get((full_name, login), "none")
 
-    def comment(self, full_name: str, number: int, body: str) -> str:
+    def comment(self, full_name: str, number: int, body: str, key: str | None = None) -> str:
         self._maybe_fail("comment")
+        if key is not None:
+            body = f"{body}\n{comment_marker(key)}"
+            for i, (r, n, old) in enumerate(self.comments):
+                if (r, n) == (full_name, number) and comment_marker(key) in old:
+                    self.comments[i] = (r, n, body)
+                    return f"https://github.test/{full_name}/issues/{number}#c{i + 1}"
         self.comments.append((full_name, number, body))
         return f"https://github.test/{full_name}/issues/{number}#c{len(self.comments)}"
 

@@ -74,8 +74,10 @@ class GitHubClient(Protocol):
         """The person's role on the repository: admin, maintain, write, triage, read or none."""
         ...
 
-    def comment(self, full_name: str, number: int, body: str) -> str:
-        """Comment on an issue or pull request; returns the comment's URL."""
+    def comment(self, full_name: str, number: int, body: str, key: str | None = None) -> str:
+        """Comment on an issue or pull request; returns the comment's URL. With a `key`, the
+        comment carries it as a hidden marker and is written once: an existing comment with
+        that key is edited instead (so a retried write never posts twice)."""
         ...
 
     def find_open_pull(self, full_name: str, head_branch: str) -> PullRequest | None:
@@ -112,3 +114,8 @@ class GitHubClient(Protocol):
     def request_review(self, full_name: str, number: int, logins: list[str]) -> None:
         """Ask these people to review a pull request."""
         ...
+
+
+def comment_marker(key: str) -> str:
+    """The hidden marker that identifies a keyed comment."""
+    return f"<!-- burndown-key: {key} -->"
