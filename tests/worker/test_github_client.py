@@ -65,3 +65,39 @@ def test_issues_updated_since_and_commits_since(gh: GitHubStandIn, tmp_path: Pat
     assert [(c.sha, c.message) for c in found] == [(sha, "Change b.txt")]
     assert found[0].committed_at == datetime(2031, 5, 1, tzinfo=UTC)
     assert len(ours.commits_since(REPO, "main", before - timedelta(days=1))) == 2
+
+
+def test_a_keyed_comment_is_written_once_even_when_the_answer_is_lost(
+    gh: GitHubStandIn,
+) -> None:
+    token = gh.add_repo(REPO, {"README.md": "# w\n"})
+    number = gh.create_issue(REPO, "bug", "", "alice")
+    ours = PyGithubClient(gh.api_url, token, timeout=10, retries=3)
+    # GitHub made the comment but answered 502: a blind retry would post it twice.
+    gh.fail_next(
+        "POST", rf"/repos/{REPO}/issues/{number}/comments", 502, {"message": "x"}, after=True
+    )
+    ours.comment(REPO, number, "Burndown opened a pull request", key="run-1")
+    ours.comment(REPO, number, "Burndown opened a pull request (updated)", key="run-1")
+    ours.comment(REPO, number, "another run", key="run-2")
+    bodies = [c["body"] for c in gh.issue_comments(REPO, number)]
+    assert len(bodies) == 2
+    assert bodies[0].startswith("Burndown opened a pull request (updated)")
+    posts = [r for r in gh.requests if r == ("POST", f"/repos/{REPO}/issues/{number}/comments")]
+    assert len(posts) == 2  # run-1 once (its answer lost), run-2 once
+
+
+def test_a_create_is_not_retried_blindly_on_5xx(gh: GitHubStandIn, tmp_path: Path) -> None:
+    token = gh.add_repo(REPO, {"README.md": "# w\n"})
+    git = Git(tmp_path, token)
+    work = git.clone(gh.git_url(REPO))
+    git.commit_and_push(work, {"a.txt": "a\n"}, "burndown/issue-1")
+    ours = PyGithubClient(gh.api_url, token, timeout=10, retries=3)
+    gh.fail_next("POST", rf"/repos/{REPO}/pulls", 502, {"message": "x"}, after=True)
+    with pytest.raises(GitHubError, match="502"):
+        ours.open_pull(REPO, head="burndown/issue-1", base="main", title="t", body="b")
+    assert [r for r in gh.requests if r == ("POST", f"/repos/{REPO}/pulls")] == [
+        ("POST", f"/repos/{REPO}/pulls")
+    ]
+    found = ours.find_open_pull(REPO, "burndown/issue-1")  # what publishing does next time
+    assert found is not None

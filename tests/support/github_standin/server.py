@@ -37,6 +37,8 @@ class FailRule:
     status: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+    after: bool = False
+    """Do the request, then answer with the failure (a write whose answer was lost)."""
 
 
 def token_from(authorization: str) -> str | None:
@@ -89,7 +91,11 @@ class App:
             if rule is not None:
                 self.failures.remove(rule)
                 reply = Reply(rule.status, rule.body, dict(rule.headers))
-                return self._rest_response(reply, None)
+                if not rule.after:
+                    return self._rest_response(reply, None)
+        if rest_path is not None and rule is not None and rule.after:
+            self._rest(method, rest_path, split.query, headers, body)
+            return self._rest_response(reply, None)
         if rest_path is not None:
             return self._rest(method, rest_path, split.query, headers, body)
         match = _GIT_PATH.fullmatch(path)

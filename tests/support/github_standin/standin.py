@@ -216,13 +216,19 @@ class GitHubStandIn:
         status: int,
         body: dict[str, Any],
         headers: dict[str, str] | None = None,
+        *,
+        after: bool = False,
     ) -> None:
         """Answer the next ``method`` request whose logged path fully matches ``path_regex``
         with ``status`` and JSON ``body`` (plus ``headers``, e.g. ``{"Retry-After": "0"}``).
+        With ``after``, the request is carried out first and only its answer is the failure,
+        as when GitHub did the write but the response was lost.
 
         Paths are matched as :attr:`requests` records them. Several calls queue several failures.
         """
-        rule = FailRule(method.upper(), re.compile(path_regex), status, body, headers or {})
+        rule = FailRule(
+            method.upper(), re.compile(path_regex), status, body, headers or {}, after=after
+        )
         with self._state.lock:
             self._app.failures.append(rule)
 
