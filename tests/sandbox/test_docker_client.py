@@ -6,6 +6,7 @@ would raise them.
 """
 
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 import requests
@@ -90,7 +91,7 @@ def test_remove_resource_says_whether_it_removed() -> None:
         remove_resource(lambda: _raise(APIError("conflict")), "t1", error=ImageError)
 
 
-def _raise(exc: Exception) -> None:
+def _raise(exc: Exception) -> NoReturn:
     raise exc
 
 
