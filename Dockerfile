@@ -3,7 +3,7 @@
 # The build context holds this file, wheels/ (the locked runtime dependencies as wheels and their
 # requirements.txt, from `uv export --no-dev --frozen --no-hashes --no-emit-project`) and dist/
 # (one wheel of the project, from `uv build --wheel`). Two ways to build it:
-#   offline:   `burndown` builds it itself (sandbox.image.build_control_plane_image): the wheels
+#   offline:   `burndown sandbox build --control-plane` (or scripts/build-images): the wheels
 #              are downloaded on the host, BASE_IMAGE is burndown-base:<hash> (a debootstrapped
 #              Debian bookworm with python3, python3-venv, git, ca-certificates), and pip installs
 #              with --no-index, so the build reaches no registry;

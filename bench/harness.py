@@ -14,8 +14,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from sandbox.docker_client import docker_client
 from sandbox.harness.base import HarnessOptions, get_harness
-from sandbox.image import BuildInputs, build_sandbox_image, docker_client
+from sandbox.images import BuildInputs, build_sandbox_image
 from tests.sandbox.harness_runner import run
 from tests.sandbox.scenarios import FIX, scenario
 from tests.support.model_server import ScriptSource, Turn, shell_turn
@@ -58,7 +59,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--lines", type=int, default=100_000)
     args = ap.parse_args()
-    image = build_sandbox_image(docker_client(), BuildInputs()).tag
+    image = build_sandbox_image(docker_client(600), BuildInputs()).tag
     start = {h: startup_seconds(h, image, args.runs) for h in HARNESSES}
     rate = {h: parse_rate(h, args.lines) for h in HARNESSES}
     fastest_start = min(start.values())

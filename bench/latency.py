@@ -19,7 +19,8 @@ from pathlib import Path
 import httpx
 from sqlmodel import col, select
 
-from sandbox.image import BuildInputs, build_sandbox_image, docker_client
+from sandbox.docker_client import docker_client
+from sandbox.images import BuildInputs, build_sandbox_image
 from scheduler.webhooks import sign
 from tests.support.github_standin import GitHubStandIn
 from tests.support.model_server import ScriptedModel, ToolCall, Turn
@@ -104,7 +105,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tickets", type=int, default=10)
     args = ap.parse_args()
-    image = build_sandbox_image(docker_client(), BuildInputs()).tag
+    image = build_sandbox_image(docker_client(600), BuildInputs()).tag
     redis_url = os.environ["BURNDOWN_TEST_REDIS_URL"]
     tmp = Path(tempfile.mkdtemp(prefix="bench-"))
     db_url = f"sqlite:///{tmp / 'store.db'}"

@@ -19,8 +19,9 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from sandbox.docker_client import docker_client
 from sandbox.docker_runtime import DockerRuntime
-from sandbox.image import BuildInputs, build_sandbox_image, docker_client
+from sandbox.images import BuildInputs, build_sandbox_image
 from sandbox.runtime import DEPLOYMENT_LABEL, RUN_LABEL, ContainerSpec, Mount, SandboxPolicy
 
 MARK = "sandbox-ready"
@@ -76,7 +77,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()
-    image = build_sandbox_image(docker_client(), BuildInputs()).tag
+    image = build_sandbox_image(docker_client(600), BuildInputs()).tag
     runtime = DockerRuntime()
     # An address of this machine, allowed but never contacted: only the set-up is measured.
     allow = ("127.0.0.1:9",)

@@ -1,17 +1,23 @@
-"""`ContainerRuntime` on a Docker Engine. Docker's errors become `SandboxError` here only."""
+"""`ContainerRuntime` on a Docker Engine. Docker's errors become `SandboxError` through
+`sandbox.docker_client`."""
 
-import contextlib
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
+from functools import partial
 from typing import Any
 
-import docker
-from docker.errors import DockerException, ImageNotFound, NotFound
 from docker.models.containers import Container
 
+from sandbox.docker_client import (
+    best_effort,
+    docker_client,
+    remove_resource,
+    removing,
+    translate_docker_errors,
+)
 from sandbox.egress import Egress, egress
 from sandbox.errors import SandboxError
 from sandbox.reaper import ReapReport, RunState, reap, unknown_runs
@@ -30,6 +36,8 @@ from sandbox.runtime import (
 # Time a run's resources may outlive its wall-clock limit before the reaper takes them.
 DEADLINE_MARGIN_SECONDS = 300
 
+Chunk = tuple[bytes | None, bytes | None]  # (stdout, stderr) of the attached stream
+
 
 class DockerRuntime:
     """Runs sandboxes as Docker containers under the spec's policy: on a network of their own
@@ -38,11 +46,7 @@ class DockerRuntime:
     def __init__(self, api_timeout: float = 120.0) -> None:
         self._api_timeout = api_timeout
         self._runtimes: set[str] | None = None
-        try:
-            self._client = docker.from_env(timeout=int(api_timeout))
-            self._client.ping()
-        except DockerException as exc:
-            raise SandboxError(f"cannot reach the Docker engine: {exc}") from exc
+        self._client = docker_client(api_timeout)
 
     def run(
         self, spec: ContainerSpec, on_line: LineSink, on_stderr: LineSink | None = None
@@ -80,24 +84,17 @@ class DockerRuntime:
         )
 
     def stop_run(self, run_id: str) -> int:
-        try:
+        with translate_docker_errors(f"cannot stop the sandboxes of run {run_id}"):
             found = self._client.containers.list(filters={"label": f"{RUN_LABEL}={run_id}"})
-            for c in found:
-                c.kill()
-        except NotFound:
-            return 0  # it ended by itself meanwhile
-        except DockerException as exc:
-            raise SandboxError(f"cannot stop the sandboxes of run {run_id}: {exc}") from exc
-        return len(found)
+        # One that ended by itself meanwhile is gone already: that is fine.
+        return sum(remove_resource(c.kill, f"sandbox {c.name}") for c in found)
 
     def _check_runtime(self, runtime: str | None) -> None:
         if runtime is None:
             return
         if self._runtimes is None:
-            try:
+            with translate_docker_errors("cannot ask Docker for its runtimes"):
                 self._runtimes = set(self._client.info().get("Runtimes") or {})
-            except DockerException as exc:
-                raise SandboxError(f"cannot ask Docker for its runtimes: {exc}") from exc
         if runtime not in self._runtimes:
             hint = " (gVisor: install runsc and register it)" if runtime == "runsc" else ""
             raise SandboxError(
@@ -114,28 +111,28 @@ class DockerRuntime:
         on_stderr: LineSink | None,
     ) -> ContainerExit:
         # The stream's socket must outlive the run; the watchdog bounds it instead.
-        stream_client = docker.from_env(timeout=int(spec.policy.timeout_seconds + 60))
+        stream_client = docker_client(spec.policy.timeout_seconds + 60, ping=False)
         try:
-            raw = stream_client.api.attach(
-                str(container.id),
-                stream=True,
-                stdout=True,
-                stderr=on_stderr is not None,
-                logs=True,
-                demux=True,
-            )
-            container.start()
+            with translate_docker_errors("cannot start the sandbox"):
+                raw = stream_client.api.attach(
+                    str(container.id),
+                    stream=True,
+                    stdout=True,
+                    stderr=on_stderr is not None,
+                    logs=True,
+                    demux=True,
+                )
+                container.start()
             started = time.monotonic() - t0
             watchdog = _Watchdog(
                 container, spec.policy.timeout_seconds, spec.policy.idle_timeout_seconds
             )
             with watchdog:
-                _pump(raw, on_line, on_stderr, watchdog)
-            status = container.wait(timeout=self._api_timeout)
-            container.reload()
-            stderr = container.logs(stdout=False, stderr=True, tail=40)
-        except DockerException as exc:
-            raise SandboxError(f"sandbox run failed: {exc}") from exc
+                _pump(_translated(raw), on_line, on_stderr, watchdog)
+            with translate_docker_errors("sandbox run failed"):
+                status = container.wait(timeout=self._api_timeout)
+                container.reload()
+                stderr = container.logs(stdout=False, stderr=True, tail=40)
         finally:
             stream_client.close()
         state: dict[str, Any] = container.attrs.get("State", {})
@@ -159,7 +156,10 @@ class DockerRuntime:
             # DNS goes to the proxy's address, where nothing answers: no name leaves.
             network = {"network": gate.network_id, "dns": [gate.proxy_ip]}
             env |= gate.env()
-        try:
+        with translate_docker_errors(
+            "cannot create the sandbox container",
+            image_missing=f"sandbox image {spec.image!r} is missing: run `burndown sandbox build`",
+        ):
             container = self._client.containers.create(
                 spec.image,
                 spec.command,
@@ -188,21 +188,9 @@ class DockerRuntime:
                 detach=True,
                 **network,
             )
-        except ImageNotFound as exc:
-            raise SandboxError(
-                f"sandbox image {spec.image!r} is missing: run `burndown sandbox build`"
-            ) from exc
-        except DockerException as exc:
-            raise SandboxError(f"cannot create the sandbox container: {exc}") from exc
-        try:
+        remove = partial(container.remove, force=True, v=True)
+        with removing(remove, f"container {container.id}"):
             yield container
-        finally:
-            try:
-                container.remove(force=True, v=True)
-            except NotFound:
-                pass
-            except DockerException as exc:
-                raise SandboxError(f"cannot remove container {container.id}: {exc}") from exc
 
 
 def _uid(spec: ContainerSpec) -> str:
@@ -239,8 +227,7 @@ class _Watchdog:
                 self.fired = "idle"
             if self.fired:
                 # Already gone is fine: the stream ends either way.
-                with contextlib.suppress(DockerException):
-                    self._container.kill()
+                best_effort(self._container.kill, "killing the sandbox", None)
                 return
 
 
@@ -263,8 +250,19 @@ class _Lines:
             self._sink(self._buf.decode("utf-8", "replace"))
 
 
+def _translated(raw: Iterable[Chunk]) -> Iterator[Chunk]:
+    """The attached stream, its transport errors translated; the sinks' own errors are not."""
+    chunks = iter(raw)
+    while True:
+        with translate_docker_errors("reading the sandbox's output failed"):
+            chunk = next(chunks, None)
+        if chunk is None:
+            return
+        yield chunk
+
+
 def _pump(
-    raw: Iterator[tuple[bytes | None, bytes | None]],
+    raw: Iterator[Chunk],
     on_line: LineSink,
     on_stderr: LineSink | None,
     watchdog: _Watchdog,

@@ -9,20 +9,20 @@ which answers every name with NXDOMAIN (and logs it): the sandbox resolves nothi
 names of its own network, and a lookup fails at once instead of timing out.
 """
 
-import contextlib
 import json
 import re
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import docker
-from docker.errors import DockerException, NotFound
 from docker.models.containers import Container
 from docker.models.networks import Network
 
+from sandbox.docker_client import best_effort, docker_client, removing, translate_docker_errors
 from sandbox.errors import SandboxError
 from sandbox.runtime import MANAGED_LABEL, ROLE_LABEL, RUN_LABEL, EgressEvent, SandboxPolicy
 
@@ -83,14 +83,14 @@ def egress(
             try:
                 yield gate
             finally:
-                with contextlib.suppress(DockerException):
-                    proxy.stop(timeout=2)  # SIGTERM: the proxy logs what it had not yet
+                # SIGTERM: the proxy logs what it had not yet. Neither step raises.
+                best_effort(partial(proxy.stop, timeout=2), "stopping the egress proxy", None)
                 gate.events = _events(proxy)
 
 
 @contextmanager
 def _network(client: docker.DockerClient, labels: dict[str, str]) -> Iterator[Network]:
-    try:
+    with translate_docker_errors("cannot create the sandbox network"):
         net = client.networks.create(
             f"burndown-{_NAME.sub('-', labels.get(RUN_LABEL, 'run'))}-{uuid.uuid4().hex[:8]}",
             driver="bridge",
@@ -98,24 +98,16 @@ def _network(client: docker.DockerClient, labels: dict[str, str]) -> Iterator[Ne
             options={"com.docker.network.bridge.inhibit_ipv4": "true"},
             labels={**labels, ROLE_LABEL: "network"},
         )
-    except DockerException as exc:
-        raise SandboxError(f"cannot create the sandbox network: {exc}") from exc
-    try:
+    with removing(net.remove, f"network {net.id}"):
         yield net
-    finally:
-        try:
-            net.remove()
-        except NotFound:
-            pass
-        except DockerException as exc:
-            raise SandboxError(f"cannot remove network {net.id}: {exc}") from exc
 
 
 def _subnet(net: Network) -> str:
-    try:
+    with translate_docker_errors("cannot read the sandbox network"):
         net.reload()
+    try:
         return str(net.attrs["IPAM"]["Config"][0]["Subnet"])
-    except (DockerException, KeyError, IndexError) as exc:
+    except (KeyError, IndexError) as exc:
         raise SandboxError(f"cannot read the sandbox network's subnet: {exc}") from exc
 
 
@@ -128,7 +120,7 @@ def _proxy(
     subnet: str,
     labels: dict[str, str],
 ) -> Iterator[Container]:
-    try:
+    with translate_docker_errors("cannot create the egress proxy"):
         proxy = client.containers.create(
             image,
             [
@@ -159,28 +151,15 @@ def _proxy(
             environment={"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"},
             detach=True,
         )
-    except DockerException as exc:
-        raise SandboxError(f"cannot create the egress proxy: {exc}") from exc
-    try:
-        try:
+    with removing(partial(proxy.remove, force=True, v=True), f"the egress proxy {proxy.id}"):
+        with translate_docker_errors("cannot attach the egress proxy"):
             net.connect(proxy)
-        except DockerException as exc:
-            raise SandboxError(f"cannot attach the egress proxy: {exc}") from exc
         yield proxy
-    finally:
-        try:
-            proxy.remove(force=True, v=True)
-        except NotFound:
-            pass
-        except DockerException as exc:
-            raise SandboxError(f"cannot remove the egress proxy {proxy.id}: {exc}") from exc
 
 
 def _address(proxy: Container, network_id: str) -> str:
-    try:
+    with translate_docker_errors("cannot inspect the egress proxy"):
         proxy.reload()
-    except DockerException as exc:
-        raise SandboxError(f"cannot inspect the egress proxy: {exc}") from exc
     for attached in proxy.attrs["NetworkSettings"]["Networks"].values():
         if attached.get("NetworkID") == network_id and attached.get("IPAddress"):
             return str(attached["IPAddress"])
@@ -188,27 +167,28 @@ def _address(proxy: Container, network_id: str) -> str:
 
 
 def _start(proxy: Container) -> None:
-    try:
+    with translate_docker_errors("cannot start the egress proxy"):
         proxy.start()
-    except DockerException as exc:
-        raise SandboxError(f"cannot start the egress proxy: {exc}") from exc
 
 
 @contextmanager
 def _ready_signal(proxy: Container, timeout: float) -> Iterator[Callable[[], None]]:
     """Attached to the proxy's stdout before it starts, so its "ready" line cannot be missed
     and is seen as soon as it is written (no polling). Yields the function that waits for it."""
-    reader = docker.from_env(timeout=max(1, int(timeout)))
+    reader = docker_client(timeout, ping=False)
     try:
-        stream = reader.api.attach(str(proxy.id), stream=True, stdout=True, stderr=True, logs=True)
-    except DockerException as exc:
+        with translate_docker_errors("cannot attach to the egress proxy"):
+            stream = reader.api.attach(
+                str(proxy.id), stream=True, stdout=True, stderr=True, logs=True
+            )
+    except SandboxError:
         reader.close()
-        raise SandboxError(f"cannot attach to the egress proxy: {exc}") from exc
+        raise
     seen = b""
 
     def wait_ready() -> None:
         nonlocal seen
-        try:
+        with translate_docker_errors(f"the egress proxy was not ready within {timeout:.0f}s"):
             for chunk in stream:
                 seen += chunk
                 if b'"event":"ready"' in seen:
@@ -216,8 +196,6 @@ def _ready_signal(proxy: Container, timeout: float) -> Iterator[Callable[[], Non
                     # proxy's output. What it logs later is read from its log afterwards.
                     reader.close()
                     return
-        except (DockerException, OSError) as exc:
-            raise SandboxError(f"the egress proxy was not ready within {timeout:.0f}s") from exc
         raise SandboxError(f"the egress proxy exited: {seen.decode(errors='replace')[-500:]}")
 
     try:
@@ -227,10 +205,11 @@ def _ready_signal(proxy: Container, timeout: float) -> Iterator[Callable[[], Non
 
 
 def _events(proxy: Container) -> list[EgressEvent]:
-    try:
-        raw = proxy.logs(stdout=True, stderr=False).decode("utf-8", "replace")
-    except DockerException:
-        return []  # the run's outcome stands without its egress log
+    def read() -> bytes:
+        return bytes(proxy.logs(stdout=True, stderr=False))
+
+    # The run's outcome stands without its egress log.
+    raw = best_effort(read, "reading the egress proxy's log", b"").decode("utf-8", "replace")
     events = []
     for line in raw.splitlines():
         try:

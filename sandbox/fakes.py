@@ -3,6 +3,7 @@
 from collections.abc import Callable
 from pathlib import Path
 
+from sandbox.docker_client import removing
 from sandbox.runtime import ContainerExit, ContainerSpec, EgressEvent, LineSink
 
 Script = Callable[[ContainerSpec, Path | None], tuple[list[str], int]]
@@ -11,25 +12,40 @@ Script = Callable[[ContainerSpec, Path | None], tuple[list[str], int]]
 class FakeRuntime:
     """Plays a script instead of running a container. The script sees the spec and the host
     path of the workspace mount (to edit files as an agent would) and returns stdout lines and
-    an exit code; `egress` plays the egress proxy's refusals."""
+    an exit code; `egress` plays the egress proxy's refusals. The played container is removed
+    afterwards the way `DockerRuntime` removes its own; `remove_error`, when given, is what
+    that removal raises."""
 
-    def __init__(self, script: Script, egress: list[EgressEvent] | None = None) -> None:
+    def __init__(
+        self,
+        script: Script,
+        egress: list[EgressEvent] | None = None,
+        remove_error: Exception | None = None,
+    ) -> None:
         self._script = script
         self._egress = egress or []
+        self._remove_error = remove_error
         self.specs: list[ContainerSpec] = []
         self.stopped: list[str] = []
         """Run ids `stop_run` was called for; a script can watch it to end early."""
+        self.removed = 0
 
     def run(
         self, spec: ContainerSpec, on_line: LineSink, on_stderr: LineSink | None = None
     ) -> ContainerExit:
         self.specs.append(spec)
         workspace = next((m.source for m in spec.mounts if m.target == spec.workdir), None)
-        lines, code = self._script(spec, workspace)
-        for line in lines:
-            on_line(line)
+        with removing(self._remove, f"fake container {len(self.specs)}"):
+            lines, code = self._script(spec, workspace)
+            for line in lines:
+                on_line(line)
         return ContainerExit(exit_code=code, egress=self._egress)
 
     def stop_run(self, run_id: str) -> int:
         self.stopped.append(run_id)
         return 1
+
+    def _remove(self) -> None:
+        if self._remove_error is not None:
+            raise self._remove_error
+        self.removed += 1

@@ -16,8 +16,8 @@ from functools import partial
 from typing import Any
 
 import docker
-from docker.errors import DockerException, NotFound
 
+from sandbox.docker_client import remove_resource, translate_docker_errors
 from sandbox.errors import SandboxError
 from sandbox.runtime import DEADLINE_LABEL, DEPLOYMENT_LABEL, MANAGED_LABEL, RUN_LABEL
 
@@ -51,15 +51,16 @@ def reap(
     labels: list[str] = [f"{MANAGED_LABEL}=true", f"{DEPLOYMENT_LABEL}={deployment}"]
     filters: dict[str, str | list[str] | bool] = {"label": labels}
     report = ReapReport()
-    try:
-        for c in client.containers.list(all=True, sparse=True, filters=filters):
-            if _dead(c.attrs.get("Labels") or {}, _created(c.attrs), run_state, grace_seconds, now):
-                _remove(partial(c.remove, force=True, v=True), str(c.id), report.containers, report)
-        for n in client.networks.list(filters=filters):
-            if _dead(n.attrs.get("Labels") or {}, _created(n.attrs), run_state, grace_seconds, now):
-                _remove(n.remove, str(n.id), report.networks, report)
-    except DockerException as exc:
-        raise SandboxError(f"cannot list sandbox resources: {exc}") from exc
+    with translate_docker_errors("cannot list sandbox resources"):
+        containers = client.containers.list(all=True, sparse=True, filters=filters)
+    for c in containers:
+        if _dead(c.attrs.get("Labels") or {}, _created(c.attrs), run_state, grace_seconds, now):
+            _remove(partial(c.remove, force=True, v=True), str(c.id), report.containers, report)
+    with translate_docker_errors("cannot list sandbox resources"):
+        networks = client.networks.list(filters=filters)
+    for n in networks:
+        if _dead(n.attrs.get("Labels") or {}, _created(n.attrs), run_state, grace_seconds, now):
+            _remove(n.remove, str(n.id), report.networks, report)
     return report
 
 
@@ -77,13 +78,10 @@ def _dead(
 
 def _remove(remove: Callable[[], Any], ident: str, removed: list[str], report: ReapReport) -> None:
     try:
-        remove()
-    except NotFound:
-        return
-    except DockerException as exc:
-        report.errors.append(f"{ident[:12]}: {exc}")
-        return
-    removed.append(ident)
+        if remove_resource(remove, ident[:12]):
+            removed.append(ident)
+    except SandboxError as exc:
+        report.errors.append(str(exc))
 
 
 _FRACTION = re.compile(r"(\.\d{6})\d+")

@@ -156,13 +156,28 @@ def up() -> None:
 @sandbox_app.command("build")
 def sandbox_build(
     check: Annotated[bool, typer.Option("--check", help="Only report; build nothing.")] = False,
+    control_plane: Annotated[
+        bool,
+        typer.Option("--control-plane", help="Build the control-plane image (API, workers)."),
+    ] = False,
 ) -> None:
-    """Build the sandbox image offline (a new tag only when an input changes)."""
-    from sandbox.image import BuildInputs, build_sandbox_image, check_sandbox_image, docker_client
+    """Build the sandbox image (or the control-plane image) offline; a new tag only when an
+    input changes."""
+    from functools import partial
+
+    from sandbox.docker_client import docker_client
+    from sandbox.images import (
+        BuildInputs,
+        build_control_plane_image,
+        build_sandbox_image,
+        check_sandbox_image,
+    )
+    from sandbox.images.inputs import default_project_root
 
     _settings()
+    progress = partial(console.print, highlight=False)
     try:
-        client = docker_client()
+        client = docker_client(600)
         inputs = BuildInputs()
         if check:
             st = check_sandbox_image(client, inputs)
@@ -180,7 +195,11 @@ def sandbox_build(
                 wanted = st.expected_tag or "a new base image first"
                 console.print(f"  the current inputs make {wanted}: run `burndown sandbox build`")
             raise typer.Exit(0 if st.current else 1)
-        ref = build_sandbox_image(client, inputs, log=lambda m: console.print(m, highlight=False))
+        if control_plane:
+            root = default_project_root()
+            ref = build_control_plane_image(client, root, inputs, log=progress)
+        else:
+            ref = build_sandbox_image(client, inputs, log=progress)
     except BurndownError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None

@@ -79,6 +79,7 @@ def sqlite_engine(sqlite_url: str) -> Iterator[Engine]:
 @pytest.fixture(scope="session")
 def sandbox_image() -> str:
     """The sandbox image for the current inputs (the test command builds it; cached here)."""
-    from sandbox.image import BuildInputs, build_sandbox_image, docker_client
+    from sandbox.docker_client import docker_client
+    from sandbox.images import BuildInputs, build_sandbox_image
 
-    return build_sandbox_image(docker_client(), BuildInputs()).tag
+    return build_sandbox_image(docker_client(600), BuildInputs()).tag

@@ -1,40 +1,47 @@
-"""The control-plane image, built for real from the project's Dockerfile: no fakes, no skips.
+"""The control-plane image, built for real from the project's Dockerfile through the command
+users run (`burndown sandbox build --control-plane`): no fakes, no skips.
 
 The wheels of the locked dependencies are downloaded on the host (cached under
 ~/.cache/burndown), the project is built as a wheel, and the image is built on the offline Debian
-base. Without a Docker engine this fails (ImageError), it does not skip.
+base. Without a Docker engine this fails (the command exits 1), it does not skip.
 """
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
-from pathlib import Path
 
 import docker
 import pytest
 
-from sandbox.image import (
-    CONTROL_PLANE_REPOSITORY,
-    BuildInputs,
-    ImageRef,
-    build_control_plane_image,
-    docker_client,
-)
+from sandbox.docker_client import docker_client
+from sandbox.images import CONTROL_PLANE_REPOSITORY, ImageRef
+from tests.support.processes import burndown, child_env
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(1800)]
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
 def client() -> docker.DockerClient:
-    return docker_client(timeout=600)
+    return docker_client(600)
 
 
 @pytest.fixture(scope="module")
-def built(client: docker.DockerClient) -> ImageRef:
-    return build_control_plane_image(client, PROJECT_ROOT, BuildInputs())
+def built(client: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory) -> ImageRef:
+    data_dir = tmp_path_factory.mktemp("control-plane")
+    env = child_env({"BURNDOWN_DATA_DIR": str(data_dir)})
+    out = burndown(["sandbox", "build", "--control-plane"], env, timeout=1700)
+    found = re.search(r"^(\S+) \((built|current)\)$", out, re.MULTILINE)
+    assert found is not None, out
+    image = client.images.get(found.group(1))
+    return ImageRef(
+        tag=found.group(1),
+        image_id=str(image.id),
+        built=found.group(2) == "built",
+        size_bytes=int(image.attrs.get("Size") or 0),
+        labels=dict(image.labels or {}),
+    )
 
 
 def test_image_is_tagged_by_content(client: docker.DockerClient, built: ImageRef) -> None:

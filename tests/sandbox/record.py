@@ -6,7 +6,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from sandbox.image import BuildInputs, build_sandbox_image, docker_client
+from sandbox.docker_client import docker_client
+from sandbox.images import BuildInputs, build_sandbox_image
 from tests.sandbox.harness_runner import run
 from tests.sandbox.scenarios import SCENARIOS
 
@@ -15,7 +16,7 @@ RECORDINGS = Path(__file__).parent / "recordings"
 
 def main() -> None:
     wanted = sys.argv[1:]
-    image = build_sandbox_image(docker_client(), BuildInputs()).tag
+    image = build_sandbox_image(docker_client(600), BuildInputs()).tag
     for s in SCENARIOS:
         key = f"{s.harness}:{s.name}"
         if wanted and s.harness not in wanted and key not in wanted:

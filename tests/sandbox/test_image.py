@@ -13,27 +13,25 @@ from pathlib import Path
 import docker
 import pytest
 
+from sandbox.docker_client import docker_client
 from sandbox.errors import ImageError
-from sandbox.image import (
+from sandbox.images.inputs import (
     HARNESS_LABEL_PREFIX,
     LABEL_KIND,
     SANDBOX_REPOSITORY,
     BuildInputs,
     ImageRef,
-    build_base_rootfs,
-    build_sandbox_image,
-    check_sandbox_image,
-    docker_client,
-    requirements_to_download,
 )
-from sandbox.rootfs import find_debian_mirror, read_apt_sources
+from sandbox.images.rootfs import build_base_rootfs, find_debian_mirror, read_apt_sources
+from sandbox.images.sandbox_image import build_sandbox_image, check_sandbox_image
+from sandbox.images.wheels import requirements_to_download
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(1800)]
 
 
 @pytest.fixture(scope="module")
 def client() -> docker.DockerClient:
-    return docker_client(timeout=600)
+    return docker_client(600, error=ImageError)
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +147,7 @@ def test_unknown_harness_wheel_is_an_image_error(
 def test_making_the_rootfs_needs_root(
     inputs: BuildInputs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("sandbox.rootfs.os.geteuid", lambda: 1000)
+    monkeypatch.setattr("sandbox.images.rootfs.os.geteuid", lambda: 1000)
     with pytest.raises(ImageError, match="needs root"):
         build_base_rootfs(inputs.model_copy(update={"cache_dir": tmp_path}))
 

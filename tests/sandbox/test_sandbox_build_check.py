@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.image import DEFAULT_HARNESS_WHEELS
+from sandbox.images import DEFAULT_HARNESS_WHEELS
 from tests.support.processes import burndown, child_env
 
 pytestmark = pytest.mark.docker

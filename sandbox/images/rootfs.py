@@ -1,4 +1,4 @@
-"""Offline Debian root filesystems for Burndown's images, and the small helpers the builder shares.
+"""Offline Debian root filesystems, the bottom layer of Burndown's images.
 
 No image can be pulled here, so the images start `FROM scratch` with a Debian root filesystem made
 on the host by `debootstrap` from the machine's configured Debian mirror (read from apt's own
@@ -11,118 +11,21 @@ timeout, and every failure is an `ImageError` (foreign errors chained with `from
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import hashlib
 import json
 import os
 import re
 import shutil
-import subprocess
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from sandbox.errors import ImageError
-
-#: Receives one line of progress text at a time; the CLI prints it, tests may ignore it.
-LogFn = Callable[[str], None]
+from sandbox.images.host import LogFn, cache_lock, no_log, run_command
+from sandbox.images.inputs import BuildInputs, short_hash
 
 #: Bump when the way a root filesystem is made changes, so that old caches are not reused.
 ROOTFS_FORMAT = 1
-
-_TAIL_CHARS = 4000
-
-
-def no_log(_line: str) -> None:
-    """The default progress sink: drop the line."""
-
-
-def run_command(
-    argv: Sequence[str],
-    *,
-    timeout: float,
-    cwd: Path | None = None,
-    env: Mapping[str, str] | None = None,
-    what: str | None = None,
-) -> str:
-    """Run `argv` to completion within `timeout` seconds and return its standard output.
-
-    Standard error is captured and quoted (its tail) in the `ImageError` raised when the command
-    cannot be started, times out or exits non-zero.
-    """
-    label = what or Path(argv[0]).name
-    try:
-        done = subprocess.run(
-            list(argv),
-            cwd=cwd,
-            env=dict(env) if env is not None else None,
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=timeout,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise ImageError(f"{label} timed out after {timeout:.0f} s: {_show(argv)}") from exc
-    except OSError as exc:
-        raise ImageError(f"{label} could not be started: {exc}") from exc
-    if done.returncode != 0:
-        tail = (done.stderr or done.stdout or "").strip()[-_TAIL_CHARS:]
-        raise ImageError(f"{label} exited with {done.returncode}: {_show(argv)}\n{tail}")
-    return done.stdout
-
-
-def _show(argv: Sequence[str]) -> str:
-    return " ".join(argv)
-
-
-def short_hash(payload: object, length: int = 16) -> str:
-    """A stable hex digest of a JSON-serialisable value (keys sorted), cut to `length` chars."""
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:length]
-
-
-def file_sha256(path: Path) -> str:
-    """The SHA-256 hex digest of a file's bytes, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-@contextlib.contextmanager
-def cache_lock(lock_path: Path, *, timeout: float = 3600.0) -> Iterator[None]:
-    """Hold an exclusive advisory lock on `lock_path` so two builders do not fill one cache slot.
-
-    Waits at most `timeout` seconds for another holder, then raises `ImageError`.
-    """
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + timeout
-    with lock_path.open("a") as handle:
-        while True:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError as exc:
-                if time.monotonic() > deadline:
-                    raise ImageError(f"timed out waiting for the cache lock {lock_path}") from exc
-                time.sleep(0.5)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
-def link_or_copy(source: Path, target: Path) -> None:
-    """Hard-link `source` to `target` (cheap for large binaries), copying across file systems."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copy2(source, target)
 
 
 # --------------------------------------------------------------------------------------------
@@ -227,6 +130,49 @@ def find_debian_mirror(suite: str, apt_dir: Path) -> AptSource:
     raise ImageError(
         f"no apt source in {apt_dir} serves Debian suite {suite!r} with component 'main'; "
         "configure the Debian mirror in apt's sources or pass the mirror explicitly"
+    )
+
+
+@dataclass(frozen=True)
+class Mirror:
+    """The Debian mirror a root filesystem is fetched from, and the keyring that signs it."""
+
+    uri: str
+    keyring: Path | None
+
+
+def resolve_mirror(inputs: BuildInputs) -> Mirror:
+    """`inputs.mirror` (with the host's keyring when apt uses the same mirror), else the host's
+    apt source for `inputs.suite`."""
+    if inputs.mirror:
+        source_keyring = None
+        try:
+            source = find_debian_mirror(inputs.suite, inputs.apt_dir)
+            if source.uri.rstrip("/") == inputs.mirror.rstrip("/") and source.signed_by:
+                source_keyring = Path(source.signed_by)
+        except ImageError:
+            pass
+        return Mirror(inputs.mirror, source_keyring)
+    source = find_debian_mirror(inputs.suite, inputs.apt_dir)
+    return Mirror(source.uri, Path(source.signed_by) if source.signed_by else None)
+
+
+def build_base_rootfs(inputs: BuildInputs, *, log: LogFn = no_log) -> Path:
+    """The path of `rootfs.tar`, a `debootstrap --variant=minbase` Debian with `inputs.packages`.
+
+    Cached under `<cache_dir>/rootfs/<hash of suite, packages, mirror>/`; reused when present.
+    Making it needs root; otherwise raises `ImageError`.
+    """
+    mirror = resolve_mirror(inputs)
+    return make_rootfs_tar(
+        suite=inputs.suite,
+        packages=inputs.packages,
+        mirror=mirror.uri,
+        arch=inputs.arch,
+        keyring=mirror.keyring,
+        cache_dir=inputs.cache_dir,
+        timeout=inputs.rootfs_timeout,
+        log=log,
     )
 
 
