@@ -29,7 +29,7 @@ from worker.store.lifecycle import (
     save_cursor,
     tracked_repos,
 )
-from worker.store.models import PullState
+from worker.store.models import IssueState, PullState
 
 log = structlog.get_logger("lifecycle")
 
@@ -147,7 +147,7 @@ def _sync_repo(
             IssueObservation(
                 repo=repo,
                 number=issue.number,
-                state=issue.state,
+                state=IssueState(issue.state),
                 state_reason=issue.state_reason,
                 closed_at=issue.closed_at,
                 labels=issue.labels,

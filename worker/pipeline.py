@@ -30,7 +30,7 @@ from worker.publish import MARKER, RunFacts, open_or_update, pr_body
 from worker.repo_config import CONFIG_FILE, RepoConfig, parse_repo_config
 from worker.review import Review, review_change
 from worker.run_plan import RunPlan, TicketChoice, plan_run, ticket_choice
-from worker.store.models import Outcome, OutcomeKind, Run, RunKind, Ticket
+from worker.store.models import Outcome, OutcomeKind, PipelineEventKind, Run, RunKind, Ticket
 from worker.store.repo import (
     RunResult,
     finish_run,
@@ -284,7 +284,7 @@ class _Run:
             }
         )
         found = check_diff(co.diff_stats(compare, sha), co.added_lines(compare, sha), policy)
-        self.rec.note("policy", {"violations": [str(v) for v in found]})
+        self.rec.note(PipelineEventKind.POLICY, {"violations": [str(v) for v in found]})
         if found:
             rules = "\n".join(f"- {v}" for v in found)
             self._tell(
@@ -317,7 +317,7 @@ class _Run:
             for e in check.egress if check else []:
                 self.rec.sandbox(f"egress_{e.event}", e.model_dump(exclude_none=True))
         self.rec.note(
-            "verification",
+            PipelineEventKind.VERIFICATION,
             {
                 "verified": v.verified,
                 "reason": v.reason,
@@ -368,7 +368,9 @@ class _Run:
                 ),
                 rec=self.rec,
             )
-        self.rec.note("review", {"verdict": r.verdict, "text": r.text, "harness": name})
+        self.rec.note(
+            PipelineEventKind.REVIEW, {"verdict": r.verdict, "text": r.text, "harness": name}
+        )
         return r
 
     def _publish(

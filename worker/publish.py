@@ -12,7 +12,7 @@ import structlog
 from sandbox.errors import BurndownError
 from worker.github.protocol import GitHubClient, PullRequest
 from worker.review import Review
-from worker.store.models import Run, Ticket
+from worker.store.models import ReviewVerdict, Run, Ticket
 from worker.verify import Verification
 
 MARKER = "<!-- burndown -->"
@@ -49,9 +49,9 @@ def pr_body(
     ]
     if review is not None:
         verdict = {
-            "approve": "approves",
-            "doubt": "requests changes",
-            "unknown": "gave no verdict",
+            ReviewVerdict.APPROVE: "approves",
+            ReviewVerdict.DOUBT: "requests changes",
+            ReviewVerdict.UNKNOWN: "gave no verdict",
         }[review.verdict]
         parts.append(f"## Review\n\nThe reviewer {verdict}.\n\n{review.text}")
     parts.append(
