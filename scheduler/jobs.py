@@ -3,7 +3,6 @@
 from collections.abc import Callable
 from datetime import timedelta
 
-import structlog
 from celery import Celery
 from sqlalchemy import Engine
 
@@ -12,6 +11,7 @@ from scheduler.intake import process_delivery
 from scheduler.lifecycle import SyncCounts, sync_lifecycle
 from worker.celery_app import RUN_TASK, engine_for, github_client, reap_sandboxes
 from worker.errors import ConfigError
+from worker.logs import get_logger
 from worker.settings import Settings
 from worker.store.models import OutcomeKind, utcnow
 from worker.store.repo import (
@@ -26,7 +26,7 @@ INTAKE_TASK = "burndown.intake"
 RECONCILE_TASK = "burndown.reconcile"
 LIFECYCLE_TASK = "burndown.lifecycle_sync"
 REAP_TASK = "burndown.reap_sandboxes"
-log = structlog.get_logger("jobs")
+log = get_logger(__name__)
 SendFn = Callable[[str, object], object]
 
 

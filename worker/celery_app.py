@@ -9,7 +9,6 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING
 
-import structlog
 from sqlalchemy import Engine
 
 from sandbox.docker_runtime import DockerRuntime
@@ -20,6 +19,7 @@ from sandbox.runtime import SandboxPolicy
 from worker.diff_policy import DiffPolicy
 from worker.errors import ConfigError
 from worker.github.client import PyGithubClient
+from worker.logs import get_logger
 from worker.pipeline import PipelineConfig, PipelineDeps, run_ticket
 from worker.settings import Settings
 from worker.store.db import make_engine
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from celery import Celery
 
 RUN_TASK = "burndown.run_ticket"
-log = structlog.get_logger("worker")
+log = get_logger(__name__)
 
 
 def create_celery(settings: Settings) -> Celery:

@@ -26,6 +26,7 @@ from worker.events import EventRecorder, EventSink
 from worker.git import Checkout, checkout
 from worker.github.protocol import GitHubClient
 from worker.harness_run import SandboxTarget
+from worker.logs import get_logger
 from worker.publish import MARKER, RunFacts, open_or_update, pr_body
 from worker.repo_config import CONFIG_FILE, RepoConfig, parse_repo_config
 from worker.review import Review, review_change
@@ -41,7 +42,7 @@ from worker.store.repo import (
 )
 from worker.verify import Verification, detect_commands, verify
 
-log = structlog.get_logger("pipeline")
+log = get_logger(__name__)
 
 SANDBOX_UID = 1000
 

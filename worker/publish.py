@@ -7,16 +7,15 @@ no pull request and a comment on the issue saying why (see the pipeline).
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import structlog
-
 from sandbox.errors import BurndownError
 from worker.github.protocol import GitHubClient, PullRequest
+from worker.logs import get_logger
 from worker.review import Review
 from worker.store.models import ReviewVerdict, Run, Ticket
 from worker.verify import Verification
 
 MARKER = "<!-- burndown -->"
-log = structlog.get_logger("publish")
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
