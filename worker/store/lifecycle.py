@@ -18,6 +18,7 @@ from worker.store.models import (
     AgentPull,
     ClosedIssue,
     IssueState,
+    Provider,
     PullState,
     Run,
     SyncCursor,
@@ -181,7 +182,7 @@ def observe_issue(engine: Engine, obs: IssueObservation) -> None:
 def _observe_ticket(s: Session, obs: IssueObservation) -> None:
     ticket = s.exec(
         select(Ticket).where(
-            Ticket.provider == "github", Ticket.repo == obs.repo, Ticket.number == obs.number
+            Ticket.provider == Provider.GITHUB, Ticket.repo == obs.repo, Ticket.number == obs.number
         )
     ).first()
     if ticket is None:
@@ -203,7 +204,9 @@ def _observe_ticket(s: Session, obs: IssueObservation) -> None:
 def tracked_repos(engine: Engine) -> list[str]:
     """Repositories with at least one GitHub ticket."""
     with session_scope(engine) as s:
-        rows = s.exec(select(Ticket.repo).where(Ticket.provider == "github").distinct()).all()
+        rows = s.exec(
+            select(Ticket.repo).where(Ticket.provider == Provider.GITHUB).distinct()
+        ).all()
         return sorted(rows)
 
 

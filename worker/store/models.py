@@ -17,6 +17,12 @@ def _ts(index: bool = False) -> Column[datetime]:
     return Column(DateTime(timezone=True), nullable=False, index=index)
 
 
+class Provider(StrEnum):
+    """Where a ticket's issue lives."""
+
+    GITHUB = "github"
+
+
 class TicketStatus(StrEnum):
     NEW = "new"
     QUEUED = "queued"
@@ -82,7 +88,7 @@ class Ticket(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("provider", "repo", "number", name="uq_ticket_issue"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    provider: str = Field(default="github", max_length=32)
+    provider: Provider = Field(default=Provider.GITHUB, sa_type=EnumColumn(Provider, 32))
     repo: str = Field(index=True, max_length=255)
     number: int
     title: str = Field(default="", sa_type=Text)

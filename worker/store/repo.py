@@ -17,6 +17,7 @@ from worker.store.models import (
     EventSource,
     Outcome,
     OutcomeKind,
+    Provider,
     ReviewVerdict,
     Run,
     RunEvent,
@@ -74,7 +75,7 @@ def upsert_ticket(
     body: str,
     url: str,
     labeled_by: str | None,
-    provider: str = "github",
+    provider: Provider = Provider.GITHUB,
 ) -> Ticket:
     """The ticket for an issue, created or refreshed with the issue's current text."""
     for _ in range(2):  # a concurrent insert of the same issue wins once; then we update
@@ -103,7 +104,9 @@ def get_ticket(engine: Engine, ticket_id: int) -> Ticket | None:
         return s.get(Ticket, ticket_id)
 
 
-def find_ticket(engine: Engine, repo: str, number: int, provider: str = "github") -> Ticket | None:
+def find_ticket(
+    engine: Engine, repo: str, number: int, provider: Provider = Provider.GITHUB
+) -> Ticket | None:
     with session_scope(engine) as s:
         return s.exec(
             select(Ticket).where(
