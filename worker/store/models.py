@@ -24,6 +24,8 @@ class Provider(StrEnum):
 
 
 class TicketStatus(StrEnum):
+    """Where a ticket stands; `queued` and `running` are claimed by one atomic update."""
+
     NEW = "new"
     QUEUED = "queued"
     RUNNING = "running"
@@ -32,12 +34,16 @@ class TicketStatus(StrEnum):
 
 
 class RunStatus(StrEnum):
+    """Whether a run is still open, and how it ended."""
+
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
 
 
 class OutcomeKind(StrEnum):
+    """How a run ended, as the report counts it."""
+
     PR_OPENED = "pr_opened"  # a ready pull request: verified
     PR_DRAFT = "pr_draft"  # a draft: not verified, or the reviewer doubts
     PR_UPDATED = "pr_updated"  # a follow-up pushed to an existing pull request
@@ -47,12 +53,16 @@ class OutcomeKind(StrEnum):
 
 
 class RunKind(StrEnum):
+    """What a run does for its ticket."""
+
     INITIAL = "initial"  # the first run of a ticket, from its default branch
     FOLLOWUP = "followup"  # feedback from a trusted person on the agent's pull request
     FIX = "fix"  # a failed check on the agent's pull request
 
 
 class ReviewVerdict(StrEnum):
+    """The reviewer's verdict on a change."""
+
     APPROVE = "approve"
     DOUBT = "doubt"  # the reviewer asked for changes
     UNKNOWN = "unknown"  # the reviewer gave no verdict or did not finish
@@ -76,6 +86,8 @@ class EventSource(StrEnum):
 
 
 class PipelineEventKind(StrEnum):
+    """The kinds of events the pipeline itself records."""
+
     STAGE = "stage"  # a stage of the run ended; data: stage, seconds
     POLICY = "policy"
     VERIFICATION = "verification"
@@ -171,6 +183,8 @@ class Outcome(SQLModel, table=True):
 
 
 class DeliveryStatus(StrEnum):
+    """Where a webhook delivery stands: received, then processed, ignored or rejected."""
+
     RECEIVED = "received"
     PROCESSED = "processed"
     IGNORED = "ignored"
@@ -194,6 +208,8 @@ class Delivery(SQLModel, table=True):
 
 
 class PullState(StrEnum):
+    """What became of an agent pull request."""
+
     OPEN = "open"
     CLOSED = "closed"  # closed without merging
     MERGED = "merged"
