@@ -4,7 +4,6 @@ and the dashboard, JSON API and Prometheus metrics (`scheduler.web`)."""
 import json
 from collections.abc import Callable
 
-import structlog
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
@@ -13,9 +12,10 @@ from sqlalchemy import Engine
 from scheduler.routing import screen
 from scheduler.web.routes import install
 from scheduler.webhooks import signature_ok
+from worker.logs import get_logger
 from worker.store.repo import record_delivery
 
-log = structlog.get_logger("api")
+log = get_logger(__name__)
 
 EnqueueDelivery = Callable[[str], None]
 

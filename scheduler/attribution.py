@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from worker.store.models import IssueState, PullState
+
 
 @dataclass(frozen=True)
 class TicketFact:
@@ -106,7 +108,7 @@ class PullView:
 
     @property
     def kept(self) -> bool:
-        return self.state == "merged"
+        return self.state == PullState.MERGED
 
 
 @dataclass(frozen=True)
@@ -158,7 +160,7 @@ def derive(h: History) -> Derived:
         reopened = bool(
             first is not None
             and first.merged_at is not None
-            and t.issue_state == "open"
+            and t.issue_state == IssueState.OPEN
             and t.issue_reopened_at is not None
             and t.issue_reopened_at >= first.merged_at
         )
@@ -179,8 +181,8 @@ def _key(moment: datetime | None) -> datetime:
 def _pull_view(
     key: tuple[str, int], runs: list[RunFact], ticket: TicketFact, life: PullFact | None
 ) -> PullView:
-    state = life.state if life else "open"
-    merged_at = life.merged_at if life and state == "merged" else None
+    state = life.state if life else PullState.OPEN
+    merged_at = life.merged_at if life and state == PullState.MERGED else None
     if merged_at is not None and life is not None and life.reverted_at is not None:
         state = "reverted"
     before = [r for r in runs if merged_at is None or r.started_at <= merged_at] or runs

@@ -18,6 +18,7 @@ from scheduler.cli_dead import dead_app
 from scheduler.cli_harness import events, harness_app
 from worker.logs import configure_logging
 from worker.settings import Settings, get_settings
+from worker.store.models import OutcomeKind
 
 if TYPE_CHECKING:
     from worker.pipeline import PipelineDeps
@@ -336,7 +337,7 @@ def _run_one(
         console.print(outcome.pr_url)
     else:
         console.print(f"[yellow]{outcome.kind}[/yellow]: {outcome.detail}")
-        raise typer.Exit(0 if outcome.kind == "no_changes" else 1)
+        raise typer.Exit(0 if outcome.kind == OutcomeKind.NO_CHANGES else 1)
 
 
 def _show(e: HarnessEvent) -> None:

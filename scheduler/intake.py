@@ -8,8 +8,6 @@ and the store's claims refuse double work.
 import json
 from typing import Any
 
-import structlog
-
 from sandbox.errors import BurndownError
 from scheduler import followups
 from scheduler.handling import Handled, Handler, IntakeDeps
@@ -17,12 +15,13 @@ from scheduler.lifecycle import observation_from_event
 from scheduler.webhooks import BadDelivery, parse_issue_labeled, parse_pull_request
 from worker import texts
 from worker.github.protocol import WRITE_ROLES
+from worker.logs import get_logger
 from worker.run_plan import harness_label, ticket_choice
 from worker.store.lifecycle import known_pull, observe_pull
 from worker.store.models import DeliveryStatus
 from worker.store.repo import close_delivery, get_delivery, queue_ticket, upsert_ticket
 
-log = structlog.get_logger("intake")
+log = get_logger(__name__)
 
 
 def process_delivery(delivery_id: str, deps: IntakeDeps) -> DeliveryStatus | None:

@@ -4,7 +4,6 @@ schedule. Tasks are thin: the work is in `scheduler.intake`, `scheduler.reconcil
 import contextlib
 from datetime import timedelta
 
-import structlog
 from celery import Celery
 
 from sandbox.errors import BurndownError
@@ -16,6 +15,7 @@ from scheduler.reconcile import ReconcilePolicy, Reconciler
 from worker.celery_app import RUN_TASK
 from worker.errors import ConfigError
 from worker.github.protocol import GitHubClient
+from worker.logs import get_logger
 from worker.settings import Settings
 from worker.store.liveness import record_failure
 from worker.store.models import utcnow
@@ -25,7 +25,7 @@ INTAKE_TASK = "burndown.intake"
 RECONCILE_TASK = "burndown.reconcile"
 LIFECYCLE_TASK = "burndown.lifecycle_sync"
 REAP_TASK = "burndown.reap_sandboxes"
-log = structlog.get_logger("jobs")
+log = get_logger(__name__)
 
 
 def register(app: Celery, settings: Settings) -> None:

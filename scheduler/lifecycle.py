@@ -11,12 +11,12 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-import structlog
 from sqlalchemy import Engine
 
 from scheduler.webhooks import PullRequestEvent
 from worker.errors import GitHubError
 from worker.github.protocol import GitHubClient, PullRequest
+from worker.logs import get_logger
 from worker.store.lifecycle import (
     IssueObservation,
     PullObservation,
@@ -29,9 +29,9 @@ from worker.store.lifecycle import (
     save_cursor,
     tracked_repos,
 )
-from worker.store.models import PullState
+from worker.store.models import IssueState, PullState
 
-log = structlog.get_logger("lifecycle")
+log = get_logger(__name__)
 
 AGENT_BRANCH = re.compile(r"^burndown/issue-(\d+)$")
 REVERTS = re.compile(r"This reverts commit ([0-9a-f]{7,40})", re.IGNORECASE)
@@ -147,7 +147,7 @@ def _sync_repo(
             IssueObservation(
                 repo=repo,
                 number=issue.number,
-                state=issue.state,
+                state=IssueState(issue.state),
                 state_reason=issue.state_reason,
                 closed_at=issue.closed_at,
                 labels=issue.labels,

@@ -15,18 +15,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import structlog
 from sqlalchemy import Engine
 
 from sandbox.errors import BurndownError
 from sandbox.runtime import ContainerRuntime
 from worker import texts
 from worker.github.protocol import GitHubClient
+from worker.logs import get_logger
 from worker.store import liveness
 from worker.store.models import OutcomeKind, TicketStatus
 from worker.store.repo import RunResult, finish_run, get_ticket, run_is_live
 
-log = structlog.get_logger("scheduler.reconcile")
+log = get_logger(__name__)
 SendFn = Callable[[str, object], object]
 
 

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from scheduler.metrics import Comparison, Metrics
 from scheduler.report import Report
+from worker.store.models import OutcomeKind
 
 SECTIONS = ("harness", "repo", "model", "label", "week")
 WEEKS_SHOWN = 12
@@ -70,7 +71,7 @@ def report_json(r: Report) -> dict[str, Any]:
     return body
 
 
-_OUTCOMES = ("pr_opened", "no_changes", "failed", "running")
+_OUTCOMES = (OutcomeKind.PR_OPENED, OutcomeKind.NO_CHANGES, OutcomeKind.FAILED, "running")
 
 
 def report_csv(r: Report) -> str:

@@ -12,15 +12,14 @@ import threading
 from enum import StrEnum
 from typing import Any
 
-import structlog
-
 from sandbox.errors import BurndownError
 from worker.celery_app import create_celery, intake_queue
+from worker.logs import get_logger
 from worker.settings import Settings
 from worker.store.liveness import request_requeue
 from worker.wiring import engine_for, reap_sandboxes
 
-log = structlog.get_logger("scheduler.workers")
+log = get_logger(__name__)
 
 
 class Role(StrEnum):

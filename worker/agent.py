@@ -9,6 +9,7 @@ from sandbox.runtime import ContainerExit, ContainerRuntime
 from worker import harness_run
 from worker.events import EventRecorder
 from worker.harness_run import SandboxTarget
+from worker.store.models import EventSource
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ def run_harness(
     access: ModelAccess,
     target: SandboxTarget,
     rec: EventRecorder,
-    source: str = "harness",
+    source: EventSource = EventSource.HARNESS,
 ) -> HarnessRun:
     """Run `harness` on `prompt` in a fresh sandbox; its events are recorded as they stream,
     and so is every connection the egress proxy refused."""
@@ -71,7 +72,7 @@ def run_harness(
     def on_event(event: HarnessEvent) -> None:
         if not events:
             rec.stage(
-                f"{source}_first_event" if source != "harness" else "first_event",
+                f"{source}_first_event" if source != EventSource.HARNESS else "first_event",
                 time.monotonic() - t0,
             )
         events.append(event)
@@ -80,7 +81,7 @@ def run_harness(
     exit_ = harness_run.run_harness(runtime, harness, spec, on_event, model=options.model)
     for e in exit_.egress:
         rec.sandbox(f"egress_{e.event}", e.model_dump(exclude_none=True))
-    if source == "harness":
+    if source == EventSource.HARNESS:
         rec.stage("container_start", exit_.started_after_seconds)
     rec.stage(source, time.monotonic() - t0, exit_code=exit_.exit_code)
     return HarnessRun(exit=exit_, events=events)

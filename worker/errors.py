@@ -15,5 +15,9 @@ class StoreError(BurndownError):
     """The store could not be read or written."""
 
 
+class DuplicateError(StoreError):
+    """A write hit a unique constraint: the row (a delivery, a ticket, a pull request) exists."""
+
+
 class ConfigError(BurndownError):
     """Settings or per-repository configuration are missing or invalid."""

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from sandbox.harness.events import HarnessEvent
+from worker.store.models import EventSource, PipelineEventKind
 from worker.store.repo import NewEvent, append_events
 
 EventSink = Callable[[HarnessEvent], None]
@@ -31,7 +32,7 @@ class EventRecorder:
         self._last_flush = 0.0
         self.events: list[HarnessEvent] = []
 
-    def harness(self, event: HarnessEvent, source: str = "harness") -> None:
+    def harness(self, event: HarnessEvent, source: EventSource = EventSource.HARNESS) -> None:
         self.events.append(event)
         data = {**event.data, **({"raw": event.raw} if event.raw is not None else {})}
         self._add(NewEvent(source, event.kind, data))
@@ -40,17 +41,16 @@ class EventRecorder:
 
     def sandbox(self, kind: str, data: dict[str, Any]) -> None:
         """Something the sandbox did or refused (an egress refusal, a host not allowed)."""
-        self._add(NewEvent("sandbox", kind[:32], data))
+        self._add(NewEvent(EventSource.SANDBOX, kind[:32], data))
 
-    def note(self, kind: str, data: dict[str, Any]) -> None:
+    def note(self, kind: PipelineEventKind, data: dict[str, Any]) -> None:
         """A pipeline finding (verification, policy, review) kept with the run's events."""
-        self._add(NewEvent("pipeline", kind, data))
+        self._add(NewEvent(EventSource.PIPELINE, kind, data))
         self.flush()
 
     def stage(self, name: str, seconds: float, **extra: Any) -> None:
-        self._add(
-            NewEvent("pipeline", "stage", {"stage": name, "seconds": round(seconds, 4), **extra})
-        )
+        data = {"stage": name, "seconds": round(seconds, 4), **extra}
+        self._add(NewEvent(EventSource.PIPELINE, PipelineEventKind.STAGE, data))
         self.flush()
 
     def _add(self, event: NewEvent) -> None:

@@ -11,15 +11,15 @@ import time
 from dataclasses import dataclass, field
 from types import TracebackType
 
-import structlog
 from sqlalchemy import Engine
 
 from sandbox.errors import BurndownError
 from sandbox.runtime import ContainerRuntime
+from worker.logs import get_logger
 from worker.store import liveness
 from worker.store.models import CancelRequest
 
-log = structlog.get_logger("worker.liveness")
+log = get_logger(__name__)
 
 AGENT_SHARE = 0.7
 """The share of the time left that the agent may use; the rest is kept for verification,

@@ -1,9 +1,14 @@
-"""structlog, configured once per process: console on a terminal, JSON otherwise."""
+"""structlog, configured once per process: console on a terminal, JSON otherwise.
+
+Every logger comes from `get_logger(__name__)`, so every line says which component wrote it
+(`"component": "worker.pipeline"` in JSON, `component=worker.pipeline` on the console).
+"""
 
 import logging
 import sys
 
 import structlog
+from structlog.typing import FilteringBoundLogger
 
 _configured = False
 
@@ -32,6 +37,12 @@ def configure_logging(json: bool | None = None, level: int = logging.INFO) -> No
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
 
 
-def get_logger(name: str) -> structlog.stdlib.BoundLogger:
-    """A logger bound to a component name."""
-    return structlog.get_logger(component=name)  # type: ignore[no-any-return]
+def get_logger(name: str) -> FilteringBoundLogger:
+    """A logger whose every line carries `name` (pass the module's `__name__`).
+
+    structlog's `PrintLoggerFactory` drops a positional name, so the name is bound as a value.
+    The logger stays lazy: it takes the configuration in force when it first logs, so module
+    level loggers made before `configure_logging` runs are configured too.
+    """
+    logger: FilteringBoundLogger = structlog.get_logger(component=name)
+    return logger

@@ -22,6 +22,7 @@ from worker.agent import HarnessRun, run_harness
 from worker.events import EventRecorder, EventSink
 from worker.git import Checkout, checkout
 from worker.liveness import AGENT_SHARE, Deadline, RunGuard
+from worker.logs import get_logger
 from worker.pipeline_config import PipelineConfig, PipelineDeps
 from worker.repo_config import CONFIG_FILE, RepoConfig, parse_repo_config
 from worker.review import Review
@@ -41,7 +42,7 @@ from worker.store.repo import RunResult, finish_run, get_ticket, mark_run, set_r
 
 __all__ = ["PipelineConfig", "PipelineDeps", "branch_for", "plan_for", "run_ticket"]
 
-log = structlog.get_logger("worker.pipeline")
+log = get_logger(__name__)
 
 SANDBOX_UID = 1000
 

@@ -6,14 +6,13 @@ no pull request and a comment on the issue saying why (see the pipeline).
 
 from collections.abc import Callable
 
-import structlog
-
 from sandbox.errors import BurndownError
 from worker.github.protocol import GitHubClient, PullRequest
+from worker.logs import get_logger
 from worker.store.models import Run, Ticket
 from worker.texts import pr_title
 
-log = structlog.get_logger("publish")
+log = get_logger(__name__)
 
 
 def open_or_update(

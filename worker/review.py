@@ -12,6 +12,7 @@ from sandbox.runtime import ContainerRuntime
 from worker.agent import HarnessRun, run_harness
 from worker.events import EventRecorder
 from worker.harness_run import SandboxTarget
+from worker.store.models import EventSource, ReviewVerdict
 
 _VERDICT = re.compile(r"VERDICT:\s*(APPROVE|REQUEST[_ ]CHANGES)", re.IGNORECASE)
 MAX_DIFF = 60_000
@@ -19,15 +20,15 @@ MAX_DIFF = 60_000
 
 @dataclass(frozen=True)
 class Review:
-    """The reviewer's verdict ("approve", "doubt", or "unknown" when it gave none)."""
+    """The reviewer's verdict and comments."""
 
-    verdict: str
+    verdict: ReviewVerdict
     text: str
     run: HarnessRun
 
     @property
     def doubts(self) -> bool:
-        return self.verdict != "approve"
+        return self.verdict != ReviewVerdict.APPROVE
 
 
 def review_prompt(title: str, body: str, diff: str) -> str:
@@ -42,11 +43,11 @@ def review_prompt(title: str, body: str, diff: str) -> str:
     )
 
 
-def parse_verdict(text: str) -> str:
+def parse_verdict(text: str) -> ReviewVerdict:
     found = _VERDICT.findall(text)
     if not found:
-        return "unknown"
-    return "approve" if found[-1].upper() == "APPROVE" else "doubt"
+        return ReviewVerdict.UNKNOWN
+    return ReviewVerdict.APPROVE if found[-1].upper() == "APPROVE" else ReviewVerdict.DOUBT
 
 
 def review_change(
@@ -78,9 +79,9 @@ def review_change(
         access=access,
         target=ro,
         rec=rec,
-        source="review",
+        source=EventSource.REVIEW,
     )
     if done.problem():
-        return Review("unknown", f"the reviewer did not finish: {done.problem()}", done)
+        return Review(ReviewVerdict.UNKNOWN, f"the reviewer did not finish: {done.problem()}", done)
     text = done.final_text
     return Review(parse_verdict(text), _VERDICT.sub("", text).strip(), done)

@@ -10,8 +10,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import structlog
-
 from sandbox.errors import BurndownError
 from sandbox.runtime import SandboxPolicy
 from worker import texts
@@ -22,15 +20,16 @@ from worker.events import EventRecorder
 from worker.git import Checkout
 from worker.harness_run import SandboxTarget
 from worker.liveness import Deadline, RunGuard
+from worker.logs import get_logger
 from worker.pipeline_config import PipelineDeps
 from worker.publish import open_or_update
 from worker.review import Review, review_change
 from worker.run_plan import RunPlan
-from worker.store.models import OutcomeKind, Run, Ticket
+from worker.store.models import OutcomeKind, PipelineEventKind, Run, Ticket
 from worker.store.repo import RunResult
 from worker.verify import Verification, detect_commands, verify
 
-log = structlog.get_logger("worker.steps")
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -106,7 +105,7 @@ def check_policy(ctx: RunContext, ch: Change) -> list[Violation]:
     found = check_diff(
         ch.co.diff_stats(ch.base, ch.sha), ch.co.added_lines(ch.base, ch.sha), ch.plan.diff_policy
     )
-    ctx.rec.note("policy", {"violations": [str(v) for v in found]})
+    ctx.rec.note(PipelineEventKind.POLICY, {"violations": [str(v) for v in found]})
     if found:
         ctx.tell(texts.policy_refused(found, ctx.run_url))
     return found
@@ -137,7 +136,7 @@ def verify_change(ctx: RunContext, ch: Change) -> Verification:
         for e in check.egress if check else []:
             ctx.rec.sandbox(f"egress_{e.event}", e.model_dump(exclude_none=True))
     ctx.rec.note(
-        "verification",
+        PipelineEventKind.VERIFICATION,
         {
             "verified": v.verified,
             "reason": v.reason,
@@ -172,7 +171,10 @@ def review_step(ctx: RunContext, ch: Change) -> Review | None:
             target=ctx.target(ch.plan, ch.user, tree),
             rec=ctx.rec,
         )
-    ctx.rec.note("review", {"verdict": r.verdict, "text": r.text, "harness": reviewer.harness.name})
+    ctx.rec.note(
+        PipelineEventKind.REVIEW,
+        {"verdict": r.verdict, "text": r.text, "harness": reviewer.harness.name},
+    )
     return r
 
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from worker.review import Review
-from worker.store.models import Run, RunKind, Ticket
+from worker.store.models import ReviewVerdict, Run, RunKind, Ticket
 from worker.verify import Verification
 
 MARKER = "<!-- burndown -->"
@@ -82,7 +82,11 @@ def verification_text(v: Verification) -> str:
     return "\n".join(lines)
 
 
-_VERDICTS = {"approve": "approves", "doubt": "requests changes", "unknown": "gave no verdict"}
+_VERDICTS = {
+    ReviewVerdict.APPROVE: "approves",
+    ReviewVerdict.DOUBT: "requests changes",
+    ReviewVerdict.UNKNOWN: "gave no verdict",
+}
 
 
 def pr_body(

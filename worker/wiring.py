@@ -6,7 +6,6 @@ GitHub client, container runtime and pipeline configuration from here.
 
 from __future__ import annotations
 
-import structlog
 from sqlalchemy import Engine
 
 from sandbox.docker_runtime import DockerRuntime
@@ -17,12 +16,13 @@ from sandbox.runtime import SandboxPolicy
 from worker.diff_policy import DiffPolicy
 from worker.errors import ConfigError
 from worker.github.client import PyGithubClient
+from worker.logs import get_logger
 from worker.pipeline_config import PipelineConfig, PipelineDeps
 from worker.settings import Settings
 from worker.store.db import make_engine
 from worker.store.repo import run_is_live
 
-log = structlog.get_logger("worker.wiring")
+log = get_logger(__name__)
 
 
 _engines: dict[str, Engine] = {}

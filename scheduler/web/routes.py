@@ -24,6 +24,7 @@ from scheduler.report import BadQuery, ReportQuery, report_of
 from scheduler.web.pages import TicketRow, asset, overview, page, tickets_page, trend_points
 from scheduler.web.prom import exposition
 from scheduler.web.transcript import load_run, run_json, run_page
+from worker.store.models import TicketStatus
 
 STATUSES = (
     "resolved",
@@ -31,11 +32,7 @@ STATUSES = (
     "reverted",
     "pr_open",
     "pr_closed",
-    "new",
-    "queued",
-    "running",
-    "done",
-    "failed",
+    *TicketStatus,
 )
 ASSETS = {"chart.js": "text/javascript", "style.css": "text/css"}
 

@@ -9,10 +9,19 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import select
 
+from sandbox.harness.events import EventKind
 from scheduler.render import usd
 from scheduler.web.pages import page
 from worker.store.db import session_scope
-from worker.store.models import Outcome, Run, RunEvent, Ticket
+from worker.store.models import (
+    EventSource,
+    Outcome,
+    OutcomeKind,
+    PipelineEventKind,
+    Run,
+    RunEvent,
+    Ticket,
+)
 from worker.store.repo import run_events
 
 LIMIT = 4000  # characters of one tool result shown; the stored event keeps everything
@@ -91,16 +100,16 @@ def event_summary(data: dict[str, Any]) -> str:
 
 def _event(e: RunEvent) -> str:
     data = event_json(e)["data"]
-    if e.source == "pipeline" and e.kind == "stage":
+    if e.source == EventSource.PIPELINE and e.kind == PipelineEventKind.STAGE:
         label = f"stage · {data.get('stage')} · {data.get('seconds')} s"
         extra = {k: v for k, v in data.items() if k not in ("stage", "seconds")}
         inner = f"<pre>{escape(json.dumps(extra))}</pre>" if extra else ""
-    elif e.kind == "tool_call":
+    elif e.kind == EventKind.TOOL_CALL:
         label = f"tool call · {data.get('name', '?')}"
         inner = f"<pre>{escape(json.dumps(data.get('input'), indent=1, default=str))}</pre>"
     else:
         label, inner = e.kind.replace("_", " "), _text(data)
-    status = str(data.get("status", "")) if e.kind == "result" else ""
+    status = str(data.get("status", "")) if e.kind == EventKind.RESULT else ""
     cls = f"event {escape(e.source)} {escape(e.kind)} {escape(status)}".strip()
     return (
         f'<div class="{cls}" data-seq="{e.seq}" data-kind="{escape(e.kind)}">'
@@ -119,7 +128,7 @@ def run_page(rec: RunRecord) -> str:
         f"{usd(r.cost_usd)} · pull request {pr}</p>"
     )
     problem = ""
-    if o is not None and o.kind == "failed":
+    if o is not None and o.kind == OutcomeKind.FAILED:
         problem = f'<p class="problem">{escape(o.detail)}</p>'
     events = "".join(_event(e) for e in rec.events) or '<p class="muted">No events recorded.</p>'
     outcome = escape(o.kind) if o else "no outcome yet"

@@ -6,10 +6,14 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, event
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session, create_engine
 
-from worker.errors import StoreError
+from worker.errors import DuplicateError, StoreError
+
+# How each driver names a unique (or primary key) violation.
+_PG_UNIQUE = "23505"
+_SQLITE_UNIQUE = {"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"}
 
 
 def make_engine(url: str) -> Engine:
@@ -34,10 +38,24 @@ def make_engine(url: str) -> Engine:
 
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
-    """A session committed on success and rolled back on error."""
+    """A session committed on success and rolled back on error; a unique constraint hit is a
+    `DuplicateError`, any other database error a `StoreError`."""
     try:
         with Session(engine, expire_on_commit=False) as session:
             yield session
             session.commit()
+    except IntegrityError as exc:
+        if is_unique_violation(exc):
+            raise DuplicateError(f"already stored: {exc.orig}") from exc
+        raise StoreError(f"store error: {exc.__class__.__name__}: {exc}") from exc
     except SQLAlchemyError as exc:
         raise StoreError(f"store error: {exc.__class__.__name__}: {exc}") from exc
+
+
+def is_unique_violation(exc: IntegrityError) -> bool:
+    """True when `exc` is a unique or primary key violation (not a foreign key or not-null one)."""
+    orig = exc.orig
+    return (
+        getattr(orig, "sqlstate", None) == _PG_UNIQUE
+        or getattr(orig, "sqlite_errorname", None) in _SQLITE_UNIQUE
+    )

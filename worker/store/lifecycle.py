@@ -10,14 +10,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from worker.errors import StoreError
+from worker.errors import DuplicateError, StoreError
 from worker.store.db import session_scope
 from worker.store.models import (
     AgentPull,
     ClosedIssue,
+    IssueState,
+    Provider,
     PullState,
     Run,
     SyncCursor,
@@ -59,9 +60,8 @@ def observe_pull(engine: Engine, obs: PullObservation) -> AgentPull:
                 s.flush()
                 s.refresh(row)
                 return row
-        except StoreError as exc:
-            if not isinstance(exc.__cause__, IntegrityError):
-                raise
+        except DuplicateError:
+            continue
     raise StoreError(f"could not record pull request {obs.repo}#{obs.number}")
 
 
@@ -148,7 +148,7 @@ class IssueObservation:
 
     repo: str
     number: int
-    state: str
+    state: IssueState
     state_reason: str | None
     closed_at: datetime | None
     labels: list[str]
@@ -168,7 +168,7 @@ def observe_issue(engine: Engine, obs: IssueObservation) -> None:
                 ClosedIssue.repo == obs.repo, ClosedIssue.number == obs.number
             )
         ).first()
-        if obs.state == "closed" and obs.closed_at is not None:
+        if obs.state == IssueState.CLOSED and obs.closed_at is not None:
             closed = closed or ClosedIssue(
                 repo=obs.repo, number=obs.number, closed_at=obs.closed_at
             )
@@ -182,15 +182,15 @@ def observe_issue(engine: Engine, obs: IssueObservation) -> None:
 def _observe_ticket(s: Session, obs: IssueObservation) -> None:
     ticket = s.exec(
         select(Ticket).where(
-            Ticket.provider == "github", Ticket.repo == obs.repo, Ticket.number == obs.number
+            Ticket.provider == Provider.GITHUB, Ticket.repo == obs.repo, Ticket.number == obs.number
         )
     ).first()
     if ticket is None:
         return
-    if obs.state == "closed":
+    if obs.state == IssueState.CLOSED:
         ticket.issue_closed_at = obs.closed_at or ticket.issue_closed_at
     else:
-        was_closed = ticket.issue_state == "closed" or obs.state_reason == "reopened"
+        was_closed = ticket.issue_state == IssueState.CLOSED or obs.state_reason == "reopened"
         last_close, last_reopen = ticket.issue_closed_at, ticket.issue_reopened_at
         fresh = last_reopen is None or (
             last_close is not None and _aware(last_reopen) < _aware(last_close)
@@ -204,7 +204,9 @@ def _observe_ticket(s: Session, obs: IssueObservation) -> None:
 def tracked_repos(engine: Engine) -> list[str]:
     """Repositories with at least one GitHub ticket."""
     with session_scope(engine) as s:
-        rows = s.exec(select(Ticket.repo).where(Ticket.provider == "github").distinct()).all()
+        rows = s.exec(
+            select(Ticket.repo).where(Ticket.provider == Provider.GITHUB).distinct()
+        ).all()
         return sorted(rows)
 
 

@@ -55,7 +55,7 @@ def beat(engine: Engine, run_id: int) -> tuple[bool, CancelRequest | None]:
         run = s.get(Run, run_id)
         if run is None:
             raise StoreError(f"no run {run_id}")
-        request = CancelRequest(run.cancel_requested) if run.cancel_requested else None
+        request = run.cancel_requested
         return res.rowcount == 1, request
 
 

@@ -6,6 +6,8 @@ from enum import StrEnum
 from sqlalchemy import Column, DateTime, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from worker.store.enum_column import EnumColumn
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -15,7 +17,15 @@ def _ts(index: bool = False) -> Column[datetime]:
     return Column(DateTime(timezone=True), nullable=False, index=index)
 
 
+class Provider(StrEnum):
+    """Where a ticket's issue lives."""
+
+    GITHUB = "github"
+
+
 class TicketStatus(StrEnum):
+    """Where a ticket stands; `queued` and `running` are claimed by one atomic update."""
+
     NEW = "new"
     QUEUED = "queued"
     RUNNING = "running"
@@ -26,6 +36,8 @@ class TicketStatus(StrEnum):
 
 
 class RunStatus(StrEnum):
+    """Whether a run is still open, and how it ended."""
+
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
@@ -40,6 +52,8 @@ class CancelRequest(StrEnum):
 
 
 class OutcomeKind(StrEnum):
+    """How a run ended, as the report counts it."""
+
     PR_OPENED = "pr_opened"  # a ready pull request: verified
     PR_DRAFT = "pr_draft"  # a draft: not verified, or the reviewer doubts
     PR_UPDATED = "pr_updated"  # a follow-up pushed to an existing pull request
@@ -50,9 +64,45 @@ class OutcomeKind(StrEnum):
 
 
 class RunKind(StrEnum):
+    """What a run does for its ticket."""
+
     INITIAL = "initial"  # the first run of a ticket, from its default branch
     FOLLOWUP = "followup"  # feedback from a trusted person on the agent's pull request
     FIX = "fix"  # a failed check on the agent's pull request
+
+
+class ReviewVerdict(StrEnum):
+    """The reviewer's verdict on a change."""
+
+    APPROVE = "approve"
+    DOUBT = "doubt"  # the reviewer asked for changes
+    UNKNOWN = "unknown"  # the reviewer gave no verdict or did not finish
+
+
+class IssueState(StrEnum):
+    """An issue's state as GitHub reports it."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class EventSource(StrEnum):
+    """Who wrote a run event. Its kind is the harness's `EventKind` for harness and review
+    events, a `PipelineEventKind` for pipeline events, and free for sandbox events."""
+
+    HARNESS = "harness"  # the agent's harness
+    REVIEW = "review"  # the reviewer's harness
+    PIPELINE = "pipeline"
+    SANDBOX = "sandbox"  # the sandbox did or refused something (egress)
+
+
+class PipelineEventKind(StrEnum):
+    """The kinds of events the pipeline itself records."""
+
+    STAGE = "stage"  # a stage of the run ended; data: stage, seconds
+    POLICY = "policy"
+    VERIFICATION = "verification"
+    REVIEW = "review"
 
 
 class Ticket(SQLModel, table=True):
@@ -61,17 +111,19 @@ class Ticket(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("provider", "repo", "number", name="uq_ticket_issue"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    provider: str = Field(default="github", max_length=32)
+    provider: Provider = Field(default=Provider.GITHUB, sa_type=EnumColumn(Provider, 32))
     repo: str = Field(index=True, max_length=255)
     number: int
     title: str = Field(default="", sa_type=Text)
     body: str = Field(default="", sa_type=Text)
     url: str = Field(default="", max_length=1024)
     labeled_by: str | None = Field(default=None, max_length=255)
-    status: str = Field(default=TicketStatus.NEW, index=True, max_length=16)
+    status: TicketStatus = Field(
+        default=TicketStatus.NEW, index=True, sa_type=EnumColumn(TicketStatus, 16)
+    )
     attempts: int = 0
     # What the next run should do, set when it is queued (follow-ups carry the feedback).
-    pending_kind: str = Field(default=RunKind.INITIAL, max_length=16)
+    pending_kind: RunKind = Field(default=RunKind.INITIAL, sa_type=EnumColumn(RunKind, 16))
     pending_feedback: str | None = Field(default=None, sa_type=Text)
     pending_by: str | None = Field(default=None, max_length=255)
     queued_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
@@ -83,7 +135,7 @@ class Ticket(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     # The issue's own lifecycle, as the lifecycle sync last saw it (None: not seen yet).
     labels: str = Field(default="[]", sa_type=Text)  # JSON list of the issue's label names
-    issue_state: str | None = Field(default=None, max_length=16)
+    issue_state: IssueState | None = Field(default=None, sa_type=EnumColumn(IssueState, 16))
     issue_closed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     issue_reopened_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
@@ -96,13 +148,17 @@ class Run(SQLModel, table=True):
     harness: str = Field(max_length=64)
     model: str | None = Field(default=None, max_length=128)
     branch: str = Field(max_length=255)
-    kind: str = Field(default=RunKind.INITIAL, max_length=16)
+    kind: RunKind = Field(default=RunKind.INITIAL, sa_type=EnumColumn(RunKind, 16))
     feedback: str | None = Field(default=None, sa_type=Text)
     requested_by: str | None = Field(default=None, max_length=255)
     verified: bool | None = None
     draft: bool | None = None
-    review_verdict: str | None = Field(default=None, max_length=16)
-    status: str = Field(default=RunStatus.RUNNING, index=True, max_length=16)
+    review_verdict: ReviewVerdict | None = Field(
+        default=None, sa_type=EnumColumn(ReviewVerdict, 16)
+    )
+    status: RunStatus = Field(
+        default=RunStatus.RUNNING, index=True, sa_type=EnumColumn(RunStatus, 16)
+    )
     started_at: datetime = Field(default_factory=utcnow, sa_column=_ts(index=True))
     finished_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     exit_code: int | None = None
@@ -117,7 +173,9 @@ class Run(SQLModel, table=True):
     deadline_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     heartbeat_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     worker: str | None = Field(default=None, max_length=255)
-    cancel_requested: str | None = Field(default=None, max_length=16)
+    cancel_requested: CancelRequest | None = Field(
+        default=None, sa_type=EnumColumn(CancelRequest, 16)
+    )
     cancel_reason: str | None = Field(default=None, sa_type=Text)
 
 
@@ -129,8 +187,8 @@ class RunEvent(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     run_id: int = Field(foreign_key="run.id", index=True)
     seq: int
-    source: str = Field(max_length=16)  # "harness", "pipeline" or "sandbox"
-    kind: str = Field(max_length=32)
+    source: EventSource = Field(sa_type=EnumColumn(EventSource, 16))
+    kind: str = Field(max_length=32)  # open: see `EventSource`
     data: str = Field(default="{}", sa_type=Text)  # JSON
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 
@@ -141,13 +199,15 @@ class Outcome(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     run_id: int = Field(foreign_key="run.id", unique=True)
     ticket_id: int = Field(foreign_key="ticket.id", index=True)
-    kind: str = Field(index=True, max_length=32)
+    kind: OutcomeKind = Field(index=True, sa_type=EnumColumn(OutcomeKind, 32))
     detail: str = Field(default="", sa_type=Text)
     pr_url: str | None = Field(default=None, max_length=1024)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 
 
 class DeliveryStatus(StrEnum):
+    """Where a webhook delivery stands: received, then processed, ignored or rejected."""
+
     RECEIVED = "received"
     PROCESSED = "processed"
     IGNORED = "ignored"
@@ -162,7 +222,9 @@ class Delivery(SQLModel, table=True):
     event: str = Field(max_length=64)
     action: str | None = Field(default=None, max_length=64)
     payload: str = Field(sa_type=Text)
-    status: str = Field(default=DeliveryStatus.RECEIVED, index=True, max_length=16)
+    status: DeliveryStatus = Field(
+        default=DeliveryStatus.RECEIVED, index=True, sa_type=EnumColumn(DeliveryStatus, 16)
+    )
     note: str = Field(default="", sa_type=Text)
     ticket_id: int | None = Field(default=None, foreign_key="ticket.id")
     # Sends to the intake queue; the reconciler re-sends with backoff, then gives up (dead).
@@ -173,6 +235,8 @@ class Delivery(SQLModel, table=True):
 
 
 class PullState(StrEnum):
+    """What became of an agent pull request."""
+
     OPEN = "open"
     CLOSED = "closed"  # closed without merging
     MERGED = "merged"
@@ -189,7 +253,7 @@ class AgentPull(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     repo: str = Field(index=True, max_length=255)
     number: int
-    state: str = Field(default=PullState.OPEN, index=True, max_length=16)
+    state: PullState = Field(default=PullState.OPEN, index=True, sa_type=EnumColumn(PullState, 16))
     opened_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     closed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     merged_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

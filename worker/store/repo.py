@@ -7,16 +7,18 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, func, update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from worker.errors import StoreError
+from worker.errors import DuplicateError, StoreError
 from worker.store.db import session_scope
 from worker.store.models import (
     Delivery,
     DeliveryStatus,
+    EventSource,
     Outcome,
     OutcomeKind,
+    Provider,
+    ReviewVerdict,
     Run,
     RunEvent,
     RunKind,
@@ -36,10 +38,8 @@ def record_delivery(
     try:
         with session_scope(engine) as s:
             s.add(Delivery(id=delivery_id, event=event, action=action, payload=payload))
-    except StoreError as exc:
-        if isinstance(exc.__cause__, IntegrityError):
-            return False
-        raise
+    except DuplicateError:
+        return False
     return True
 
 
@@ -75,7 +75,7 @@ def upsert_ticket(
     body: str,
     url: str,
     labeled_by: str | None,
-    provider: str = "github",
+    provider: Provider = Provider.GITHUB,
 ) -> Ticket:
     """The ticket for an issue, created or refreshed with the issue's current text."""
     for _ in range(2):  # a concurrent insert of the same issue wins once; then we update
@@ -94,9 +94,8 @@ def upsert_ticket(
                 s.flush()
                 s.refresh(t)
                 return t
-        except StoreError as exc:
-            if not isinstance(exc.__cause__, IntegrityError):
-                raise
+        except DuplicateError:
+            continue
     raise StoreError(f"could not record ticket {repo}#{number}")
 
 
@@ -105,7 +104,9 @@ def get_ticket(engine: Engine, ticket_id: int) -> Ticket | None:
         return s.get(Ticket, ticket_id)
 
 
-def find_ticket(engine: Engine, repo: str, number: int, provider: str = "github") -> Ticket | None:
+def find_ticket(
+    engine: Engine, repo: str, number: int, provider: Provider = Provider.GITHUB
+) -> Ticket | None:
     with session_scope(engine) as s:
         return s.exec(
             select(Ticket).where(
@@ -199,7 +200,7 @@ def set_run_choice(engine: Engine, run_id: int, harness: str, model: str | None)
 class NewEvent:
     """An event to append to a run: where it came from, its kind, its JSON data."""
 
-    source: str
+    source: EventSource
     kind: str
     data: dict[str, Any]
 
@@ -272,8 +273,8 @@ def finish_run(engine: Engine, run_id: int, result: RunResult) -> Outcome:
         )
         run.finished_at = utcnow()
         run.error = result.detail if failed else None
-        for name in ("exit_code", "pr_url", "pr_number", "input_tokens", "output_tokens"):
-            setattr(run, name, getattr(result, name))
+        run.exit_code, run.pr_url, run.pr_number = result.exit_code, result.pr_url, result.pr_number
+        run.input_tokens, run.output_tokens = result.input_tokens, result.output_tokens
         run.cached_tokens, run.cost_usd = result.cached_tokens, result.cost_usd
         ticket = s.get(Ticket, run.ticket_id)
         if ticket is not None:
@@ -320,17 +321,21 @@ def ticket_for_pull(engine: Engine, repo: str, pr_number: int) -> Ticket | None:
         ).first()
 
 
-def mark_run(engine: Engine, run_id: int, **fields: object) -> None:
-    """Set verification, draft and review fields of a run as the pipeline learns them."""
-    allowed = {"verified", "draft", "review_verdict"}
-    if not set(fields) <= allowed:
-        raise StoreError(f"mark_run cannot set {sorted(set(fields) - allowed)}")
+def mark_run(
+    engine: Engine,
+    run_id: int,
+    *,
+    verified: bool,
+    draft: bool,
+    review_verdict: ReviewVerdict | None,
+) -> None:
+    """Record what the checks of a run's change found: whether the tests verified it, whether
+    its pull request is a draft, and the reviewer's verdict (None: no reviewer)."""
     with session_scope(engine) as s:
         run = s.get(Run, run_id)
         if run is None:
             raise StoreError(f"no run {run_id}")
-        for k, v in fields.items():
-            setattr(run, k, v)
+        run.verified, run.draft, run.review_verdict = verified, draft, review_verdict
         s.add(run)
 
 
