@@ -14,7 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from sandbox.harness.base import HarnessOptions, get_harness
+from sandbox.harness.protocol import HarnessOptions
+from sandbox.harness.registry import get_harness
 from sandbox.image import BuildInputs, build_sandbox_image, docker_client
 from tests.sandbox.harness_runner import run
 from tests.sandbox.scenarios import FIX, scenario

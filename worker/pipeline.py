@@ -6,7 +6,6 @@ Plain functions with their dependencies passed in; the Celery task and `burndown
 pull request.
 """
 
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,14 +17,14 @@ from sqlalchemy import Engine
 
 from sandbox.errors import BurndownError
 from sandbox.harness.access import ModelEndpoints
-from sandbox.harness.base import HarnessOptions, get_harness
+from sandbox.harness.protocol import HarnessOptions
+from sandbox.harness.run import HarnessJob, HarnessRun, sandbox_user
 from sandbox.runtime import DEPLOYMENT_LABEL, RUN_LABEL, ContainerRuntime, SandboxPolicy
-from worker.agent import HarnessRun, run_harness
+from worker.agent import run_recorded
 from worker.diff_policy import DiffPolicy, Violation, check_diff
 from worker.events import EventRecorder, EventSink
 from worker.git import Checkout, checkout
 from worker.github.protocol import GitHubClient
-from worker.harness_run import SandboxTarget
 from worker.publish import MARKER, RunFacts, open_or_update, pr_body
 from worker.repo_config import CONFIG_FILE, RepoConfig, parse_repo_config
 from worker.review import Review, review_change
@@ -42,8 +41,6 @@ from worker.store.repo import (
 from worker.verify import Verification, detect_commands, verify
 
 log = structlog.get_logger("pipeline")
-
-SANDBOX_UID = 1000
 
 
 @dataclass(frozen=True)
@@ -85,14 +82,6 @@ class PipelineDeps:
     runtime: ContainerRuntime
     git_token: str | None
     config: PipelineConfig
-
-
-def sandbox_user() -> str:
-    """The sandbox's uid:gid: the image's non-root user when we are root, else our own ids
-    (so the checkout we own stays writable inside)."""
-    if os.geteuid() == 0:
-        return f"{SANDBOX_UID}:{SANDBOX_UID}"
-    return f"{os.getuid()}:{os.getgid()}"
 
 
 def plan_for(
@@ -221,21 +210,8 @@ class _Run:
     ) -> RunResult:
         user = sandbox_user()
         co.give_to(co.path, user)
-        agent = run_harness(
-            self.deps.runtime,
-            plan.harness,
-            prompt=self._prompt(),
-            options=plan.options,
-            access=self.cfg.models.access_for(plan.harness),
-            target=SandboxTarget(
-                image=self.cfg.image,
-                policy=plan.policy,
-                user=user,
-                labels=self.target_labels,
-                workspace=co.path,
-            ),
-            rec=self.rec,
-        )
+        job = self._job(plan, user, co.path)
+        agent = run_recorded(self.deps.runtime, job, self.rec)
         result = _totals(agent, None, agent.exit.exit_code)
         problem = agent.problem()
         if problem:
@@ -343,29 +319,20 @@ class _Run:
         name = plan.repo.review.harness or self.cfg.review_harness or plan.harness.name
         tree = co.export(sha, co.root / "review")
         co.give_to(tree, user)
-        reviewer = get_harness(name)
         # The agent's options suit the agent's harness; another reviewer gets only its model.
         options = (
             plan.options
             if name == plan.harness.name
             else HarnessOptions(model=self.cfg.harness_models.get(name))
         )
+        job = replace(self._job(plan, user, tree), harness=name, options=options)
         with self._stage("review_total"):
             r = review_change(
                 self.deps.runtime,
-                reviewer,
+                job,
                 title=self.ticket.title,
                 body=self.ticket.body,
                 diff=co.diff(compare, sha),
-                options=options,
-                access=self.cfg.models.access_for(reviewer),
-                target=SandboxTarget(
-                    image=self.cfg.image,
-                    policy=plan.policy,
-                    user=user,
-                    labels=self.target_labels,
-                    workspace=tree,
-                ),
                 rec=self.rec,
             )
         self.rec.note("review", {"verdict": r.verdict, "text": r.text, "harness": name})
@@ -430,6 +397,21 @@ class _Run:
             kind = OutcomeKind.PR_DRAFT if draft else OutcomeKind.PR_OPENED
         return replace(
             result, outcome=kind, pr_url=pr.url, pr_number=pr.number, detail=verification.reason
+        )
+
+    def _job(self, plan: RunPlan, user: str, tree: Path) -> HarnessJob:
+        """The agent's harness run on `tree` (the reviewer's is made from it)."""
+        return HarnessJob(
+            harness=plan.harness,
+            prompt=self._prompt(),
+            image=self.cfg.image,
+            workspace=tree,
+            policy=plan.policy,
+            options=plan.options,
+            models=self.cfg.models,
+            run_id=str(self.run.id),
+            deployment=self.cfg.deployment,
+            user=user,
         )
 
     def _prompt(self) -> str:

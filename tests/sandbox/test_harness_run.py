@@ -7,23 +7,35 @@ import pytest
 
 from sandbox.errors import HarnessError
 from sandbox.fakes import FakeRuntime
-from sandbox.harness.base import HarnessOptions, ModelAccess, get_harness
 from sandbox.harness.events import EventKind, HarnessEvent, Usage, cost_of
 from sandbox.harness.prices import ModelPrice, PriceTable, default_prices
-from sandbox.runtime import SandboxPolicy
-from worker.harness_run import SandboxTarget, harness_spec, run_harness
+from sandbox.harness.protocol import HarnessOptions, ModelAccess
+from sandbox.harness.registry import get_harness
+from sandbox.harness.run import HarnessJob, harness_spec, run_harness
+from sandbox.runtime import ContainerSpec, SandboxPolicy
 
 RECORDING = Path(__file__).parents[1] / "sandbox" / "recordings" / "codex-success.jsonl"
 
 
 def replay(model: str | None, code: int = 0) -> list[HarnessEvent]:
-    harness = get_harness("codex")
-    target = SandboxTarget(image="img", workspace=Path("/tmp"), user="1:1", policy=SandboxPolicy())
-    spec = harness_spec(harness, "t", HarnessOptions(model=model), ModelAccess(), target)
+    job = codex_job(SandboxPolicy(), HarnessOptions(model=model))
     runtime = FakeRuntime(lambda _spec, _ws: (RECORDING.read_text().splitlines(), code))
     events: list[HarnessEvent] = []
-    run_harness(runtime, harness, spec, events.append, model=model)
+    run_harness(runtime, job, events.append)
     return events
+
+
+def codex_job(policy: SandboxPolicy, options: HarnessOptions) -> HarnessJob:
+    return HarnessJob(
+        harness="codex",
+        prompt="t",
+        image="img",
+        workspace=Path("/tmp"),
+        policy=policy,
+        options=options,
+        models=ModelAccess(),
+        user="1:1",
+    )
 
 
 def test_a_cost_the_harness_did_not_report_is_priced_from_the_table() -> None:
@@ -48,14 +60,16 @@ def test_prices_match_provider_prefixed_names_and_default_cached_to_input() -> N
 
 def test_the_time_limit_option_lowers_the_sandbox_clock_never_raises_it() -> None:
     harness = get_harness("codex")
-    target = SandboxTarget(
-        image="i", workspace=Path("/w"), user="1:1", policy=SandboxPolicy(timeout_seconds=100)
-    )
-    spec = harness_spec(harness, "t", HarnessOptions(time_limit_seconds=30), ModelAccess(), target)
-    assert spec.policy.timeout_seconds == 30
-    spec = harness_spec(harness, "t", HarnessOptions(time_limit_seconds=900), ModelAccess(), target)
-    assert spec.policy.timeout_seconds == 100
-    spec = harness_spec(harness, "t", HarnessOptions(extra_env={"X": "1"}), ModelAccess(), target)
-    assert spec.env["X"] == "1"
+    policy = SandboxPolicy(timeout_seconds=100)
+
+    def spec(options: HarnessOptions) -> ContainerSpec:
+        return harness_spec(codex_job(policy, options), harness)
+
+    spec_ = spec(HarnessOptions(time_limit_seconds=30))
+    assert spec_.policy.timeout_seconds == 30
+    spec_ = spec(HarnessOptions(time_limit_seconds=900))
+    assert spec_.policy.timeout_seconds == 100
+    spec_ = spec(HarnessOptions(extra_env={"X": "1"}))
+    assert spec_.env["X"] == "1"
     with pytest.raises(HarnessError, match="'codex' does not support the option 'max_turns'"):
-        harness_spec(harness, "t", HarnessOptions(max_turns=2), ModelAccess(), target)
+        spec(HarnessOptions(max_turns=2))
