@@ -15,7 +15,7 @@ from sandbox.egress_proxy import rule_for_url
 from sandbox.harness.events import HarnessEvent
 from sandbox.harness.protocol import HarnessOptions, ModelAccess
 from sandbox.harness.run import HarnessJob, run_harness
-from sandbox.runtime import ContainerExit, SandboxPolicy
+from sandbox.runtime import ContainerExit, ContainerSpec, LineSink, SandboxPolicy
 from tests.support.docker_net import bridge_gateway
 from tests.support.model_server import RecordedRequest, ScriptedModel, ScriptSource
 
@@ -91,12 +91,14 @@ def run(
 
         # `run_harness` parses; keep the native lines too, for recordings
         class Tee:
-            def run(self, spec: object, sink: object) -> ContainerExit:
+            def run(
+                self, spec: ContainerSpec, sink: LineSink, on_stderr: LineSink | None = None
+            ) -> ContainerExit:
                 def both(line: str) -> None:
                     on_line(line)
-                    sink(line)  # type: ignore[operator]
+                    sink(line)
 
-                return runtime.run(spec, both)  # type: ignore[arg-type]
+                return runtime.run(spec, both, on_stderr)
 
         t0 = time.monotonic()
         exit_ = run_harness(Tee(), job, on_event).exit

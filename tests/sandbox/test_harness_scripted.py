@@ -73,7 +73,8 @@ def test_a_script_writes_runs_says_and_reports(tmp_path: Path) -> None:
         K.RESULT,
     ]
     start, write = done.events[0], done.events[1]
-    assert start.data["model"] == "m" and start.raw is not None and start.raw["prompt"] == "fix it"
+    assert start.data["model"] == "m" and isinstance(start.raw, dict)
+    assert start.raw["prompt"] == "fix it"
     assert write.data["name"] == "write" and write.data["input"] == {"path": "src/a.txt"}
     ran = done.events[5].data
     assert ran["output"] == "hello\noops\n" and ran["is_error"] is True
