@@ -89,6 +89,7 @@ class HarnessJob:
     read_only: bool = False
 
     def target(self) -> SandboxTarget:
+        """The sandbox this job runs in."""
         labels = {RUN_LABEL: self.run_id} if self.run_id else {}
         if self.deployment:
             labels[DEPLOYMENT_LABEL] = self.deployment
@@ -102,6 +103,7 @@ class HarnessJob:
         )
 
     def access_for(self, harness: Harness) -> ModelAccess:
+        """The model endpoint and key `harness` gets."""
         if isinstance(self.models, ModelAccess):
             return self.models
         return self.models.access_for(harness)
