@@ -114,6 +114,8 @@ class Script(BaseModel):
 
     actions: list[Action] = Field(default_factory=list)
     model: str | None = None
+    system_prompt: str | None = None
+    """Shown in the first native line (`start`), as a real harness would pass it on."""
     max_turns: int | None = Field(None, gt=0)
     max_budget_usd: float | None = Field(None, gt=0)
 
@@ -124,7 +126,7 @@ class ScriptedHarness(JsonLinesAdapter):
     name = "scripted"
     default_base_url = "http://scripted.invalid"
     provider: Provider = "openai"
-    supported_options = frozenset({"max_turns", "max_budget_usd"})
+    supported_options = frozenset({"max_turns", "max_budget_usd", "extra_system_prompt"})
 
     def __init__(self, script: Script | None = None) -> None:
         self._script = script
@@ -137,6 +139,7 @@ class ScriptedHarness(JsonLinesAdapter):
         script = script.model_copy(
             update={
                 "model": options.model or script.model,
+                "system_prompt": options.extra_system_prompt or script.system_prompt,
                 "max_turns": options.max_turns or script.max_turns,
                 "max_budget_usd": options.max_budget_usd or script.max_budget_usd,
             }

@@ -58,7 +58,7 @@ def test_a_script_writes_runs_says_and_reports(tmp_path: Path) -> None:
             Say(text="Done."),
         ]
     )
-    done = play(tmp_path, script, HarnessOptions(model="m"))
+    done = play(tmp_path, script, HarnessOptions(model="m", extra_system_prompt="Be brief."))
     assert (tmp_path / "src" / "a.txt").read_text() == "hello\n"
     assert kinds(done.events) == [
         K.SESSION_START,
@@ -74,7 +74,7 @@ def test_a_script_writes_runs_says_and_reports(tmp_path: Path) -> None:
     ]
     start, write = done.events[0], done.events[1]
     assert start.data["model"] == "m" and isinstance(start.raw, dict)
-    assert start.raw["prompt"] == "fix it"
+    assert start.raw["prompt"] == "fix it" and start.raw["system_prompt"] == "Be brief."
     assert write.data["name"] == "write" and write.data["input"] == {"path": "src/a.txt"}
     ran = done.events[5].data
     assert ran["output"] == "hello\noops\n" and ran["is_error"] is True

@@ -1,10 +1,10 @@
 """Plays the scripted harness's actions and prints what it does as JSON lines.
 
-Usage: python3 -c <this> PROMPT, with env BURNDOWN_SCRIPT = a JSON script
-({"actions": [...], "model", "max_turns", "max_budget_usd"}); the working directory is the
-tree. Standard library only (the image's python3), and importable: `play` runs the same actions
+Usage: python3 -c <this> PROMPT, with env BURNDOWN_SCRIPT = a JSON script ({"actions": [...],
+"model", "system_prompt", "max_turns", "max_budget_usd"}); the working directory is the tree.
+Standard library only (the image's python3), and importable: `play` runs the same actions
 in-process for a fake runtime. Printed, one object a line:
-  {"type": "start", "prompt", "model", "cwd", "version"}
+  {"type": "start", "prompt", "model", "system_prompt", "cwd", "version"}
   {"type": "say", "text"}
   {"type": "tool", "id", "name": "write"|"run", "input"}
   {"type": "tool_done", "id", "output", "is_error", "exit_code"?, "files"?}
@@ -41,6 +41,7 @@ class _Player:
     def play(self, prompt: str) -> int:
         s = self.script
         start = {"prompt": prompt, "model": s.get("model"), "cwd": self.workdir}
+        start["system_prompt"] = s.get("system_prompt")
         self.emit({"type": "start", **start, "version": VERSION})
         for action in s.get("actions") or []:
             kind = action.get("type")
