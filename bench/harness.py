@@ -1,6 +1,8 @@
 """Per harness, side by side in one run: start-up (container start to the first unified event,
 median over N runs of the real CLI in the sandbox against the scripted model) and parsing speed
-(unified events per second over a recorded native stream repeated to ~100k lines).
+(unified events per second over a recorded native stream repeated to ~100k lines). The
+`scripted` harness (no model, the image's python3 only) is the baseline: what the sandbox
+itself costs.
 
     uv run python -m bench.harness [--runs 3] [--lines 100000]
 
@@ -15,20 +17,29 @@ import time
 from pathlib import Path
 
 from sandbox.docker_client import docker_client
-from sandbox.harness.base import HarnessOptions, get_harness
+from sandbox.harness.protocol import HarnessOptions
+from sandbox.harness.registry import get_harness
+from sandbox.harness.run import HarnessJob, harness_spec
+from sandbox.harness.scripted import SCRIPT_ENV, Run, Say, Script, play_in_process
 from sandbox.images import BuildInputs, build_sandbox_image
+from sandbox.runtime import SandboxPolicy
 from tests.sandbox.harness_runner import run
 from tests.sandbox.scenarios import FIX, scenario
 from tests.support.model_server import ScriptSource, Turn, shell_turn
 
 RECORDINGS = Path(__file__).parents[1] / "tests" / "sandbox" / "recordings"
-HARNESSES = ["claude-code", "codex", "mini-swe-agent", "aider"]
+HARNESSES = ["claude-code", "codex", "mini-swe-agent", "aider", "scripted"]
+#: What the scripted harness does: the fix the others are asked for, then a word.
+SCRIPTED = Script(actions=[Run(command=FIX), Say(text="Fixed.")])
 
 
 def startup_seconds(name: str, image: str, runs: int) -> float:
     """Median seconds from the container's start to the first unified event."""
     if name == "claude-code":
         script, options = _claude_script, HarnessOptions()
+    elif name == "scripted":
+        env = {SCRIPT_ENV: SCRIPTED.model_dump_json()}
+        script, options = _claude_script, HarnessOptions(extra_env=env)
     else:
         s = scenario(name, "success")
         script, options = s.script, s.options
@@ -46,12 +57,34 @@ def _claude_script() -> ScriptSource:
 
 def parse_rate(name: str, lines: int) -> tuple[float, int]:
     """Unified events per second over the success recording repeated to `lines` lines."""
-    native = (RECORDINGS / f"{name}-success.jsonl").read_text().splitlines()
+    native = _native(name)
     stream = (native * (lines // len(native) + 1))[:lines]
     harness = get_harness(name)
     t0 = time.perf_counter()
     count = sum(len(harness.parse_line(line)) for line in stream)
     return count / (time.perf_counter() - t0), count
+
+
+def _native(name: str) -> list[str]:
+    """The success recording of `name`; the scripted harness's own lines, played here."""
+    if name != "scripted":
+        return (RECORDINGS / f"{name}-success.jsonl").read_text().splitlines()
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "greeting.txt").write_text("helo\n")
+        spec = harness_spec(
+            HarnessJob(
+                harness="scripted",
+                prompt="fix the greeting",
+                image="-",
+                workspace=Path(tmp),
+                policy=SandboxPolicy(),
+                options=HarnessOptions(extra_env={SCRIPT_ENV: SCRIPTED.model_dump_json()}),
+                user="1:1",
+            ),
+            get_harness("scripted"),
+        )
+        lines, _ = play_in_process(spec, Path(tmp))
+    return lines
 
 
 def main() -> None:

@@ -266,7 +266,7 @@ def run(
     """Process one ticket in the foreground and print the pull request URL. With several
     harnesses the ticket runs once per harness, one after another, each on its own branch
     `burndown/issue-<n>-<harness>`."""
-    from sandbox.harness.base import get_harness
+    from sandbox.harness.registry import get_harness
     from worker.store.migrate import upgrade
     from worker.wiring import pipeline_deps
 

@@ -1,6 +1,6 @@
 """`burndown harness ...` and `burndown events`: harnesses on a local repository, event export.
 
-CLI wiring only: the work is `worker.harness_run` (the same code path as the pipeline's).
+CLI wiring only: the work is `sandbox.harness.run` (the same code path as the pipeline's).
 """
 
 import json
@@ -13,9 +13,9 @@ from typing import Annotated
 import typer
 
 from sandbox.errors import BurndownError
-from sandbox.harness.base import HarnessOptions, get_harness, harness_names
 from sandbox.harness.events import HarnessEvent
-from sandbox.runtime import DEPLOYMENT_LABEL, RUN_LABEL
+from sandbox.harness.protocol import HarnessOptions
+from sandbox.harness.registry import get_harness, harness_names
 from worker.logs import configure_logging
 from worker.settings import get_settings
 
@@ -64,7 +64,7 @@ def harness_run(
     events as JSON lines as they arrive. Exits 0 when the harness reports success."""
     from sandbox.docker_runtime import DockerRuntime
     from sandbox.harness.events import EventKind, ResultStatus
-    from worker.harness_run import SandboxTarget, harness_spec, run_harness
+    from sandbox.harness.run import HarnessJob, run_harness
     from worker.pipeline import plan_for
     from worker.repo_config import RepoConfig
     from worker.wiring import pipeline_config
@@ -98,21 +98,23 @@ def harness_run(
         sys.stdout.flush()
 
     try:
-        harness = get_harness(name)
         # The same policy a pipeline run gets: limits, and egress only to the model endpoint.
         cfg = pipeline_config(s)
         plan = plan_for(cfg, RepoConfig(), override=name)
-        target = SandboxTarget(
+        job = HarnessJob(
+            harness=plan.harness,
+            prompt=prompt,
             image=s.sandbox_image,
             workspace=path,
-            user=f"{owner.st_uid}:{owner.st_gid}",
             policy=plan.policy,
-            labels={RUN_LABEL: f"cli-{uuid.uuid4().hex[:12]}", DEPLOYMENT_LABEL: cfg.deployment},
+            options=options,
+            models=cfg.models,
+            run_id=f"cli-{uuid.uuid4().hex[:12]}",
+            deployment=cfg.deployment,
+            user=f"{owner.st_uid}:{owner.st_gid}",
         )
-        access = cfg.models.access_for(harness)
-        spec = harness_spec(harness, prompt, options, access, target)
         runtime = DockerRuntime(api_timeout=s.docker_timeout_seconds)
-        exit_ = run_harness(runtime, harness, spec, show, model=options.model)
+        exit_ = run_harness(runtime, job, show).exit
     except BurndownError as exc:
         raise _fail(str(exc)) from None
     ok = bool(results) and results[-1].data.get("status") == ResultStatus.SUCCESS

@@ -19,10 +19,10 @@ from typing import TextIO
 
 from sandbox.docker_runtime import DockerRuntime
 from sandbox.errors import BurndownError
-from sandbox.runtime import DEPLOYMENT_LABEL, RUN_LABEL, ContainerExit, Limit
+from sandbox.harness.run import SANDBOX_UID, HarnessJob, command_spec
+from sandbox.runtime import ContainerExit, Limit
 from worker.errors import ConfigError
-from worker.harness_run import SandboxTarget, sandbox_spec
-from worker.pipeline import SANDBOX_UID, plan_for, sandbox_user
+from worker.pipeline import plan_for
 from worker.repo_config import CONFIG_FILE, RepoConfig, parse_repo_config
 from worker.settings import Settings
 from worker.wiring import pipeline_config
@@ -61,18 +61,18 @@ def run_in_sandbox(
         for host in plan.refused_hosts:
             print(f"burndown: {host} is not allowed by the operator; left out", file=err)
         with _workspace(repo) as path:
-            target = SandboxTarget(
+            job = HarnessJob(
+                harness=plan.harness,
+                prompt="",
                 image=cfg.image,
-                policy=plan.policy,
-                user=sandbox_user(),
-                labels={
-                    RUN_LABEL: run_id or f"cli-{uuid.uuid4().hex[:12]}",
-                    DEPLOYMENT_LABEL: cfg.deployment,
-                },
                 workspace=path,
+                policy=plan.policy,
+                options=plan.options,
+                models=cfg.models,
+                run_id=run_id or f"cli-{uuid.uuid4().hex[:12]}",
+                deployment=cfg.deployment,
             )
-            access = cfg.models.access_for(plan.harness)
-            spec = sandbox_spec(plan.harness, list(command), plan.options, access, target)
+            spec = command_spec(job, list(command))
             runtime = DockerRuntime(api_timeout=settings.docker_timeout_seconds)
             exit_ = runtime.run(spec, _Print(out), _Print(err))
     except BurndownError as exc:

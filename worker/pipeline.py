@@ -7,7 +7,6 @@ pull request. What a run does is decided by its plan (`worker.run_plan`); the pi
 performs the steps.
 """
 
-import os
 import socket
 import time
 from dataclasses import replace
@@ -16,9 +15,10 @@ from datetime import timedelta
 import structlog
 
 from sandbox.errors import BurndownError
+from sandbox.harness.run import HarnessRun, sandbox_user
 from sandbox.runtime import DEPLOYMENT_LABEL, RUN_LABEL
 from worker import texts
-from worker.agent import HarnessRun, run_harness
+from worker.agent import run_recorded
 from worker.events import EventRecorder, EventSink
 from worker.git import Checkout, checkout
 from worker.liveness import AGENT_SHARE, Deadline, RunGuard
@@ -43,16 +43,6 @@ from worker.store.repo import RunResult, finish_run, get_ticket, mark_run, set_r
 __all__ = ["PipelineConfig", "PipelineDeps", "branch_for", "plan_for", "run_ticket"]
 
 log = get_logger(__name__)
-
-SANDBOX_UID = 1000
-
-
-def sandbox_user() -> str:
-    """The sandbox's uid:gid: the image's non-root user when we are root, else our own ids
-    (so the checkout we own stays writable inside)."""
-    if os.geteuid() == 0:
-        return f"{SANDBOX_UID}:{SANDBOX_UID}"
-    return f"{os.getuid()}:{os.getgid()}"
 
 
 def plan_for(
@@ -224,15 +214,8 @@ def _agent_and_after(
     """The agent in its sandbox, the commit on the host, then the steps the plan asks for."""
     user = sandbox_user()
     co.give_to(co.path, user)
-    agent = run_harness(
-        ctx.deps.runtime,
-        plan.harness,
-        prompt=texts.task_prompt(ctx.ticket, ctx.run),
-        options=plan.options,
-        access=ctx.deps.config.models.access_for(plan.harness),
-        target=ctx.target(plan, user, co.path, share=AGENT_SHARE),
-        rec=ctx.rec,
-    )
+    job = ctx.job(plan, user, co.path, share=AGENT_SHARE)
+    agent = run_recorded(ctx.deps.runtime, job, ctx.rec)
     result = _totals(agent, None, agent.exit.exit_code)
     problem = agent.problem()
     if problem or ctx.guard.stopping:

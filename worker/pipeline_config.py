@@ -6,7 +6,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from sandbox.harness.access import ModelEndpoints
-from sandbox.harness.base import HarnessOptions
+from sandbox.harness.protocol import HarnessOptions
 from sandbox.runtime import DEFAULT_DEPLOYMENT, ContainerRuntime, SandboxPolicy
 from worker import defaults
 from worker.diff_policy import DiffPolicy

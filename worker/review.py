@@ -5,13 +5,12 @@ change makes the pull request a draft. It never edits: the tree is mounted read-
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from sandbox.harness.base import Harness, HarnessOptions, ModelAccess
+from sandbox.harness.run import HarnessJob, HarnessRun
 from sandbox.runtime import ContainerRuntime
-from worker.agent import HarnessRun, run_harness
+from worker.agent import run_recorded
 from worker.events import EventRecorder
-from worker.harness_run import SandboxTarget
 from worker.store.models import EventSource, ReviewVerdict
 
 _VERDICT = re.compile(r"VERDICT:\s*(APPROVE|REQUEST[_ ]CHANGES)", re.IGNORECASE)
@@ -52,36 +51,19 @@ def parse_verdict(text: str) -> ReviewVerdict:
 
 def review_change(
     runtime: ContainerRuntime,
-    harness: Harness,
+    job: HarnessJob,
     *,
     title: str,
     body: str,
     diff: str,
-    options: HarnessOptions,
-    access: ModelAccess,
-    target: SandboxTarget,
     rec: EventRecorder,
 ) -> Review:
-    """Ask `harness` for a verdict on `diff`, in a read-only sandbox of the changed tree."""
-    ro = SandboxTarget(
-        image=target.image,
-        policy=target.policy,
-        user=target.user,
-        labels=target.labels,
-        workspace=target.workspace,
-        read_only=True,
-    )
-    done = run_harness(
-        runtime,
-        harness,
-        prompt=review_prompt(title, body, diff),
-        options=options,
-        access=access,
-        target=ro,
-        rec=rec,
-        source=EventSource.REVIEW,
-    )
+    """Ask the job's harness for a verdict on `diff`, in a read-only sandbox of the job's
+    (changed) tree."""
+    ro = replace(job, prompt=review_prompt(title, body, diff), read_only=True)
+    done = run_recorded(runtime, ro, rec, source=EventSource.REVIEW)
     if done.problem():
-        return Review(ReviewVerdict.UNKNOWN, f"the reviewer did not finish: {done.problem()}", done)
+        why = f"the reviewer did not finish: {done.problem()}"
+        return Review(ReviewVerdict.UNKNOWN, why, done)
     text = done.final_text
     return Review(parse_verdict(text), _VERDICT.sub("", text).strip(), done)

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from sandbox.egress_proxy import parse_rule, rule_for_url
 from sandbox.errors import HarnessError
 from sandbox.harness.access import ModelEndpoints
-from sandbox.harness.base import Harness, HarnessOptions, get_harness, harness_names
+from sandbox.harness.protocol import Harness, HarnessOptions
+from sandbox.harness.registry import get_harness, harness_names
 from sandbox.runtime import SandboxPolicy
 from worker.diff_policy import DiffPolicy
 from worker.errors import ConfigError

@@ -11,14 +11,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sandbox.errors import BurndownError
+from sandbox.harness.run import HarnessJob, HarnessRun
 from sandbox.runtime import SandboxPolicy
 from worker import texts
-from worker.agent import HarnessRun
 from worker.diff_policy import Violation, check_diff
 from worker.errors import GitError
 from worker.events import EventRecorder
 from worker.git import Checkout
-from worker.harness_run import SandboxTarget
 from worker.liveness import Deadline, RunGuard
 from worker.logs import get_logger
 from worker.pipeline_config import PipelineDeps
@@ -51,17 +50,20 @@ class RunContext:
     def run_url(self) -> str:
         return self.deps.config.run_url(self.run.id)
 
-    def target(
-        self, plan: RunPlan, user: str, workspace: Path, share: float = 1.0
-    ) -> SandboxTarget:
-        """A sandbox of this run's image, labels and plan on `workspace`, its time limit at
-        most `share` of the run's time left."""
-        return SandboxTarget(
+    def job(self, plan: RunPlan, user: str, workspace: Path, share: float = 1.0) -> HarnessJob:
+        """The agent's harness on `workspace` under this run's image, labels and plan, its
+        time limit at most `share` of the run's time left (the reviewer's is made from it)."""
+        return HarnessJob(
+            harness=plan.harness,
+            prompt=texts.task_prompt(self.ticket, self.run),
             image=self.deps.config.image,
-            policy=self.policy(plan, share),
-            user=user,
-            labels=self.labels,
             workspace=workspace,
+            policy=self.policy(plan, share),
+            options=plan.options,
+            models=self.deps.config.models,
+            run_id=str(self.run.id),
+            deployment=self.deps.config.deployment,
+            user=user,
         )
 
     def policy(self, plan: RunPlan, share: float = 1.0) -> SandboxPolicy:
@@ -160,15 +162,15 @@ def review_step(ctx: RunContext, ch: Change) -> Review | None:
     tree = ch.co.export(ch.sha, ch.co.root / "review")
     ch.co.give_to(tree, ch.user)
     with ctx.stage("review_total"):
+        job = replace(
+            ctx.job(ch.plan, ch.user, tree), harness=reviewer.harness, options=reviewer.options
+        )
         r = review_change(
             ctx.deps.runtime,
-            reviewer.harness,
+            job,
             title=ctx.ticket.title,
             body=ctx.ticket.body,
             diff=ch.co.diff(ch.base, ch.sha),
-            options=reviewer.options,
-            access=ctx.deps.config.models.access_for(reviewer.harness),
-            target=ctx.target(ch.plan, ch.user, tree),
             rec=ctx.rec,
         )
     ctx.rec.note(

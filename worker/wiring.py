@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from sandbox.docker_runtime import DockerRuntime
 from sandbox.harness.access import ModelEndpoints
-from sandbox.harness.base import HarnessOptions
+from sandbox.harness.protocol import HarnessOptions
 from sandbox.reaper import ReapReport
 from sandbox.runtime import SandboxPolicy
 from worker.diff_policy import DiffPolicy

@@ -4,7 +4,7 @@ environment (each adapter maps it to its own base-URL setting), never into this 
 
 from pydantic import BaseModel, SecretStr
 
-from sandbox.harness.base import Harness, ModelAccess
+from sandbox.harness.protocol import Harness, ModelAccess
 
 
 class ModelEndpoints(BaseModel):

@@ -12,12 +12,12 @@ from pydantic import SecretStr
 
 from sandbox.docker_runtime import DockerRuntime
 from sandbox.egress_proxy import rule_for_url
-from sandbox.harness.base import HarnessOptions, ModelAccess, get_harness
 from sandbox.harness.events import HarnessEvent
-from sandbox.runtime import ContainerExit, SandboxPolicy
+from sandbox.harness.protocol import HarnessOptions, ModelAccess
+from sandbox.harness.run import HarnessJob, run_harness
+from sandbox.runtime import ContainerExit, ContainerSpec, LineSink, SandboxPolicy
 from tests.support.model_server import RecordedRequest, ScriptedModel, ScriptSource
 from tests.support.processes import bridge_gateway
-from worker.harness_run import SandboxTarget, harness_spec, run_harness
 
 # a model Codex 0.163 knows (an unknown slug adds a "model metadata not found" error item), and
 # one the default price table prices
@@ -57,7 +57,6 @@ def run(
 ) -> Outcome:
     """Run harness `name` once on a fresh workspace; the unified events go through the same
     `run_harness` as the pipeline's (so a result and a priced cost are always owed)."""
-    harness = get_harness(name)
     ws = workspace(parent)
     options = options or HarnessOptions(model=None if name == "claude-code" else MODEL)
     lines: list[str] = []
@@ -70,8 +69,9 @@ def run(
         events.append(event)
 
     with ScriptedModel(script, host=bridge_gateway(), script_toolless=name == "aider") as model:
-        access = ModelAccess(base_url=model.base_url, api_key=SecretStr("sk-test"))
-        target = SandboxTarget(
+        job = HarnessJob(
+            harness=name,
+            prompt=prompt,
             image=image,
             workspace=ws,
             user="1000:1000",
@@ -81,8 +81,9 @@ def run(
                 idle_timeout_seconds=timeout,
                 allow_hosts=(str(rule_for_url(model.base_url)),),
             ),
+            options=options,
+            models=ModelAccess(base_url=model.base_url, api_key=SecretStr("sk-test")),
         )
-        spec = harness_spec(harness, prompt, options, access, target)
         runtime = DockerRuntime()
 
         def on_line(line: str) -> None:
@@ -90,15 +91,17 @@ def run(
 
         # `run_harness` parses; keep the native lines too, for recordings
         class Tee:
-            def run(self, spec: object, sink: object) -> ContainerExit:
+            def run(
+                self, spec: ContainerSpec, sink: LineSink, on_stderr: LineSink | None = None
+            ) -> ContainerExit:
                 def both(line: str) -> None:
                     on_line(line)
-                    sink(line)  # type: ignore[operator]
+                    sink(line)
 
-                return runtime.run(spec, both)  # type: ignore[arg-type]
+                return runtime.run(spec, both, on_stderr)
 
         t0 = time.monotonic()
-        exit_ = run_harness(Tee(), harness, spec, on_event, model=options.model)
+        exit_ = run_harness(Tee(), job, on_event).exit
         requests, failures = model.model_requests(), model.failures
     started = t0 + exit_.started_after_seconds
     first_event = (first[0] - started) if first else float("nan")

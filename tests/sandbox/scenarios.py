@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sandbox.harness.base import HarnessOptions
+from sandbox.harness.protocol import HarnessOptions
 from tests.sandbox.harness_runner import MODEL
 from tests.support.model_server import Request, ScriptSource, Turn, error_turn, shell_turn
 

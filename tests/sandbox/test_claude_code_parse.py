@@ -4,7 +4,7 @@ the exact unified events; nothing dropped, raw kept."""
 import json
 from pathlib import Path
 
-from sandbox.harness.claude_code import ClaudeCode
+from sandbox.harness.adapters.claude_code import ClaudeCode
 from sandbox.harness.events import EventKind, HarnessEvent, ResultStatus, cost_of, usage_of
 
 RECORDINGS = Path(__file__).parent / "recordings"
@@ -65,12 +65,13 @@ def test_unknown_native_events_and_garbage_are_kept() -> None:
 def test_command_and_environment() -> None:
     from pydantic import SecretStr
 
-    from sandbox.harness.base import HarnessOptions, ModelAccess
+    from sandbox.harness.protocol import HarnessOptions, ModelAccess
 
     h = ClaudeCode()
-    argv = h.command("do it", HarnessOptions(model="m1", max_turns=3), ModelAccess())
+    argv = h.plan("do it", HarnessOptions(model="m1", max_turns=3), ModelAccess(), "/h").argv
     assert argv[:3] == ["claude", "-p", "do it"] and "stream-json" in argv
     assert argv[argv.index("--model") + 1] == "m1" and argv[argv.index("--max-turns") + 1] == "3"
-    env = h.environment(ModelAccess(base_url="http://gw:4000/v1/", api_key=SecretStr("k")), "/h")
+    access = ModelAccess(base_url="http://gw:4000/v1/", api_key=SecretStr("k"))
+    env = h.plan("do it", HarnessOptions(), access, "/h").env
     assert env["ANTHROPIC_BASE_URL"] == "http://gw:4000" and env["ANTHROPIC_API_KEY"] == "k"
     assert env["HOME"] == "/h" and env["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"] == "1"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from sandbox.docker_runtime import DockerRuntime
 from sandbox.egress_proxy import rule_for_url
-from sandbox.harness.base import HarnessOptions, ModelAccess
-from sandbox.harness.claude_code import ClaudeCode
+from sandbox.harness.adapters.claude_code import ClaudeCode
 from sandbox.harness.events import EventKind, HarnessEvent, ResultStatus, usage_of
+from sandbox.harness.protocol import HarnessOptions, ModelAccess
 from sandbox.runtime import ContainerSpec, Mount, SandboxPolicy
 from tests.support.model_server import ScriptedModel, ToolCall, Turn
 from tests.support.processes import bridge_gateway
@@ -38,12 +38,13 @@ def test_claude_code_edits_a_file_and_reports_usage(sandbox_image: str, tmp_path
                 Turn(text="Fixed the greeting.", input_tokens=200, output_tokens=12),
             ]
         )
+        access = ModelAccess(base_url=model.base_url, api_key="sk-test")  # type: ignore[arg-type]
+        options = HarnessOptions(max_turns=5)
+        invocation = harness.plan("fix the greeting", options, access, "/home/agent")
         spec = ContainerSpec(
             image=sandbox_image,
-            command=harness.command("fix the greeting", HarnessOptions(max_turns=5), ModelAccess()),
-            env=harness.environment(
-                ModelAccess(base_url=model.base_url, api_key="sk-test"), "/home/agent"
-            ),  # type: ignore[arg-type]
+            command=invocation.argv,
+            env=invocation.env,
             mounts=[Mount(source=ws, target="/workspace")],
             policy=SandboxPolicy(
                 timeout_seconds=120,

@@ -4,7 +4,8 @@ and the model endpoint (a LiteLLM gateway or a direct key) becomes its own base-
 from pydantic import SecretStr
 
 from sandbox.harness.access import ModelEndpoints
-from sandbox.harness.base import HarnessOptions, ModelAccess, get_harness
+from sandbox.harness.protocol import Harness, HarnessOptions, ModelAccess
+from sandbox.harness.registry import get_harness
 
 GATEWAY = ModelEndpoints(gateway_url="http://gw:4000", gateway_key=SecretStr("gw-key"))
 DIRECT = ModelEndpoints(
@@ -12,6 +13,16 @@ DIRECT = ModelEndpoints(
     openai_base_url="https://llm.example/v1/",
     openai_api_key=SecretStr("oai"),
 )
+
+
+def argv_of(h: Harness, prompt: str, options: HarnessOptions, access: ModelAccess) -> list[str]:
+    return h.plan(prompt, options, access, "/home/agent").argv
+
+
+def env_of(
+    h: Harness, access: ModelAccess, home: str, options: HarnessOptions | None = None
+) -> dict[str, str]:
+    return h.plan("t", options or HarnessOptions(), access, home).env
 
 
 def after(argv: list[str], flag: str) -> str:
@@ -23,8 +34,8 @@ def test_a_gateway_is_every_harness_s_endpoint() -> None:
     for name in ("claude-code", "codex", "mini-swe-agent", "aider"):
         h = get_harness(name)
         access = GATEWAY.access_for(h)
-        argv = h.command("task", HarnessOptions(model="gpt-5.5"), access)
-        env[name] = (argv, h.environment(access, "/home/agent"))
+        invocation = h.plan("task", HarnessOptions(model="gpt-5.5"), access, "/home/agent")
+        env[name] = (invocation.argv, invocation.env)
     argv, e = env["claude-code"]
     assert e["ANTHROPIC_BASE_URL"] == "http://gw:4000" and e["ANTHROPIC_AUTH_TOKEN"] == "gw-key"
     argv, e = env["codex"]
@@ -44,13 +55,14 @@ def test_direct_keys_follow_the_api_a_harness_speaks() -> None:
     assert a.api_key is not None and a.api_key.get_secret_value() == "ant" and not a.gateway
     o = DIRECT.access_for(codex)
     assert o.base_url == "https://llm.example/v1/"
-    env = codex.environment(ModelAccess(api_key=SecretStr("k")), "/h")
+    env = env_of(codex, ModelAccess(api_key=SecretStr("k")), "/h")
     assert env["OPENAI_API_KEY"] == "k" and env["CODEX_HOME"] == "/h"
-    assert "-c" not in codex.command("t", HarnessOptions(), ModelAccess())
+    assert "-c" not in argv_of(codex, "t", HarnessOptions(), ModelAccess())
 
 
 def test_claude_code_options_become_flags() -> None:
-    argv = get_harness("claude-code").command(
+    argv = argv_of(
+        get_harness("claude-code"),
         "task",
         HarnessOptions(
             max_budget_usd=0.5,
@@ -66,8 +78,11 @@ def test_claude_code_options_become_flags() -> None:
 
 
 def test_codex_extra_system_prompt_is_a_toml_string() -> None:
-    argv = get_harness("codex").command(
-        "task", HarnessOptions(extra_system_prompt='Say "hi"\nthen stop.'), ModelAccess()
+    argv = argv_of(
+        get_harness("codex"),
+        "task",
+        HarnessOptions(extra_system_prompt='Say "hi"\nthen stop.'),
+        ModelAccess(),
     )
     assert 'developer_instructions="Say \\"hi\\"\\nthen stop."' in argv
     assert argv[-2:] == ["--", "task"]
@@ -75,15 +90,14 @@ def test_codex_extra_system_prompt_is_a_toml_string() -> None:
 
 def test_mini_swe_agent_limits_become_its_config() -> None:
     h = get_harness("mini-swe-agent")
-    argv = h.command(
-        "task",
-        HarnessOptions(model="gpt-5.5", max_turns=4, max_budget_usd=2, extra_system_prompt="X"),
-        ModelAccess(),
+    options = HarnessOptions(
+        model="gpt-5.5", max_turns=4, max_budget_usd=2, extra_system_prompt="X"
     )
+    argv = argv_of(h, "task", options, ModelAccess())
     assert "agent.step_limit=4" in argv and after(argv, "-l") == "2.0"
     assert "model.litellm_model_registry=/tmp/burndown-mini/prices.json" in argv
     assert any(a.startswith("agent.system_template=") and a.endswith('\\nX"') for a in argv)
-    env = h.environment(ModelAccess(), "/home/agent")
+    env = env_of(h, ModelAccess(), "/home/agent", options)
     assert "/tmp/burndown-mini/prices.json" in env["BURNDOWN_MINI_FILES"]
 
 
@@ -94,8 +108,11 @@ def test_python_harnesses_need_a_model_and_a_price_for_a_budget() -> None:
 
     for name in ("mini-swe-agent", "aider"):
         with pytest.raises(HarnessError, match=f"harness '{name}' needs a model"):
-            get_harness(name).command("t", HarnessOptions(), ModelAccess())
+            argv_of(get_harness(name), "t", HarnessOptions(), ModelAccess())
     with pytest.raises(HarnessError, match="no price is known for model 'openai/secret-llm'"):
-        get_harness("mini-swe-agent").command(
-            "t", HarnessOptions(model="secret-llm", max_budget_usd=1), ModelAccess()
+        argv_of(
+            get_harness("mini-swe-agent"),
+            "t",
+            HarnessOptions(model="secret-llm", max_budget_usd=1),
+            ModelAccess(),
         )

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.harness.base import HarnessOptions
 from sandbox.harness.events import EventKind, ResultStatus, cost_of, usage_of
+from sandbox.harness.protocol import HarnessOptions
 from tests.sandbox.harness_runner import MODEL, run
 from tests.sandbox.scenarios import scenario
 

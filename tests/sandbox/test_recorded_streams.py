@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from sandbox.harness.base import get_harness
 from sandbox.harness.events import EventKind, HarnessEvent, ResultStatus, cost_of, usage_of
+from sandbox.harness.registry import get_harness
 
 RECORDINGS = Path(__file__).parent / "recordings"
 K = EventKind

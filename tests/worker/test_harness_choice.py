@@ -4,7 +4,8 @@ options a harness cannot honour are refused with its name and the option's."""
 import pytest
 
 from sandbox.errors import HarnessError
-from sandbox.harness.base import HarnessOptions, check_options, get_harness
+from sandbox.harness.protocol import HarnessOptions, check_options
+from sandbox.harness.registry import get_harness
 from sandbox.runtime import SandboxPolicy
 from worker.errors import ConfigError
 from worker.repo_config import parse_repo_config

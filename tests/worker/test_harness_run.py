@@ -1,61 +1,76 @@
-"""A harness run owes a result and, when the harness reported none, a cost priced from its
-tokens: priced from the table when the model has a price, unknown (no cost event) otherwise."""
+"""A harness run recorded in the store (`worker.agent`): every unified event as it streams,
+the egress proxy's refusals, and the stage timings, for the agent and the reviewer alike. The
+scripted harness plays the run in this process through a fake runtime, into a real store."""
 
+import json
 from pathlib import Path
 
-import pytest
+from sqlalchemy import Engine
 
-from sandbox.errors import HarnessError
 from sandbox.fakes import FakeRuntime
-from sandbox.harness.base import HarnessOptions, ModelAccess, get_harness
-from sandbox.harness.events import EventKind, HarnessEvent, Usage, cost_of
-from sandbox.harness.prices import ModelPrice, PriceTable, default_prices
-from sandbox.runtime import SandboxPolicy
-from worker.harness_run import SandboxTarget, harness_spec, run_harness
-
-RECORDING = Path(__file__).parents[1] / "sandbox" / "recordings" / "codex-success.jsonl"
-
-
-def replay(model: str | None, code: int = 0) -> list[HarnessEvent]:
-    harness = get_harness("codex")
-    target = SandboxTarget(image="img", workspace=Path("/tmp"), user="1:1", policy=SandboxPolicy())
-    spec = harness_spec(harness, "t", HarnessOptions(model=model), ModelAccess(), target)
-    runtime = FakeRuntime(lambda _spec, _ws: (RECORDING.read_text().splitlines(), code))
-    events: list[HarnessEvent] = []
-    run_harness(runtime, harness, spec, events.append, model=model)
-    return events
+from sandbox.harness.protocol import HarnessOptions, ModelAccess
+from sandbox.harness.run import HarnessJob
+from sandbox.harness.scripted import Say, Script, ScriptedHarness, Write, play_in_process
+from sandbox.runtime import ContainerSpec, EgressEvent, SandboxPolicy
+from worker.agent import run_recorded
+from worker.events import EventRecorder
+from worker.store.repo import queue_ticket, run_events, start_run, upsert_ticket
 
 
-def test_a_cost_the_harness_did_not_report_is_priced_from_the_table() -> None:
-    events = replay("gpt-5.5")
-    (cost,) = [e for e in events if e.kind == EventKind.COST]
-    # 310 uncached in at 1.25, 10 cached at 0.125, 42 out at 10.0, per million tokens
-    assert cost.data == {"usd": 0.00080875, "source": "price_table", "model": "gpt-5.5"}
+def a_run(engine: Engine) -> int:
+    t = upsert_ticket(engine, "o/r", 1, title="t", body="b", url="u", labeled_by=None)
+    assert t.id is not None and queue_ticket(engine, t.id)
+    run = start_run(engine, t.id, harness="scripted", model=None, branch="b")
+    assert run is not None and run.id is not None
+    return run.id
 
 
-def test_an_unknown_price_leaves_the_cost_unknown_never_zero() -> None:
-    events = replay("house-model-7")
-    assert [e for e in events if e.kind == EventKind.COST] == [] and cost_of(events) is None
-
-
-def test_prices_match_provider_prefixed_names_and_default_cached_to_input() -> None:
-    table = PriceTable(prices={"m": ModelPrice(input=2.0, output=4.0)})
-    usage = Usage(input_tokens=1_000_000, output_tokens=500_000, cached_tokens=1_000_000)
-    assert table.cost_usd("openai/m", usage) == 6.0
-    assert table.cost_usd("other", usage) is None and table.cost_usd(None, usage) is None
-    assert default_prices().price_of("gpt-5.5") is not None
-
-
-def test_the_time_limit_option_lowers_the_sandbox_clock_never_raises_it() -> None:
-    harness = get_harness("codex")
-    target = SandboxTarget(
-        image="i", workspace=Path("/w"), user="1:1", policy=SandboxPolicy(timeout_seconds=100)
+def job(tmp_path: Path) -> HarnessJob:
+    script = Script(actions=[Write(path="a.txt", content="x"), Say(text="Done.")])
+    return HarnessJob(
+        harness=ScriptedHarness(script),
+        prompt="p",
+        image="img",
+        workspace=tmp_path,
+        policy=SandboxPolicy(),
+        options=HarnessOptions(),
+        models=ModelAccess(),
+        run_id="7",
+        deployment="d",
+        user="1:1",
     )
-    spec = harness_spec(harness, "t", HarnessOptions(time_limit_seconds=30), ModelAccess(), target)
-    assert spec.policy.timeout_seconds == 30
-    spec = harness_spec(harness, "t", HarnessOptions(time_limit_seconds=900), ModelAccess(), target)
-    assert spec.policy.timeout_seconds == 100
-    spec = harness_spec(harness, "t", HarnessOptions(extra_env={"X": "1"}), ModelAccess(), target)
-    assert spec.env["X"] == "1"
-    with pytest.raises(HarnessError, match="'codex' does not support the option 'max_turns'"):
-        harness_spec(harness, "t", HarnessOptions(max_turns=2), ModelAccess(), target)
+
+
+def test_events_refusals_and_stages_are_recorded(sqlite_engine: Engine, tmp_path: Path) -> None:
+    run_id = a_run(sqlite_engine)
+    refused = EgressEvent(event="refused", method="CONNECT", host="evil.example", port=443)
+    runtime = FakeRuntime(play_in_process, egress=[refused])
+    rec = EventRecorder(sqlite_engine, run_id)
+    done = run_recorded(runtime, job(tmp_path), rec)
+    rec.flush()
+    rows = [(r.source, r.kind, json.loads(r.data)) for r in run_events(sqlite_engine, run_id)]
+    harness = [kind for source, kind, _ in rows if source == "harness"]
+    assert harness == [str(e.kind) for e in done.events]
+    assert harness[0] == "session_start" and harness[-1] == "result"
+    stages = [data["stage"] for _, kind, data in rows if kind == "stage"]
+    assert stages == ["first_event", "container_start", "harness"]
+    (egress,) = [data for source, _, data in rows if source == "sandbox"]
+    assert egress["host"] == "evil.example"
+    (spec,) = runtime.specs
+    assert isinstance(spec, ContainerSpec) and spec.labels == {
+        "org.burndown.run-id": "7",
+        "org.burndown.deployment": "d",
+    }
+
+
+def test_a_reviewer_run_is_recorded_under_its_own_source(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    run_id = a_run(sqlite_engine)
+    rec = EventRecorder(sqlite_engine, run_id)
+    run_recorded(FakeRuntime(play_in_process), job(tmp_path), rec, source="review")
+    rec.flush()
+    rows = run_events(sqlite_engine, run_id)
+    assert {r.source for r in rows} == {"review", "pipeline"}
+    stages = [json.loads(r.data)["stage"] for r in rows if r.kind == "stage"]
+    assert stages == ["review_first_event", "review"]

@@ -4,7 +4,7 @@ import pytest
 
 from sandbox.errors import HarnessError
 from sandbox.harness.access import ModelEndpoints
-from sandbox.harness.base import HarnessOptions
+from sandbox.harness.protocol import HarnessOptions
 from sandbox.runtime import SandboxPolicy
 from worker.errors import ConfigError
 from worker.repo_config import parse_repo_config

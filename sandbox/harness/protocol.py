@@ -1,6 +1,8 @@
-"""The Harness protocol: how to start a coding agent in a sandbox and read what it says."""
+"""The Harness protocol: how to start a coding agent in a sandbox and read what it says.
 
-from collections.abc import Callable
+Starting is one call, `plan`, that gives the argv and the environment together: no adapter
+depends on one method having run before another."""
+
 from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field, SecretStr
@@ -34,6 +36,14 @@ class HarnessOptions(BaseModel):
     extra_env: dict[str, str] = Field(default_factory=dict)
 
 
+class HarnessInvocation(BaseModel):
+    """How to start a harness: the argv to run in the sandbox's working directory and the
+    environment it needs (its home, model endpoint and key; nothing else)."""
+
+    argv: list[str]
+    env: dict[str, str] = Field(default_factory=dict)
+
+
 #: Options every harness honours because the sandbox does the work: the time limit is the
 #: container's wall clock, extra environment is the container's environment.
 SANDBOX_OPTIONS = frozenset({"time_limit_seconds", "extra_env"})
@@ -51,12 +61,11 @@ class Harness(Protocol):
     supported_options: frozenset[str]
     """The `HarnessOptions` fields this harness makes real (besides `SANDBOX_OPTIONS`)."""
 
-    def command(self, prompt: str, options: HarnessOptions, access: ModelAccess) -> list[str]:
-        """The argv that runs the agent on `prompt` in the sandbox's working directory."""
-        ...
-
-    def environment(self, access: ModelAccess, home: str) -> dict[str, str]:
-        """The sandbox environment the harness needs: model endpoint and key, nothing else."""
+    def plan(
+        self, prompt: str, options: HarnessOptions, access: ModelAccess, home: str
+    ) -> HarnessInvocation:
+        """The argv that runs the agent on `prompt`, and its environment (with `home` as its
+        home); `HarnessError` when the options cannot start it (e.g. no model)."""
         ...
 
     def parse_line(self, line: str) -> list[HarnessEvent]:
@@ -87,39 +96,3 @@ def v1_url(url: str) -> str:
     `http://host:4000/v1`."""
     url = url.rstrip("/")
     return url if url.endswith("/v1") else url + "/v1"
-
-
-HarnessFactory = Callable[[], Harness]
-_REGISTRY: dict[str, HarnessFactory] = {}
-
-
-def register(name: str, factory: HarnessFactory) -> None:
-    _REGISTRY[name] = factory
-
-
-def harness_names() -> list[str]:
-    _load_builtins()
-    return sorted(_REGISTRY)
-
-
-def get_harness(name: str) -> Harness:
-    """A new instance of the harness registered as `name`; `HarnessError` naming the valid
-    choices otherwise."""
-    _load_builtins()
-    try:
-        return _REGISTRY[name]()
-    except KeyError:
-        raise HarnessError(
-            f"unknown harness {name!r}; valid: {', '.join(sorted(_REGISTRY))}"
-        ) from None
-
-
-def _load_builtins() -> None:
-    if not _REGISTRY:
-        from sandbox.harness.aider import Aider
-        from sandbox.harness.claude_code import ClaudeCode
-        from sandbox.harness.codex import Codex
-        from sandbox.harness.mini_swe_agent import MiniSweAgent
-
-        for cls in (Aider, ClaudeCode, Codex, MiniSweAgent):
-            register(cls.name, cls)

@@ -8,13 +8,19 @@ custom provider (`OPENAI_BASE_URL` is ignored by the built-in one) speaking the 
 import json
 from typing import Any
 
-from sandbox.harness.base import HarnessOptions, ModelAccess, Provider, v1_url
 from sandbox.harness.events import (
     EventKind,
     HarnessEvent,
     JsonLinesAdapter,
     ResultStatus,
     result_event,
+)
+from sandbox.harness.protocol import (
+    HarnessInvocation,
+    HarnessOptions,
+    ModelAccess,
+    Provider,
+    v1_url,
 )
 
 #: The key variable the custom provider reads (never the vendor's own name: no other tool in
@@ -38,38 +44,10 @@ class Codex(JsonLinesAdapter):
         self._result_seen = False
         self._turns = 0
 
-    def command(self, prompt: str, options: HarnessOptions, access: ModelAccess) -> list[str]:
-        argv = [
-            "codex",
-            "exec",
-            "--json",
-            "--skip-git-repo-check",
-            # The container is the sandbox; Codex's own (bubblewrap) cannot run inside it.
-            "--dangerously-bypass-approvals-and-sandbox",
-            "--disable",
-            "plugins",  # else it looks up github.com
-            "--color",
-            "never",
-        ]
-        if options.model:
-            argv += ["-m", options.model]
-        if access.base_url:
-            provider = (
-                '{name="burndown",base_url=' + json.dumps(v1_url(access.base_url)) + ","
-                f'env_key="{KEY_VAR}",wire_api="responses"}}'
-            )
-            argv += ["-c", "model_provider=burndown", "-c", f"model_providers.burndown={provider}"]
-        if options.extra_system_prompt:
-            # A TOML basic string: JSON's escapes are TOML's.
-            argv += ["-c", f"developer_instructions={json.dumps(options.extra_system_prompt)}"]
-        return [*argv, "--", prompt]
-
-    def environment(self, access: ModelAccess, home: str) -> dict[str, str]:
-        env = {"HOME": home, "CODEX_HOME": home}  # must exist: the home tmpfs does
-        if access.api_key:
-            key = access.api_key.get_secret_value()
-            env[KEY_VAR if access.base_url else "OPENAI_API_KEY"] = key
-        return env
+    def plan(
+        self, prompt: str, options: HarnessOptions, access: ModelAccess, home: str
+    ) -> HarnessInvocation:
+        return HarnessInvocation(argv=_argv(prompt, options, access), env=_env(access, home))
 
     def _map(self, n: dict[str, Any]) -> list[HarnessEvent]:
         kind = n.get("type")
@@ -129,6 +107,41 @@ class Codex(JsonLinesAdapter):
         if itype == "error":
             return [HarnessEvent(kind=EventKind.ERROR, data={"message": item.get("message", "")})]
         return []
+
+
+def _argv(prompt: str, options: HarnessOptions, access: ModelAccess) -> list[str]:
+    argv = [
+        "codex",
+        "exec",
+        "--json",
+        "--skip-git-repo-check",
+        # The container is the sandbox; Codex's own (bubblewrap) cannot run inside it.
+        "--dangerously-bypass-approvals-and-sandbox",
+        "--disable",
+        "plugins",  # else it looks up github.com
+        "--color",
+        "never",
+    ]
+    if options.model:
+        argv += ["-m", options.model]
+    if access.base_url:
+        provider = (
+            '{name="burndown",base_url=' + json.dumps(v1_url(access.base_url)) + ","
+            f'env_key="{KEY_VAR}",wire_api="responses"}}'
+        )
+        argv += ["-c", "model_provider=burndown", "-c", f"model_providers.burndown={provider}"]
+    if options.extra_system_prompt:
+        # A TOML basic string: JSON's escapes are TOML's.
+        argv += ["-c", f"developer_instructions={json.dumps(options.extra_system_prompt)}"]
+    return [*argv, "--", prompt]
+
+
+def _env(access: ModelAccess, home: str) -> dict[str, str]:
+    env = {"HOME": home, "CODEX_HOME": home}  # must exist: the home tmpfs does
+    if access.api_key:
+        key = access.api_key.get_secret_value()
+        env[KEY_VAR if access.base_url else "OPENAI_API_KEY"] = key
+    return env
 
 
 def _tool_call(item: dict[str, Any]) -> HarnessEvent:

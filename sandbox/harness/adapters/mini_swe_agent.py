@@ -16,7 +16,6 @@ import json
 from typing import Any
 
 from sandbox.errors import HarnessError
-from sandbox.harness.base import HarnessOptions, ModelAccess, Provider, v1_url
 from sandbox.harness.events import (
     EventKind,
     HarnessEvent,
@@ -25,6 +24,13 @@ from sandbox.harness.events import (
     result_event,
 )
 from sandbox.harness.prices import default_prices
+from sandbox.harness.protocol import (
+    HarnessInvocation,
+    HarnessOptions,
+    ModelAccess,
+    Provider,
+    v1_url,
+)
 from sandbox.harness.shims import shim_source
 
 TRAJECTORY = "/tmp/burndown-mini/trajectory.json"
@@ -50,44 +56,13 @@ class MiniSweAgent(JsonLinesAdapter):
         self._usage = {"input_tokens": 0, "output_tokens": 0, "cached_tokens": 0}
         self._exit: dict[str, Any] | None = None
         self._result_seen = False
-        self._files: dict[str, str] = {}
 
-    def command(self, prompt: str, options: HarnessOptions, access: ModelAccess) -> list[str]:
-        if not options.model:
-            raise HarnessError(
-                "harness 'mini-swe-agent' needs a model: set BURNDOWN_MODEL or `model:` in "
-                ".burndown.yml"
-            )
-        model = options.model if "/" in options.model else f"openai/{options.model}"
-        mini = ["mini", "-y", "--exit-immediately", "-m", model, "-t", prompt]
-        mini += ["-o", TRAJECTORY, "-c", "mini.yaml"]
-        if access.base_url:
-            mini += ["-c", f"model.model_kwargs.api_base={v1_url(access.base_url)}"]
-        mini += ["-c", f"agent.step_limit={options.max_turns or 0}"]
-        # 0 = no cost limit; mini's own default (3 USD) would otherwise stop runs silently.
-        mini += ["-l", str(options.max_budget_usd or 0)]
-        if options.max_budget_usd:
-            self._files[REGISTRY] = json.dumps(_registry(model))
-            mini += ["-c", f"model.litellm_model_registry={REGISTRY}"]
-        if options.extra_system_prompt:
-            text = DEFAULT_SYSTEM + "\n" + options.extra_system_prompt
-            mini += ["-c", f"agent.system_template={json.dumps(text)}"]
-        return ["python3", "-c", shim_source("mini_follow"), TRAJECTORY, "--", *mini]
-
-    def environment(self, access: ModelAccess, home: str) -> dict[str, str]:
-        env = {
-            "HOME": home,
-            "MSWEA_GLOBAL_CONFIG_DIR": f"{home}/.config/mini-swe-agent",
-            "MSWEA_CONFIGURED": "true",
-            "MSWEA_SILENT_STARTUP": "1",
-            # a model without a price must not stop the run; its cost is unknown, not zero
-            "MSWEA_COST_TRACKING": "ignore_errors",
-            "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # no price list download
-            "BURNDOWN_MINI_FILES": json.dumps(self._files),
-        }
-        if access.api_key:
-            env["OPENAI_API_KEY"] = access.api_key.get_secret_value()
-        return env
+    def plan(
+        self, prompt: str, options: HarnessOptions, access: ModelAccess, home: str
+    ) -> HarnessInvocation:
+        mini, files = _mini(prompt, options, access)
+        argv = ["python3", "-c", shim_source("mini_follow"), TRAJECTORY, "--", *mini]
+        return HarnessInvocation(argv=argv, env=_env(access, home, files))
 
     def _map(self, n: dict[str, Any]) -> list[HarnessEvent]:
         kind = n.get("type")
@@ -172,6 +147,49 @@ class MiniSweAgent(JsonLinesAdapter):
             result_event(status, text, turns=stats.get("api_calls"), exit_status=exit_status)
         )
         return events
+
+
+def _mini(
+    prompt: str, options: HarnessOptions, access: ModelAccess
+) -> tuple[list[str], dict[str, str]]:
+    """mini's argv, and the files (path -> text) the follower writes before starting it."""
+    if not options.model:
+        raise HarnessError(
+            "harness 'mini-swe-agent' needs a model: set BURNDOWN_MODEL or `model:` in "
+            ".burndown.yml"
+        )
+    files: dict[str, str] = {}
+    model = options.model if "/" in options.model else f"openai/{options.model}"
+    mini = ["mini", "-y", "--exit-immediately", "-m", model, "-t", prompt]
+    mini += ["-o", TRAJECTORY, "-c", "mini.yaml"]
+    if access.base_url:
+        mini += ["-c", f"model.model_kwargs.api_base={v1_url(access.base_url)}"]
+    mini += ["-c", f"agent.step_limit={options.max_turns or 0}"]
+    # 0 = no cost limit; mini's own default (3 USD) would otherwise stop runs silently.
+    mini += ["-l", str(options.max_budget_usd or 0)]
+    if options.max_budget_usd:
+        files[REGISTRY] = json.dumps(_registry(model))
+        mini += ["-c", f"model.litellm_model_registry={REGISTRY}"]
+    if options.extra_system_prompt:
+        text = DEFAULT_SYSTEM + "\n" + options.extra_system_prompt
+        mini += ["-c", f"agent.system_template={json.dumps(text)}"]
+    return mini, files
+
+
+def _env(access: ModelAccess, home: str, files: dict[str, str]) -> dict[str, str]:
+    env = {
+        "HOME": home,
+        "MSWEA_GLOBAL_CONFIG_DIR": f"{home}/.config/mini-swe-agent",
+        "MSWEA_CONFIGURED": "true",
+        "MSWEA_SILENT_STARTUP": "1",
+        # a model without a price must not stop the run; its cost is unknown, not zero
+        "MSWEA_COST_TRACKING": "ignore_errors",
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # no price list download
+        "BURNDOWN_MINI_FILES": json.dumps(files),
+    }
+    if access.api_key:
+        env["OPENAI_API_KEY"] = access.api_key.get_secret_value()
+    return env
 
 
 def _text(content: Any) -> str:

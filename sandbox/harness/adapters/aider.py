@@ -15,13 +15,19 @@ switches: those are refused.
 from typing import Any
 
 from sandbox.errors import HarnessError
-from sandbox.harness.base import HarnessOptions, ModelAccess, Provider, v1_url
 from sandbox.harness.events import (
     EventKind,
     HarnessEvent,
     JsonLinesAdapter,
     ResultStatus,
     result_event,
+)
+from sandbox.harness.protocol import (
+    HarnessInvocation,
+    HarnessOptions,
+    ModelAccess,
+    Provider,
+    v1_url,
 )
 from sandbox.harness.shims import shim_source
 
@@ -45,56 +51,12 @@ class Aider(JsonLinesAdapter):
         self._messages = 0
         self._sending = False  # a message went out and no answer came back (yet)
         self._result_seen = False
-        self._conventions = ""
 
-    def command(self, prompt: str, options: HarnessOptions, access: ModelAccess) -> list[str]:
-        if not options.model:
-            raise HarnessError(
-                "harness 'aider' needs a model: set BURNDOWN_MODEL or `model:` in .burndown.yml"
-            )
-        self._conventions = options.extra_system_prompt or ""
-        model = options.model if "/" in options.model else f"openai/{options.model}"
-        argv = [
-            PYTHON,
-            "-c",
-            shim_source("aider_run"),
-            "--model",
-            model,
-            "--message",
-            prompt,
-            "--yes-always",
-            "--no-auto-commits",
-            "--no-dirty-commits",
-            "--no-gitignore",  # it would add .aider* to the repository's .gitignore
-            "--no-pretty",
-            "--no-stream",
-            "--no-check-update",
-            "--no-show-release-notes",
-            "--no-show-model-warnings",
-            "--analytics-disable",
-            "--no-restore-chat-history",
-            # its history files would otherwise land in the checkout, and in the pull request
-            "--input-history-file",
-            "/tmp/aider/input.history",
-            "--chat-history-file",
-            "/tmp/aider/chat.history.md",
-        ]
-        if access.base_url:
-            argv += ["--openai-api-base", v1_url(access.base_url)]
-        return argv
-
-    def environment(self, access: ModelAccess, home: str) -> dict[str, str]:
-        env = {
-            "HOME": home,
-            "PYTHONUNBUFFERED": "1",
-            "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # no price list download
-            "AIDER_CHECK_UPDATE": "false",
-        }
-        if self._conventions:
-            env["BURNDOWN_AIDER_CONVENTIONS"] = self._conventions
-        if access.api_key:
-            env["OPENAI_API_KEY"] = access.api_key.get_secret_value()
-        return env
+    def plan(
+        self, prompt: str, options: HarnessOptions, access: ModelAccess, home: str
+    ) -> HarnessInvocation:
+        env = _env(access, home, options.extra_system_prompt or "")
+        return HarnessInvocation(argv=_argv(prompt, options, access), env=env)
 
     def _map(self, n: dict[str, Any]) -> list[HarnessEvent]:
         kind = n.get("type")
@@ -158,3 +120,53 @@ class Aider(JsonLinesAdapter):
             return [result_event(ResultStatus.SUCCESS, self._last_text, turns=self._messages)]
         why = n.get("error") or self._last_error or self._exit_reason or f"exit code {code}"
         return [result_event(ResultStatus.ERROR, str(why), turns=self._messages)]
+
+
+def _argv(prompt: str, options: HarnessOptions, access: ModelAccess) -> list[str]:
+    if not options.model:
+        raise HarnessError(
+            "harness 'aider' needs a model: set BURNDOWN_MODEL or `model:` in .burndown.yml"
+        )
+    model = options.model if "/" in options.model else f"openai/{options.model}"
+    argv = [
+        PYTHON,
+        "-c",
+        shim_source("aider_run"),
+        "--model",
+        model,
+        "--message",
+        prompt,
+        "--yes-always",
+        "--no-auto-commits",
+        "--no-dirty-commits",
+        "--no-gitignore",  # it would add .aider* to the repository's .gitignore
+        "--no-pretty",
+        "--no-stream",
+        "--no-check-update",
+        "--no-show-release-notes",
+        "--no-show-model-warnings",
+        "--analytics-disable",
+        "--no-restore-chat-history",
+        # its history files would otherwise land in the checkout, and in the pull request
+        "--input-history-file",
+        "/tmp/aider/input.history",
+        "--chat-history-file",
+        "/tmp/aider/chat.history.md",
+    ]
+    if access.base_url:
+        argv += ["--openai-api-base", v1_url(access.base_url)]
+    return argv
+
+
+def _env(access: ModelAccess, home: str, conventions: str) -> dict[str, str]:
+    env = {
+        "HOME": home,
+        "PYTHONUNBUFFERED": "1",
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # no price list download
+        "AIDER_CHECK_UPDATE": "false",
+    }
+    if conventions:
+        env["BURNDOWN_AIDER_CONVENTIONS"] = conventions
+    if access.api_key:
+        env["OPENAI_API_KEY"] = access.api_key.get_secret_value()
+    return env

@@ -2,16 +2,8 @@
 
 from typing import Any
 
-from sandbox.harness.base import HarnessOptions, ModelAccess, Provider
-from sandbox.harness.events import (
-    EventKind,
-    HarnessEvent,
-    ResultStatus,
-    json_object,
-    stopped_result,
-    unparsed,
-    with_raw,
-)
+from sandbox.harness.events import EventKind, HarnessEvent, JsonLinesAdapter, ResultStatus
+from sandbox.harness.protocol import HarnessInvocation, HarnessOptions, ModelAccess, Provider
 
 _STATUS = {
     "success": ResultStatus.SUCCESS,
@@ -28,7 +20,7 @@ _QUIET = {
 }
 
 
-class ClaudeCode:
+class ClaudeCode(JsonLinesAdapter):
     """Adapter for the Claude Code CLI."""
 
     name = "claude-code"
@@ -47,58 +39,57 @@ class ClaudeCode:
     def __init__(self) -> None:
         self._result_seen = False
 
-    def command(self, prompt: str, options: HarnessOptions, access: ModelAccess) -> list[str]:
-        argv = [
-            "claude",
-            "-p",
-            prompt,
-            "--output-format",
-            "stream-json",
-            "--verbose",
-            "--permission-mode",
-            "bypassPermissions",
-        ]
-        if options.model:
-            argv += ["--model", options.model]
-        if options.max_turns:
-            argv += ["--max-turns", str(options.max_turns)]
-        if options.max_budget_usd:
-            argv += ["--max-budget-usd", str(options.max_budget_usd)]
-        if options.extra_system_prompt:
-            argv += ["--append-system-prompt", options.extra_system_prompt]
-        # `--tools` narrows the built-in tool set (in bypass mode `--allowedTools` would only
-        # pre-approve tools that are allowed anyway); comma-joined, as both flags take a list.
-        if options.allowed_tools:
-            argv += ["--tools", ",".join(options.allowed_tools)]
-        if options.disallowed_tools:
-            argv += ["--disallowedTools", ",".join(options.disallowed_tools)]
-        return argv
+    def plan(
+        self, prompt: str, options: HarnessOptions, access: ModelAccess, home: str
+    ) -> HarnessInvocation:
+        return HarnessInvocation(argv=_argv(prompt, options), env=_env(access, home))
 
-    def environment(self, access: ModelAccess, home: str) -> dict[str, str]:
-        env = {"HOME": home, **_QUIET}
-        if access.base_url:
-            env["ANTHROPIC_BASE_URL"] = access.base_url.rstrip("/").removesuffix("/v1")
-        if access.api_key:
-            # A gateway (LiteLLM) takes its key as a bearer token, as Anthropic's own doc says.
-            var = "ANTHROPIC_AUTH_TOKEN" if access.gateway else "ANTHROPIC_API_KEY"
-            env[var] = access.api_key.get_secret_value()
-        return env
-
-    def parse_line(self, line: str) -> list[HarnessEvent]:
-        if not line.strip():
-            return []
-        native = json_object(line)
-        if native is None:
-            return unparsed(line)
+    def _map(self, native: dict[str, Any]) -> list[HarnessEvent]:
         if native.get("type") == "result":
             self._result_seen = True
-        return with_raw(_map(native), native)
-
-    def finish(self, exit_code: int | None, timed_out: bool) -> list[HarnessEvent]:
-        return stopped_result(timed_out, exit_code, self._result_seen)
+        return _unified(native)
 
 
-def _map(n: dict[str, Any]) -> list[HarnessEvent]:
+def _argv(prompt: str, options: HarnessOptions) -> list[str]:
+    argv = [
+        "claude",
+        "-p",
+        prompt,
+        "--output-format",
+        "stream-json",
+        "--verbose",
+        "--permission-mode",
+        "bypassPermissions",
+    ]
+    if options.model:
+        argv += ["--model", options.model]
+    if options.max_turns:
+        argv += ["--max-turns", str(options.max_turns)]
+    if options.max_budget_usd:
+        argv += ["--max-budget-usd", str(options.max_budget_usd)]
+    if options.extra_system_prompt:
+        argv += ["--append-system-prompt", options.extra_system_prompt]
+    # `--tools` narrows the built-in tool set (in bypass mode `--allowedTools` would only
+    # pre-approve tools that are allowed anyway); comma-joined, as both flags take a list.
+    if options.allowed_tools:
+        argv += ["--tools", ",".join(options.allowed_tools)]
+    if options.disallowed_tools:
+        argv += ["--disallowedTools", ",".join(options.disallowed_tools)]
+    return argv
+
+
+def _env(access: ModelAccess, home: str) -> dict[str, str]:
+    env = {"HOME": home, **_QUIET}
+    if access.base_url:
+        env["ANTHROPIC_BASE_URL"] = access.base_url.rstrip("/").removesuffix("/v1")
+    if access.api_key:
+        # A gateway (LiteLLM) takes its key as a bearer token, as Anthropic's own doc says.
+        var = "ANTHROPIC_AUTH_TOKEN" if access.gateway else "ANTHROPIC_API_KEY"
+        env[var] = access.api_key.get_secret_value()
+    return env
+
+
+def _unified(n: dict[str, Any]) -> list[HarnessEvent]:
     kind = n.get("type")
     if kind == "system" and n.get("subtype") == "init":
         return [
