@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.sandbox_run import EXIT_FOR_LIMIT
+from scheduler.cli.sandbox_run import EXIT_FOR_LIMIT
 from tests.support.processes import Ran, leftovers, sandbox_run
 
 pytestmark = pytest.mark.docker

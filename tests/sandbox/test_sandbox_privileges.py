@@ -12,7 +12,7 @@ import pytest
 from sandbox.docker_runtime import DockerRuntime
 from sandbox.errors import SandboxError
 from sandbox.runtime import ContainerSpec, SandboxPolicy
-from scheduler.sandbox_run import EXIT_SANDBOX_ERROR
+from scheduler.cli.sandbox_run import EXIT_SANDBOX_ERROR
 from tests.support.processes import sandbox_run
 
 pytestmark = pytest.mark.docker
