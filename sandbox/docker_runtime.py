@@ -10,6 +10,7 @@ from functools import partial
 from typing import Any
 
 from docker.models.containers import Container
+from docker.types import LogConfig
 
 from sandbox.docker_client import (
     best_effort,
@@ -25,7 +26,9 @@ from sandbox.runtime import (
     DEADLINE_LABEL,
     DEFAULT_DEPLOYMENT,
     DEPLOYMENT_LABEL,
+    LOG_LIMITS,
     MANAGED_LABEL,
+    MAX_LINE_BYTES,
     ROLE_LABEL,
     RUN_LABEL,
     ContainerExit,
@@ -186,6 +189,7 @@ class DockerRuntime:
                 stdin_open=False,
                 tty=False,
                 detach=True,
+                log_config=LogConfig(type="json-file", config=LOG_LIMITS),
                 **network,
             )
         remove = partial(container.remove, force=True, v=True)
@@ -232,22 +236,43 @@ class _Watchdog:
 
 
 class _Lines:
-    """Splits a byte stream into lines for a sink."""
+    """Splits a byte stream into lines for a sink, in time linear in the stream: a line is
+    kept as its parts until its newline arrives, and a line longer than `MAX_LINE_BYTES` is cut
+    there (the rest of it is dropped and counted in the marker)."""
 
-    def __init__(self, sink: LineSink | None) -> None:
-        self._sink, self._buf = sink, b""
+    def __init__(self, sink: LineSink | None, limit: int = MAX_LINE_BYTES) -> None:
+        self._sink, self._limit = sink, limit
+        self._parts: list[bytes] = []
+        self._size = 0
+        self._dropped = 0
 
     def feed(self, chunk: bytes | None) -> None:
         if not chunk or self._sink is None:
             return
-        self._buf += chunk
-        *lines, self._buf = self._buf.split(b"\n")
-        for line in lines:
-            self._sink(line.decode("utf-8", "replace"))
+        *ends, rest = chunk.split(b"\n")
+        for end in ends:
+            self._take(end)
+            self._emit()
+        self._take(rest)
+
+    def _take(self, part: bytes) -> None:
+        room = self._limit - self._size
+        if room > 0 and part:
+            self._parts.append(part[:room])
+            self._size += min(len(part), room)
+        self._dropped += max(0, len(part) - max(room, 0))
+
+    def _emit(self) -> None:
+        assert self._sink is not None
+        line = b"".join(self._parts).decode("utf-8", "replace")
+        if self._dropped:
+            line += f" [... {self._dropped} more bytes of this line dropped]"
+        self._parts, self._size, self._dropped = [], 0, 0
+        self._sink(line)
 
     def close(self) -> None:
-        if self._buf and self._sink is not None:
-            self._sink(self._buf.decode("utf-8", "replace"))
+        if (self._size or self._dropped) and self._sink is not None:
+            self._emit()
 
 
 def _translated(raw: Iterable[Chunk]) -> Iterator[Chunk]:

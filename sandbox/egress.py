@@ -21,10 +21,18 @@ from pathlib import Path
 import docker
 from docker.models.containers import Container
 from docker.models.networks import Network
+from docker.types import LogConfig
 
 from sandbox.docker_client import best_effort, docker_client, removing, translate_docker_errors
 from sandbox.errors import SandboxError
-from sandbox.runtime import MANAGED_LABEL, ROLE_LABEL, RUN_LABEL, EgressEvent, SandboxPolicy
+from sandbox.runtime import (
+    LOG_LIMITS,
+    MANAGED_LABEL,
+    ROLE_LABEL,
+    RUN_LABEL,
+    EgressEvent,
+    SandboxPolicy,
+)
 
 PROXY_PORT = 3128
 DNS_PORT = 53
@@ -146,6 +154,7 @@ def _proxy(
             sysctls={"net.ipv4.ip_forward": "0", "net.ipv4.ip_unprivileged_port_start": "53"},
             mem_limit="256m",
             memswap_limit="256m",
+            log_config=LogConfig(type="json-file", config=LOG_LIMITS),
             nano_cpus=int(1e9),
             pids_limit=64,
             environment={"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"},

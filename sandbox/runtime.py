@@ -12,6 +12,10 @@ MANAGED_LABEL = "org.burndown.managed"
 RUN_LABEL = "org.burndown.run-id"
 DEPLOYMENT_LABEL = "org.burndown.deployment"
 DEFAULT_DEPLOYMENT = "burndown"  # the default queue name, which names deployments
+MAX_LINE_BYTES = 1024 * 1024
+"""The longest line a sandbox's output yields; the rest of a longer line is dropped (counted)."""
+LOG_LIMITS = {"max-size": "10m", "max-file": "1"}
+"""Docker's own log of every sandbox and proxy container stays this small, whatever it prints."""
 DEADLINE_LABEL = "org.burndown.deadline"
 ROLE_LABEL = "org.burndown.role"
 

@@ -11,6 +11,8 @@ from worker.store.models import EventSource, PipelineEventKind
 from worker.store.repo import NewEvent, append_events
 
 EventSink = Callable[[HarnessEvent], None]
+MAX_EVENTS = 20_000
+"""Harness events stored per run; past this they are counted (a flood costs no storage)."""
 
 
 class EventRecorder:
@@ -25,19 +27,26 @@ class EventRecorder:
         on_event: EventSink | None = None,
         interval: float = 0.25,
         batch: int = 100,
+        max_events: int = MAX_EVENTS,
     ) -> None:
         self._engine, self._run_id, self._on_event = engine, run_id, on_event
         self._interval, self._batch = interval, batch
         self._pending: list[NewEvent] = []
         self._last_flush = 0.0
-        self.events: list[HarnessEvent] = []
+        self._max_events = max_events
+        self.stored = 0
+        self.dropped = 0
+        """Harness events beyond `max_events`: counted, not stored."""
 
     def harness(self, event: HarnessEvent, source: EventSource = EventSource.HARNESS) -> None:
-        self.events.append(event)
-        data = {**event.data, **({"raw": event.raw} if event.raw is not None else {})}
-        self._add(NewEvent(source, event.kind, data))
         if self._on_event:
             self._on_event(event)
+        if self.stored >= self._max_events:
+            self.dropped += 1
+            return
+        self.stored += 1
+        data = {**event.data, **({"raw": event.raw} if event.raw is not None else {})}
+        self._add(NewEvent(source, event.kind, data))
 
     def sandbox(self, kind: str, data: dict[str, Any]) -> None:
         """Something the sandbox did or refused (an egress refusal, a host not allowed)."""
@@ -57,11 +66,17 @@ class EventRecorder:
         self._pending.append(event)
         now = time.monotonic()
         if (
-            len(self.events) <= 1
+            self.stored <= 1
             or len(self._pending) >= self._batch
             or now - self._last_flush >= self._interval
         ):
             self.flush()
+
+    def close(self) -> None:
+        """Store what is pending, and how many events were dropped past the cap."""
+        if self.dropped:
+            self.sandbox("events_dropped", {"dropped": self.dropped, "kept": self.stored})
+        self.flush()
 
     def flush(self) -> None:
         if self._pending:

@@ -6,9 +6,11 @@ when someone asks the run to stop (or the reconciler already gave it up), it kil
 sandboxes at once, so the step in progress ends within seconds and the pipeline stops there.
 """
 
+import os
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 
 from sqlalchemy import Engine
@@ -55,6 +57,11 @@ class RunGuard:
     run_id: int
     interval: float = 5.0
     request: CancelRequest | None = None
+    folder: Path | None = None
+    """The run's folder on the host (checkout, verification trees), whose size is watched."""
+    max_bytes: int | None = None
+    over_disk: bool = False
+    """The run's folder grew past `max_bytes`: its sandboxes were stopped."""
     lost: bool = False
     """The reconciler closed the run: its worker was taken for dead. Nothing more is published."""
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -74,7 +81,7 @@ class RunGuard:
 
     @property
     def stopping(self) -> bool:
-        return self.request is not None or self.lost
+        return self.request is not None or self.lost or self.over_disk
 
     def check(self) -> None:
         """Beat once now (between steps), so a request is seen without waiting."""
@@ -85,6 +92,9 @@ class RunGuard:
             self._beat()
 
     def _beat(self) -> None:
+        if not self.over_disk and self._too_big():
+            self.over_disk = True
+            self._stop_sandboxes()
         try:
             still_open, request = liveness.beat(self.engine, self.run_id)
         except BurndownError as exc:  # the store is away for a moment: beat again later
@@ -96,10 +106,30 @@ class RunGuard:
         if newly:
             self._stop_sandboxes()
 
+    def _too_big(self) -> bool:
+        if self.folder is None or self.max_bytes is None:
+            return False
+        return folder_bytes(self.folder, stop_at=self.max_bytes) > self.max_bytes
+
     def _stop_sandboxes(self) -> None:
-        why = "lost" if self.lost else str(self.request)
+        why = "lost" if self.lost else "disk" if self.over_disk else str(self.request)
         try:
             killed = self.runtime.stop_run(str(self.run_id))
             log.info("stopped the run's sandboxes", run_id=self.run_id, why=why, killed=killed)
         except BurndownError as exc:
             log.warning("could not stop the run's sandboxes", run_id=self.run_id, error=str(exc))
+
+
+def folder_bytes(folder: Path, stop_at: int) -> int:
+    """The bytes the files under `folder` take (links not followed), counted until `stop_at`
+    is passed."""
+    total = 0
+    for dirpath, _dirs, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+            except OSError:
+                continue  # removed meanwhile
+            if total > stop_at:
+                return total
+    return total

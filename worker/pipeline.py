@@ -11,6 +11,7 @@ import socket
 import time
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
 import structlog
 
@@ -21,12 +22,13 @@ from worker import texts
 from worker.agent import run_recorded
 from worker.events import EventRecorder, EventSink
 from worker.git import Checkout, checkout
+from worker.github.protocol import WRITE_ROLES, Issue
 from worker.liveness import AGENT_SHARE, Deadline, RunGuard
 from worker.logs import get_logger
 from worker.pipeline_config import PipelineConfig, PipelineDeps
 from worker.repo_config import CONFIG_FILE, RepoConfig, parse_repo_config
 from worker.review import Review
-from worker.run_plan import RunPlan, TicketChoice, plan_run, ticket_choice
+from worker.run_plan import RunPlan, TicketChoice, harness_label, plan_run, ticket_choice
 from worker.steps import (
     Change,
     Checked,
@@ -111,7 +113,14 @@ def run_ticket(
         structlog.contextvars.bound_contextvars(
             ticket_id=ticket_id, run_id=run.id, repo=ticket.repo, issue=ticket.number, kind=run.kind
         ),
-        RunGuard(deps.engine, deps.runtime, run.id, deps.config.heartbeat_interval) as guard,
+        RunGuard(
+            deps.engine,
+            deps.runtime,
+            run.id,
+            deps.config.heartbeat_interval,
+            folder=_run_folder(deps, run.id),
+            max_bytes=deps.config.workspace_max_bytes,
+        ) as guard,
     ):
         ctx = RunContext(
             ticket=ticket,
@@ -124,9 +133,11 @@ def run_ticket(
             guard=guard,
         )
         result = _outcome_of(ctx, harness)
-        ctx.rec.flush()
+        ctx.rec.close()
         if guard.stopping:
             result = _stopped(ctx, result)
+            if result.outcome == OutcomeKind.REFUSED:
+                ctx.tell(texts.could_not_finish(result.detail, ctx.run_url))
         elif result.outcome == OutcomeKind.FAILED:
             ctx.tell(texts.could_not_finish(result.detail, ctx.run_url))
         outcome = finish_run(deps.engine, run.id, result)
@@ -143,6 +154,12 @@ def run_ticket(
             detail=result.detail[:300],
         )
         return outcome
+
+
+def _run_folder(deps: PipelineDeps, run_id: int | None) -> Path:
+    """One folder per run, so its size can be watched and the reconciler can sweep what a
+    killed worker left."""
+    return deps.config.work_dir / "workspaces" / f"run-{run_id}"
 
 
 def _outcome_of(ctx: RunContext, override: str | None) -> RunResult:
@@ -168,6 +185,13 @@ def _stopped(ctx: RunContext, result: RunResult) -> RunResult:
     if guard.request == CancelRequest.CANCEL:
         ctx.tell(texts.cancelled(ctx.run_url))
         return replace(result, outcome=OutcomeKind.CANCELLED, detail="cancelled")
+    if guard.over_disk:
+        mb = ctx.deps.config.workspace_max_bytes // 2**20
+        return replace(
+            result,
+            outcome=OutcomeKind.REFUSED,
+            detail=f"the run's files grew past the {mb} MiB limit; its sandbox was stopped",
+        )
     return result  # lost: the reconciler already closed it and told the issue
 
 
@@ -182,8 +206,7 @@ def _execute(ctx: RunContext, override: str | None) -> RunResult:
         ctx.deps.git_token,
         base_branch=ctx.run.branch if followup else repo.default_branch,
         branch=ctx.run.branch,
-        # One folder per run, so the reconciler can sweep what a killed worker left.
-        parent=cfg.work_dir / "workspaces" / f"run-{ctx.run.id}",
+        parent=_run_folder(ctx.deps, ctx.run.id),
         timeout=ctx.deadline.cap(cfg.git_timeout),
     ) as co:
         ctx.rec.stage("clone", time.monotonic() - t0)
@@ -192,6 +215,10 @@ def _execute(ctx: RunContext, override: str | None) -> RunResult:
         # that start on the agent's own branch.
         rc = parse_repo_config(co.show(base, CONFIG_FILE))
         issue = github.get_issue(ctx.ticket.repo, ctx.ticket.number)
+        stale = _no_longer_wanted(ctx, issue)
+        if stale:  # things changed since the label: the person's wish is re-checked now
+            ctx.tell(texts.not_started(stale, ctx.run_url))
+            return RunResult(outcome=OutcomeKind.CANCELLED, detail=f"not started: {stale}")
         plan = plan_for(
             cfg, rc, override, ticket_choice(issue.labels, issue.body, cfg.trigger_label)
         )
@@ -206,6 +233,21 @@ def _execute(ctx: RunContext, override: str | None) -> RunResult:
             detail = texts.others_on_branch(ctx.run.branch, others)
             return RunResult(outcome=OutcomeKind.FAILED, detail=detail)
         return _agent_and_after(ctx, co, base, repo.default_branch, plan)
+
+
+def _no_longer_wanted(ctx: RunContext, issue: Issue) -> str | None:
+    """Why the ticket must not run after all, as things are when the run claims it: the issue
+    closed, the trigger label gone, or the person who asked without write access now."""
+    cfg, followup = ctx.deps.config, ctx.run.kind != RunKind.INITIAL
+    if not followup and issue.state != "open":
+        return "the issue is closed"
+    trigger = cfg.trigger_label
+    if not followup and not any(lb == trigger or harness_label(lb, trigger) for lb in issue.labels):
+        return f"the `{trigger}` label is no longer on the issue"
+    who = ctx.run.requested_by
+    if who and ctx.deps.github.role(ctx.ticket.repo, who) not in WRITE_ROLES:
+        return f"@{who} no longer has write access to the repository"
+    return None
 
 
 def _agent_and_after(

@@ -39,6 +39,8 @@ class PipelineConfig:
     author_email: str = defaults.AUTHOR_EMAIL
     public_url: str = defaults.PUBLIC_URL
     heartbeat_interval: float = defaults.HEARTBEAT_INTERVAL_SECONDS
+    workspace_max_bytes: int = defaults.WORKSPACE_MAX_BYTES
+    """The most a run's folder (checkout and verification trees) may hold on the host."""
 
     def run_url(self, run_id: int | None) -> str:
         return f"{self.public_url.rstrip('/')}/runs/{run_id}"

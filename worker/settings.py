@@ -143,6 +143,11 @@ class Settings(BaseSettings):
     # Processes
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    workspace_max_mb: int = Field(
+        defaults.WORKSPACE_MAX_BYTES // 2**20,
+        gt=0,
+        description="The most a run's files (checkout, verification trees) may take on disk.",
+    )
     run_slots: int = Field(2, gt=0, description="Runs one worker runs at once (its sandbox slots).")
     intake_concurrency: int = Field(
         2, gt=0, description="Deliveries and periodic jobs one intake worker handles at once."

@@ -210,3 +210,11 @@ def others_on_branch(branch: str, shas: list[str]) -> str:
         "default branch and drop them. Comment `/burndown` on its pull request to build on "
         "them, or delete the branch to start over"
     )
+
+
+def not_started(reason: str, run_url: str) -> str:
+    """Issue comment: the run was claimed, but what asked for it no longer holds."""
+    return (
+        f"{MARKER}\nBurndown did not start on this issue after all: {reason}. "
+        f"Add the label again to ask once more. Run: {run_url}"
+    )

@@ -9,6 +9,7 @@ exit code alone.
 
 import re
 import shlex
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,16 +103,42 @@ def script(cmds: Commands) -> str:
     return f"rc=0\n{setup}{tests}exit $rc\n"
 
 
+TAIL_CHARS = 3000
+MAX_FAILURES = 1000
+"""Test ids kept per check; a flood of failures beyond this is not held in memory."""
+
+
+class _Reader:
+    """Reads a check's output as it streams, in bounded memory: the failing test ids (at most
+    `MAX_FAILURES`) and the last `TAIL_CHARS` characters."""
+
+    def __init__(self) -> None:
+        self.failures: set[str] = set()
+        self._tail: deque[str] = deque()
+        self._tail_len = 0
+
+    def __call__(self, line: str) -> None:
+        if len(self.failures) < MAX_FAILURES:
+            self.failures |= failures_in(line)
+        self._tail.append(line)
+        self._tail_len += len(line) + 1
+        while self._tail_len - len(self._tail[0]) - 1 >= TAIL_CHARS:
+            self._tail_len -= len(self._tail.popleft()) + 1
+
+    @property
+    def tail(self) -> str:
+        return "\n".join(self._tail)[-TAIL_CHARS:]
+
+
 def run_check(runtime: ContainerRuntime, spec: ContainerSpec, sha: str) -> Check:
-    out: list[str] = []
-    exit_ = runtime.run(spec, out.append)
-    text = "\n".join(out)
+    reader = _Reader()
+    exit_ = runtime.run(spec, reader)
     code = exit_.exit_code if not (exit_.timed_out or exit_.idle_timed_out) else None
     return Check(
         sha=sha,
         exit_code=code,
-        failures=failures_in(text),
-        tail=text[-3000:],
+        failures=reader.failures,
+        tail=reader.tail,
         egress=exit_.egress,
     )
 

@@ -117,6 +117,7 @@ def pipeline_config(settings: Settings) -> PipelineConfig:
         author_email=settings.git_author_email,
         public_url=settings.public_url,
         heartbeat_interval=settings.heartbeat_interval_seconds,
+        workspace_max_bytes=settings.workspace_max_mb * 2**20,
     )
 
 

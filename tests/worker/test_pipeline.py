@@ -161,6 +161,8 @@ def make_world(tmp_path: Path, engine: Engine, files: dict[str, str] | None = No
         files or {"hello.py": "print('helo')\n", ".burndown.yml": CONFIG, "check.sh": "true\n"},
     )
     gh = FakeGitHub()
+    # Those who asked for runs may still ask when the run starts (re-checked then).
+    gh.roles |= {(REPO, "alice"): "write", (REPO, "bob"): "maintain"}
     gh.repos[REPO] = Repository(full_name=REPO, clone_url=f"file://{remote}", default_branch="main")
     return World(gh, remote, engine, tmp_path)
 

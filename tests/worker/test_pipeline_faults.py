@@ -5,10 +5,12 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from sandbox.fakes import FakeRuntime
 from sandbox.runtime import ContainerSpec, SandboxPolicy
 from tests.support.gitrepo import git
-from tests.worker.test_pipeline import Scene, World, claude_lines
+from tests.worker.test_pipeline import REPO, Scene, World, claude_lines
 from worker.pipeline import PipelineConfig, PipelineDeps, run_ticket
 from worker.store import liveness
 from worker.store.models import OutcomeKind, RunKind, TicketStatus
@@ -104,3 +106,62 @@ def test_a_push_to_the_branch_during_the_run_is_never_overwritten(world: World) 
     assert git("rev-parse", "burndown/issue-3", cwd=world.remote) == git(
         "rev-parse", "HEAD", cwd=seed
     )
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ("closed", "the issue is closed"),
+        ("unlabelled", "label is no longer on the issue"),
+        ("demoted", "no longer has write access"),
+    ],
+)
+def test_the_wish_is_rechecked_when_the_run_claims_the_ticket(
+    world: World, change: str, says: str
+) -> None:
+    tid = world.ticket()
+    issue = world.gh.issues[(REPO, 3)]
+    if change == "closed":
+        world.gh.issues[(REPO, 3)] = issue.model_copy(update={"state": "closed"})
+    elif change == "unlabelled":
+        world.gh.issues[(REPO, 3)] = issue.model_copy(update={"labels": ["bug"]})
+    else:
+        world.gh.roles |= {(REPO, "alice"): "read", (REPO, "bob"): "read"}
+    runtime = FakeRuntime(Scene())
+    outcome = run_ticket(tid, _deps(world, runtime))
+    assert outcome is not None and outcome.kind == OutcomeKind.CANCELLED
+    assert says in outcome.detail and runtime.specs == [] and world.gh.pulls == []
+    assert says in world.gh.comments[-1][2]
+
+
+def test_a_line_flood_and_an_event_flood_are_bounded(world: World) -> None:
+    from worker.events import EventRecorder
+    from worker.store.repo import run_events, start_run
+
+    tid = world.ticket()
+    run = start_run(world.engine, tid, harness="h", model=None, branch="b")
+    assert run is not None and run.id is not None
+    rec = EventRecorder(world.engine, run.id, max_events=50)
+    from sandbox.harness.events import EventKind, HarnessEvent
+
+    for i in range(500):
+        rec.harness(HarnessEvent(kind=EventKind.ASSISTANT_TEXT, data={"text": str(i)}))
+    rec.close()
+    rows = run_events(world.engine, run.id)
+    assert len(rows) == 51 and rows[-1].kind == "events_dropped"
+    assert '"dropped": 450' in rows[-1].data
+
+
+def test_the_run_folder_has_a_disk_limit(world: World) -> None:
+    def agent(spec: ContainerSpec, ws: Path | None) -> tuple[list[str], int]:
+        assert ws is not None
+        (ws / "big.bin").write_bytes(b"\0" * 3_000_000)
+        time.sleep(1.5)  # the guard looks at the folder on its beat
+        return claude_lines(), 0
+
+    runtime = FakeRuntime(agent)
+    deps = _deps(world, runtime, heartbeat_interval=0.2, workspace_max_bytes=2_000_000)
+    outcome = run_ticket(world.ticket(), deps)
+    assert outcome is not None and outcome.kind == OutcomeKind.REFUSED
+    assert "grew past" in outcome.detail and world.gh.pulls == []
+    assert runtime.stopped
