@@ -21,6 +21,7 @@ from worker.diff_policy import DiffPolicy
 from worker.errors import ConfigError
 from worker.github.client import PyGithubClient
 from worker.pipeline import PipelineConfig, PipelineDeps, run_ticket
+from worker.secrets_scan import SecretScanner
 from worker.settings import Settings
 from worker.store.db import make_engine
 from worker.store.repo import run_is_live
@@ -112,6 +113,7 @@ def pipeline_config(settings: Settings) -> PipelineConfig:
         author_name=settings.git_author_name,
         author_email=settings.git_author_email,
         public_url=settings.public_url,
+        secrets=SecretScanner.from_settings(settings),
     )
 
 

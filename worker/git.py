@@ -174,8 +174,8 @@ class Checkout:
         counts: dict[str, tuple[int | None, int | None]] = {}
         for rec in num.split("\0"):
             if rec:
-                added, removed, path = rec.split("\t", 2)
-                counts[path] = (None, None) if added == "-" else (int(added), int(removed))
+                plus, minus, name = rec.split("\t", 2)
+                counts[name] = (None, None) if plus == "-" else (int(plus), int(minus))
         fields = raw.split("\0")
         stats: list[FileStat] = []
         for head, path in zip(fields[0:-1:2], fields[1::2], strict=True):

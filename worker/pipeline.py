@@ -21,15 +21,24 @@ from sandbox.harness.access import ModelEndpoints
 from sandbox.harness.base import HarnessOptions, get_harness
 from sandbox.runtime import DEPLOYMENT_LABEL, RUN_LABEL, ContainerRuntime, SandboxPolicy
 from worker.agent import HarnessRun, run_harness
-from worker.diff_policy import DiffPolicy, Violation, check_diff
+from worker.diff_policy import DiffPolicy, Violation, check_change
 from worker.events import EventRecorder, EventSink
 from worker.git import Checkout, checkout
 from worker.github.protocol import GitHubClient
 from worker.harness_run import SandboxTarget
-from worker.publish import MARKER, RunFacts, open_or_update, pr_body
+from worker.neutralize import neutralize
+from worker.publish import (
+    MARKER,
+    RunFacts,
+    open_or_update,
+    pr_body,
+    pr_title,
+    withhold_secrets,
+)
 from worker.repo_config import CONFIG_FILE, RepoConfig, parse_repo_config
 from worker.review import Review, review_change
 from worker.run_plan import RunPlan, TicketChoice, plan_run, ticket_choice
+from worker.secrets_scan import SecretScanner
 from worker.store.models import Outcome, OutcomeKind, Run, RunKind, Ticket
 from worker.store.repo import (
     RunResult,
@@ -71,6 +80,8 @@ class PipelineConfig:
     author_name: str = "burndown[bot]"
     author_email: str = "burndown@users.noreply.github.com"
     public_url: str = "http://localhost:8000"
+    secrets: SecretScanner = field(default_factory=SecretScanner)
+    """Finds secrets (patterns, and the values this deployment holds) in all that goes out."""
 
     def run_url(self, run_id: int | None) -> str:
         return f"{self.public_url.rstrip('/')}/runs/{run_id}"
@@ -161,7 +172,7 @@ def run_ticket(
                 deps,
                 ticket,
                 f"{MARKER}\nBurndown could not finish this issue: "
-                f"{result.detail}\n\nRun: {deps.config.run_url(run.id)}",
+                f"{neutralize(result.detail)}\n\nRun: {deps.config.run_url(run.id)}",
             )
         outcome = finish_run(deps.engine, run.id, result)
         log.info(
@@ -240,8 +251,11 @@ class _Run:
         problem = agent.problem()
         if problem:
             return replace(result, detail=problem)
+        message = self._commit_message()
+        if secret := self._secret_in("the commit message", message):
+            return replace(result, outcome=OutcomeKind.REFUSED, detail=secret)
         with self._stage("commit"):
-            sha = co.commit_all(self._commit_message(), self.cfg.author_name, self.cfg.author_email)
+            sha = co.commit_all(message, self.cfg.author_name, self.cfg.author_email)
         if sha is None:
             self._tell(
                 f"{MARKER}\nBurndown ran `{plan.harness.name}` on this issue and it made "
@@ -283,10 +297,10 @@ class _Run:
                 ],
             }
         )
-        found = check_diff(co.diff_stats(compare, sha), co.added_lines(compare, sha), policy)
+        found = check_change(co, compare, sha, policy, self.cfg.secrets)
         self.rec.note("policy", {"violations": [str(v) for v in found]})
         if found:
-            rules = "\n".join(f"- {v}" for v in found)
+            rules = neutralize("\n".join(f"- {v}" for v in found))
             self._tell(
                 f"{MARKER}\nBurndown's agent made a change, but it breaks the repository's "
                 f"diff policy, so nothing was pushed:\n\n{rules}\n\nRun: "
@@ -381,8 +395,6 @@ class _Run:
         draft: bool,
         result: RunResult,
     ) -> RunResult:
-        with self._stage("push"):
-            co.push(force=not self.followup)
         facts = RunFacts(
             harness=self.run.harness,
             model=self.run.model,
@@ -393,13 +405,18 @@ class _Run:
             run_url=self.cfg.run_url(self.run.id),
             summary=agent.final_text,
         )
+        body = pr_body(self.ticket, facts, verification, review)
+        if secret := self._secret_in("the pull request's text", pr_title(self.ticket) + body):
+            return replace(result, outcome=OutcomeKind.REFUSED, detail=secret)
+        with self._stage("push"):
+            co.push(force=not self.followup)
         with self._stage("pull_request"):
             pr, existed = open_or_update(
                 self.deps.github,
                 self.ticket,
                 self.run,
                 base=default_branch,
-                body=pr_body(self.ticket, facts, verification, review),
+                body=body,
                 draft=draft,
                 label=self.cfg.pr_label,
             )
@@ -454,9 +471,11 @@ class _Run:
 
     def _commit_message(self) -> str:
         t = self.ticket
+        # Only Burndown's own `Closes #n` may act: the title and feedback are neutralized.
         if self.followup:
-            return f"Address feedback on #{t.number}\n\n{(self.run.feedback or '')[:500]}"
-        return f"{t.title}\n\nCloses #{t.number}.\n\nMade by Burndown."
+            feedback = neutralize((self.run.feedback or "")[:500])
+            return f"Address feedback on #{t.number}\n\n{feedback}"
+        return f"{neutralize(t.title)}\n\nCloses #{t.number}.\n\nMade by Burndown."
 
     def _for_whom(self) -> str:
         if self.run.kind == RunKind.FIX:
@@ -469,12 +488,27 @@ class _Run:
         yield
         self.rec.stage(name, time.monotonic() - t0)
 
+    def _secret_in(self, what: str, text: str) -> str | None:
+        """Why nothing goes out when `text` holds a secret (said without quoting it)."""
+        found = self.cfg.secrets.first(text)
+        if found is None:
+            return None
+        why = f"{what} holds a secret ({found.what}), so nothing was pushed or posted"
+        self.rec.note("secret_withheld", {"what": what, "finding": found.what})
+        self._tell(
+            f"{MARKER}\nBurndown withheld this run's result: {why}.\n\nRun: "
+            f"{self.cfg.run_url(self.run.id)}"
+        )
+        return why
+
     def _tell(self, body: str) -> None:
         _tell(self.deps, self.ticket, body)
 
     def _tell_pr(self, number: int, body: str) -> None:
         try:
-            self.deps.github.comment(self.ticket.repo, number, body)
+            self.deps.github.comment(
+                self.ticket.repo, number, withhold_secrets(self.cfg.secrets, body)
+            )
         except BurndownError as exc:
             log.warning("could not comment on the pull request", error=str(exc))
 
@@ -495,6 +529,6 @@ def _totals(agent: HarnessRun, review: Review | None, exit_code: int | None) -> 
 
 def _tell(deps: PipelineDeps, ticket: Ticket, body: str) -> None:
     try:
-        deps.github.comment(ticket.repo, ticket.number, body)
+        deps.github.comment(ticket.repo, ticket.number, withhold_secrets(deps.config.secrets, body))
     except BurndownError as exc:  # the outcome is recorded either way; the comment is a courtesy
         log.warning("could not comment on the issue", error=str(exc))

@@ -11,7 +11,9 @@ import structlog
 
 from sandbox.errors import BurndownError
 from worker.github.protocol import GitHubClient, PullRequest
+from worker.neutralize import neutralize
 from worker.review import Review
+from worker.secrets_scan import SecretScanner
 from worker.store.models import Run, Ticket
 from worker.verify import Verification
 
@@ -33,9 +35,15 @@ class RunFacts:
     summary: str
 
 
+def pr_title(ticket: Ticket) -> str:
+    return f"{ticket.title} (#{ticket.number})"
+
+
 def pr_body(
     ticket: Ticket, facts: RunFacts, verification: Verification, review: Review | None
 ) -> str:
+    """The pull request's body. The agent's and reviewer's words are neutralized (they close
+    no other issue and mention no one); Burndown's own `Closes #n` line is the only one."""
     tokens = (
         f"{facts.input_tokens} in / {facts.output_tokens} out"
         if facts.input_tokens is not None
@@ -44,7 +52,7 @@ def pr_body(
     cost = "unknown" if facts.cost_usd is None else f"${facts.cost_usd:.4f}"
     parts = [
         f"{MARKER}\nCloses #{ticket.number}",
-        f"## What the agent says\n\n{facts.summary or '(the agent gave no summary)'}",
+        f"## What the agent says\n\n{neutralize(facts.summary) or '(the agent gave no summary)'}",
         f"## Verification\n\n{verification.markdown()}",
     ]
     if review is not None:
@@ -53,7 +61,7 @@ def pr_body(
             "doubt": "requests changes",
             "unknown": "gave no verdict",
         }[review.verdict]
-        parts.append(f"## Review\n\nThe reviewer {verdict}.\n\n{review.text}")
+        parts.append(f"## Review\n\nThe reviewer {verdict}.\n\n{neutralize(review.text)}")
     parts.append(
         f"## Run\n\n- Harness: `{facts.harness}`\n- Model: `{facts.model or 'default'}`\n"
         f"- Duration: {facts.seconds:.0f} s\n- Tokens: {tokens}\n- Cost: {cost}\n"
@@ -81,7 +89,7 @@ def open_or_update(
         ticket.repo,
         head=run.branch,
         base=base,
-        title=f"{ticket.title} (#{ticket.number})",
+        title=pr_title(ticket),
         body=body,
         draft=draft,
     )
@@ -99,3 +107,12 @@ def _courtesy(call: Callable[[], None], what: str) -> None:
         call()
     except BurndownError as exc:  # the pull request stands without it; say so in the log
         log.warning(f"could not add the {what}", error=str(exc))
+
+
+def withhold_secrets(scanner: SecretScanner, body: str) -> str:
+    """`body`, or a notice in its place when it holds a secret (never posted, never quoted)."""
+    found = scanner.first(body)
+    if found is None:
+        return body
+    log.warning("comment withheld: it holds a secret", finding=found.what)
+    return f"{MARKER}\nBurndown withheld a comment here: it held a secret ({found.what})."
