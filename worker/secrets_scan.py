@@ -76,7 +76,8 @@ class SecretScanner:
         found: list[Finding] = []
         for name, pattern in PATTERNS.items():
             for m in pattern.finditer(text):
-                found.append(_finding(text, f"looks like a {name}", m.start(), m.group(0)))
+                what = f"looks like {'an' if name[0] in 'AEIOU' else 'a'} {name}"
+                found.append(_finding(text, what, m.start(), m.group(0)))
         for setting, value in self._values.items():
             at = text.find(value)
             while at >= 0:
