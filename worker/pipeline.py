@@ -349,10 +349,8 @@ class _Run:
     def _review(
         self, co: Checkout, compare: str, sha: str, plan: RunPlan, user: str
     ) -> Review | None:
-        enabled = (
-            plan.repo.review.enabled if plan.repo.review.enabled is not None else self.cfg.review
-        )
-        if not enabled:
+        # A repository may ask for a review, never turn off the operator's.
+        if not (self.cfg.review or plan.repo.review.enabled):
             return None
         name = plan.repo.review.harness or self.cfg.review_harness or plan.harness.name
         tree = co.export(sha, co.root / "review")

@@ -9,6 +9,7 @@ is, first match wins: an explicit override (the CLI's `--harness`), the ticket's
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sandbox.egress_proxy import parse_rule, rule_for_url
 from sandbox.errors import HarnessError
@@ -16,7 +17,7 @@ from sandbox.harness.access import ModelEndpoints
 from sandbox.harness.base import Harness, HarnessOptions, get_harness, harness_names
 from sandbox.runtime import SandboxPolicy
 from worker.errors import ConfigError
-from worker.repo_config import RepoConfig
+from worker.repo_config import RepoConfig, size_bytes
 
 _BODY_LINE = re.compile(
     r"^[ \t]*(?:burndown|harness)[ \t]*:[ \t]*`?([\w.-]+)`?[ \t]*$", re.I | re.M
@@ -64,18 +65,6 @@ def ticket_choice(labels: Iterable[str], body: str, trigger_label: str) -> Ticke
             f"valid: {', '.join(harness_names())}"
         )
     return choice
-
-
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)b?\s*$", re.IGNORECASE)
-_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
-
-
-def size_bytes(text: str) -> int:
-    """`512m`, `4g`, `1.5G` -> bytes; `ConfigError` for anything else."""
-    m = _SIZE.match(text)
-    if not m:
-        raise ConfigError(f"{text!r} is not a size like 512m or 4g")
-    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
 
 
 @dataclass(frozen=True)
@@ -127,15 +116,7 @@ def plan_run(
     model = (harness_models or {}).get(name) or default_options.model
     if repo.model and repo.harness in (None, name):
         model = repo.model
-    wanted = {
-        "model": model,
-        "max_turns": repo.max_turns,
-        "max_budget_usd": repo.max_budget_usd,
-        "extra_system_prompt": repo.system_prompt,
-        "allowed_tools": repo.allowed_tools or None,
-        "disallowed_tools": repo.disallowed_tools or None,
-    }
-    options = default_options.model_copy(update={k: v for k, v in wanted.items() if v is not None})
+    options = tightened(default_options, repo).model_copy(update={"model": model})
     model_url = models.access_for(harness).base_url if models else None
     try:
         endpoint = rule_for_url(model_url or harness.default_base_url)
@@ -157,6 +138,39 @@ def plan_run(
         source=source,
         tool_hosts=(*max_policy.allow_hosts, *allowed),
     )
+
+
+def tightened(operator: HarnessOptions, repo: RepoConfig) -> HarnessOptions:
+    """The operator's options as `.burndown.yml` may only tighten them: the smaller turn limit
+    and budget, the repository's system prompt after the operator's, tools allowed by both,
+    tools disallowed by either."""
+    allowed = operator.allowed_tools
+    if repo.allowed_tools:
+        allowed = [t for t in repo.allowed_tools if not allowed or t in allowed]
+        if not allowed:  # an empty list would mean "every tool"
+            raise ConfigError(
+                f"allowed_tools in .burndown.yml: none of {repo.allowed_tools} is allowed by "
+                f"the operator ({', '.join(operator.allowed_tools)})"
+            )
+    prompts = [p for p in (operator.extra_system_prompt, repo.system_prompt) if p]
+    return operator.model_copy(
+        update={
+            "max_turns": _least(operator.max_turns, repo.max_turns),
+            "max_budget_usd": _least(operator.max_budget_usd, repo.max_budget_usd),
+            "extra_system_prompt": "\n\n".join(prompts) or None,
+            "allowed_tools": allowed,
+            "disallowed_tools": list(
+                dict.fromkeys([*operator.disallowed_tools, *repo.disallowed_tools])
+            ),
+        }
+    )
+
+
+_N = TypeVar("_N", int, float)
+
+
+def _least(a: _N | None, b: _N | None) -> _N | None:
+    return b if a is None else a if b is None else min(a, b)
 
 
 def allowed_repo_hosts(
