@@ -93,7 +93,7 @@ def test_repository_hosts_only_within_the_operators_patterns() -> None:
         "files.pythonhosted.org",
         "*.npmjs.org",
     )
-    # pypi.org (ports 80 and 443) does not cover pypi.org:8080.
+    # pypi.org (port 443) does not cover pypi.org:8080.
     assert plan.refused_hosts == ("evil.example", "pypi.org:8080")
 
 
