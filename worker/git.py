@@ -75,9 +75,7 @@ class Checkout:
                 "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
             }
         env |= extra_env or {}
-        # No attributes from any tree: an agent's `.gitattributes` could otherwise call text
-        # binary (hiding lines from the policy), drop files from exports or filter content.
-        prefix: list[str] = ["git", f"--attr-source={EMPTY_TREE}", "-c", "core.quotePath=false"]
+        prefix: list[str] = ["git", "-c", "core.quotePath=false"]
         if host_view:
             env |= {
                 "GIT_DIR": str(self.gitdir),
@@ -119,6 +117,11 @@ class Checkout:
         if base_branch:
             args += ["--branch", base_branch]
         self._run([*args, url, str(self.gitdir)], auth=True)
+        # No attribute from any tree applies: an agent's `.gitattributes` could otherwise call
+        # text binary (hiding lines from the policy), drop files from exports or filter content.
+        # info/attributes outranks every tree's, and `!x` means "unspecified" (git >= 1.6).
+        (self.gitdir / "info").mkdir(exist_ok=True)
+        (self.gitdir / "info" / "attributes").write_text(NO_ATTRIBUTES)
         head = self._run(["symbolic-ref", "--short", "HEAD"], cwd=self.gitdir)
         self.base_sha = self._run(["rev-parse", "HEAD"], cwd=self.gitdir)
         # --no-local: the agent's `.git` gets its own copies of the objects, never hardlinks
@@ -276,7 +279,10 @@ class FileStat:
     new_blob: str = ""
 
 
-EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+NO_ATTRIBUTES = (
+    "* !text !eol !crlf !diff !merge !filter !ident !working-tree-encoding"
+    " !export-ignore !export-subst\n"
+)
 BLOB_MODES = ("100644", "100755", "120000")
 """Regular files, executables and symlinks (whose blob is the link's target, never followed)."""
 GITLINK_MODE = "160000"
