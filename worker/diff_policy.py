@@ -53,7 +53,9 @@ class Violation:
     detail: str
 
     def __str__(self) -> str:
-        return f"{self.rule} at `{self.where}`: {self.detail}"
+        # A file name that is not UTF-8 reaches us with surrogate escapes: show it printable.
+        where = self.where.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        return f"{self.rule} at `{where}`: {self.detail}"
 
 
 def _matches(path: str, pattern: str) -> bool:

@@ -1,5 +1,6 @@
 """Diff policy rules, each on a real git change."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -161,3 +162,12 @@ def test_a_nested_repository_is_refused(tmp_path: Path) -> None:
         assert sha is not None
         found = [str(v) for v in check_change(co, co.base_sha, sha, DiffPolicy(), SecretScanner())]
     assert found == ["nested repository at `vendor`: submodules and embedded repositories"]
+
+
+def test_a_file_name_that_is_not_utf8_is_checked_and_shown_printable(tmp_path: Path) -> None:
+    name = os.fsdecode(b".github/workflows/bad\xff.yml")
+    (v,) = violations(tmp_path, {name: "x\n"})
+    assert (
+        v == "forbidden path at `.github/workflows/bad\ufffd.yml`: matches `.github/workflows/**`"
+    )
+    v.encode("utf-8")  # postable as it is
