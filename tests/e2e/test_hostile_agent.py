@@ -5,9 +5,13 @@ what it checked, from objects only it wrote, or refuses and pushes nothing."""
 import json
 from pathlib import Path
 
-from tests.e2e.conftest import CHECK, FIXED, World
+import httpx
+
+from tests.e2e.conftest import CHECK, FIXED, REPO, SECRET, TITLE, World
 from tests.e2e.test_reviewer_stage import deps, run, setup_repo
+from tests.support.deliveries import labeled, signed
 from tests.support.model_server import ToolCall, Turn
+from tests.support.processes import burndown, free_port, healthy, process, wait_for
 from worker.store.models import OutcomeKind
 
 TOKEN = "ghp_" + "Qw3r" * 9
@@ -119,3 +123,44 @@ def test_a_held_secret_in_the_agents_summary_is_not_posted(world: World, tmp_pat
     comments = json.dumps([c["body"] for c in world.github.issue_comments(repo, 1)])
     assert "holds the value of BURNDOWN_ANTHROPIC_API_KEY" in comments
     assert MODEL_KEY not in comments
+
+
+def test_through_the_api_and_worker_the_attack_changes_nothing_pushed(
+    world: World, redis_url: str, postgres_url: str, tmp_path: Path
+) -> None:
+    """The same attack, started by a signed delivery to the running API and run by a Celery
+    worker on Redis, with PostgreSQL as the store."""
+    base = world.github.branch_sha(REPO, "main")
+    marker = tmp_path / "pwned"
+    world.model.set_script(
+        attack(world, rewrite_git(marker), "Done. Closes #7, resolves acme/other#2. cc @maria")
+    )
+    port = free_port()
+    env = {
+        **world.env,
+        "BURNDOWN_DATABASE_URL": postgres_url,
+        "BURNDOWN_BROKER_URL": redis_url,
+        "BURNDOWN_PUBLIC_URL": f"http://127.0.0.1:{port}",
+    }
+    burndown(["db", "upgrade"], env)
+    logs = [tmp_path / "api.log", tmp_path / "worker.log"]
+    with process(["api", "--port", str(port)], env, logs[0]), process(["worker"], env, logs[1]):
+        url = f"http://127.0.0.1:{port}"
+        wait_for("the API", lambda: healthy(f"{url}/healthz"), 60, logs)
+        body, headers = signed(
+            SECRET,
+            labeled(repo=REPO, number=world.number, sender="maria", title=TITLE, body="Teh."),
+        )
+        r = httpx.post(f"{url}/webhooks/github", content=body, headers=headers, timeout=10)
+        assert r.status_code == 202, r.text
+        wait_for("the pull request", lambda: world.github.pulls(REPO), 180, logs)
+    assert "ATTACK-DONE garbage" in seen_by_model(world) and not marker.exists()
+    head = f"refs/heads/burndown/issue-{world.number}"
+    git = world.github._git(REPO)
+    assert git.out("rev-parse", f"{head}^") == base == world.github.branch_sha(REPO, "main")
+    assert git.out("diff", "--name-only", base, head) == "README.md"
+    assert world.github.branch_file(REPO, f"burndown/issue-{world.number}", "README.md") == FIXED
+    (pr,) = world.github.pulls(REPO)
+    assert f"Closes #{world.number}" in pr["body"] and "Closes #7" not in pr["body"]
+    assert "@maria" not in pr["body"]
+    assert "pr_opened" in burndown(["report"], env)
