@@ -7,8 +7,8 @@ from sandbox.harness.access import ModelEndpoints
 from sandbox.harness.base import HarnessOptions
 from sandbox.runtime import SandboxPolicy
 from worker.errors import ConfigError
-from worker.repo_config import parse_repo_config
-from worker.run_plan import plan_run, size_bytes
+from worker.repo_config import parse_repo_config, size_bytes
+from worker.run_plan import plan_run
 
 MAX = SandboxPolicy(memory="4g", cpus=2, pids=512, timeout_seconds=1800)
 
