@@ -131,7 +131,7 @@ def test_a_secret_in_a_file_name_is_found_and_not_repeated(tmp_path: Path) -> No
 def test_secrets_already_in_the_base_are_not_blamed_but_new_copies_are(tmp_path: Path) -> None:
     base = {"conf.py": f"OLD = '{TOKEN}'\n"}
     assert violations(tmp_path / "a", {"conf.py": f"OLD = '{TOKEN}'\nX = 1\n"}, base=base) == []
-    twice = {"conf.py": f"OLD = '{TOKEN}'\nNEW = '{TOKEN}'\n"}
+    twice: dict[str, bytes | str] = {"conf.py": f"OLD = '{TOKEN}'\nNEW = '{TOKEN}'\n"}
     found = violations(tmp_path / "b", twice, base=base)
     assert found == ["secret in added line at `conf.py:2`: looks like a GitHub token"]
 
