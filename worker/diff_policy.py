@@ -33,6 +33,10 @@ DEFAULT_FORBIDDEN = (
 SECRET_PATTERNS = PATTERNS
 
 
+MAX_SCAN_BYTES = 32 * 1024 * 1024
+"""Larger new files are refused rather than read into memory to be scanned."""
+
+
 class DiffPolicy(BaseModel):
     """The limits a change must keep; operators set them, repositories may tighten them."""
 
@@ -79,7 +83,9 @@ def check_change(
         for blob, mode in ((s.old_blob, s.old_mode), (s.new_blob, s.new_mode))
         if mode in BLOB_MODES
     ]
-    return check_diff(stats, co.blobs(wanted), policy, scanner)
+    sizes = co.blob_sizes(wanted)
+    blobs = co.blobs([b for b in wanted if sizes[b] <= MAX_SCAN_BYTES])
+    return check_diff(stats, blobs, policy, scanner)
 
 
 def check_diff(
@@ -133,6 +139,8 @@ def _secrets(s: FileStat, blobs: Mapping[str, bytes], scanner: SecretScanner) ->
         return [Violation("secret in a file name", "a changed file", name.what)]
     if s.new_mode not in BLOB_MODES:
         return []
+    if s.new_blob not in blobs:
+        return [Violation("too large to scan", s.path, f"over {MAX_SCAN_BYTES} bytes")]
     new = _text(blobs.get(s.new_blob, b""))
     old = _text(blobs.get(s.old_blob, b"")) if s.old_mode in BLOB_MODES else ""
     return [

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.gitrepo import git, make_remote
-from worker.diff_policy import DiffPolicy, check_change
+from worker.diff_policy import MAX_SCAN_BYTES, DiffPolicy, check_change
 from worker.git import checkout
 from worker.secrets_scan import SecretScanner
 
@@ -171,3 +171,10 @@ def test_a_file_name_that_is_not_utf8_is_checked_and_shown_printable(tmp_path: P
         v == "forbidden path at `.github/workflows/bad\ufffd.yml`: matches `.github/workflows/**`"
     )
     v.encode("utf-8")  # postable as it is
+
+
+def test_a_file_too_large_to_scan_is_refused_unread(tmp_path: Path) -> None:
+    big = "a" * (MAX_SCAN_BYTES + 1)
+    assert violations(tmp_path, {"huge.txt": big}) == [
+        f"too large to scan at `huge.txt`: over {MAX_SCAN_BYTES} bytes"
+    ]
