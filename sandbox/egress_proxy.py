@@ -4,7 +4,10 @@ It runs in its own container (`python3 -c <this file>`, in the sandbox image), a
 run's internal network and to a network with a route out. It speaks the two forms HTTP clients
 use with `HTTPS_PROXY`/`HTTP_PROXY`: `CONNECT host:port` (a tunnel, for https) and an absolute
 URI (`GET http://host/path`, for plain http). Every refusal is a JSON line on stdout, which the
-runtime reads back as events of the run.
+runtime reads back as events of the run. A plain-http request goes out as one request to the
+approved host: `Host` is rewritten to it, and only the body `Content-Length` announces follows
+(no chunked bodies, no folded headers, no second request), so nothing reaches another virtual
+host behind an allowed address.
 
 Standard library only and no import of ours: the container has python3 and nothing else of ours.
 """
@@ -23,7 +26,8 @@ from dataclasses import dataclass
 from typing import cast
 from urllib.parse import urlsplit
 
-DEFAULT_PORTS = (80, 443)
+DEFAULT_PORTS = (443,)
+"""A bare host opens https only; plain http (80) only when an entry names the port."""
 MAX_HEAD = 64 * 1024
 MAX_LOGGED_REFUSALS = 100
 
@@ -31,7 +35,7 @@ MAX_LOGGED_REFUSALS = 100
 @dataclass(frozen=True)
 class HostRule:
     """One allowlist entry: `host`, `host:port`, `*.domain` or `*.domain:port`; an IP literal
-    (`[v6]:port` for IPv6) is matched as written. No port means ports 80 and 443."""
+    (`[v6]:port` for IPv6) is matched as written. No port means port 443 only."""
 
     host: str
     port: int | None = None
@@ -188,19 +192,20 @@ class EgressProxy:
         except ValueError:
             await self._refuse(writer, method, parts.netloc, 0, "malformed host")
             return
-        if not self.allows(host, port):
-            await self._refuse(writer, method, host, port, "not on the allowlist")
+        problem, length = _body_length(headers)
+        problem = problem if self.allows(host, port) else "not on the allowlist"
+        if problem:
+            await self._refuse(writer, method, host, port, problem)
             return
         upstream = await self._open(writer, method, host, port)
         if upstream is None:
             return
-        path = parts.path or "/"
-        if parts.query:
-            path += "?" + parts.query
-        kept = [h for h in headers if h and not _hop_by_hop(h)]
-        request = "\r\n".join([f"{method} {path} {version}", *kept, "Connection: close", "", ""])
-        upstream[1].write(request.encode("latin-1"))
-        await self._pipe(reader, writer, *upstream)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        kept = [h for h in headers if h and not _hop_by_hop(h) and _name(h) != "host"]
+        approved = str(HostRule(normalise_host(host), None if port == 80 else port))
+        request = [f"{method} {path} {version}", f"Host: {approved}", *kept, "Connection: close"]
+        upstream[1].write("\r\n".join([*request, "", ""]).encode("latin-1"))
+        await self._pipe(reader, writer, *upstream, limit=length)
 
     async def _connect(
         self, target: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -238,19 +243,29 @@ class EgressProxy:
         writer: asyncio.StreamWriter,
         up_reader: asyncio.StreamReader,
         up_writer: asyncio.StreamWriter,
+        limit: int = -1,
     ) -> None:
+        """Copy both ways until done; with a `limit`, the client's next `limit` bytes only."""
         try:
             await asyncio.gather(
-                self._copy(reader, up_writer), self._copy(up_reader, writer), return_exceptions=True
+                self._copy(reader, up_writer, limit),
+                self._copy(up_reader, writer),
+                return_exceptions=True,
             )
         finally:
             up_writer.close()
 
-    async def _copy(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-        try:
-            while chunk := await asyncio.wait_for(src.read(65536), self._idle):
+    async def _copy(
+        self, src: asyncio.StreamReader, dst: asyncio.StreamWriter, left: int = -1
+    ) -> None:
+        try:  # left < 0: until the end
+            while left != 0:
+                size = 65536 if left < 0 else min(65536, left)
+                if not (chunk := await asyncio.wait_for(src.read(size), self._idle)):
+                    break
                 dst.write(chunk)
                 await dst.drain()
+                left -= len(chunk) if left > 0 else 0
         finally:
             if dst.can_write_eof():
                 with contextlib.suppress(OSError):
@@ -271,9 +286,26 @@ class EgressProxy:
         )
 
 
+def _name(header: str) -> str:
+    return header.partition(":")[0].strip().lower()
+
+
 def _hop_by_hop(header: str) -> bool:
-    name = header.partition(":")[0].strip().lower()
-    return name in {"connection", "proxy-connection", "proxy-authorization", "keep-alive"}
+    return _name(header) in {"connection", "proxy-connection", "proxy-authorization", "keep-alive"}
+
+
+def _body_length(headers: list[str]) -> tuple[str | None, int]:
+    """(why the request is refused, or None; the length of its body)."""
+    if any(h[:1] in (" ", "\t") for h in headers):
+        return "folded header lines", 0
+    if any(_name(h) == "transfer-encoding" for h in headers):
+        return "a chunked request body over plain http", 0
+    lengths = {h.partition(":")[2].strip() for h in headers if _name(h) == "content-length"}
+    if not lengths:
+        return None, 0
+    if len(lengths) > 1 or not next(iter(lengths)).isdigit():
+        return "a malformed Content-Length", 0
+    return None, int(next(iter(lengths)))
 
 
 def _entry(event: str, method: str, host: str, port: int, reason: str) -> dict[str, object]:

@@ -26,7 +26,7 @@ class SandboxPolicy(BaseModel):
     """Limits and isolation every sandbox gets. Operators set maxima; repositories may lower.
 
     `allow_hosts` are the only hosts the sandbox may reach, through the egress proxy (entries
-    like `api.example.com`, `host:8443`, `*.pypi.org`; no port means 80 and 443). Empty: no
+    like `api.example.com`, `host:8443`, `*.pypi.org`; no port means 443 only). Empty: no
     network at all. `egress_network` is the Docker network the proxy reaches them through.
     """
 

@@ -2,24 +2,23 @@
 written to any config, and the host never trusts the checkout's `.git` after the agent ran.
 
 Layout of a workspace folder:
-- `repo.git`: our private clone (bare). Only the host uses it; its config is trusted.
-- `checkout`: the working tree mounted into the sandbox, with its own `.git` cloned from
-  `repo.git` so the agent can use git. Its hooks, config and attributes can be hostile, so the
-  host reads the tree with `repo.git` as GIT_DIR and a private index instead.
+- `repo.git`: our private clone (bare). Only the host writes or reads it; its config is trusted.
+- `checkout`: the working tree mounted into the sandbox, with its own `.git` so the agent can
+  use git. That `.git` is a full copy (`--no-local`: no hardlink, so no inode, owner or path is
+  shared with `repo.git`); the agent may rewrite all of it. The host never reads it: it hashes
+  the tree's files into `repo.git` through a private index, and takes the base commit, the diff,
+  the policy's blobs, the verification trees and the push from `repo.git` alone.
 """
 
 import base64
 import os
 import shutil
-import tarfile
+import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-
-from git import Git
-from git.exc import GitCommandError
 
 from worker.errors import GitError
 
@@ -45,7 +44,24 @@ class Checkout:
         auth: bool = False,
         host_view: bool = False,
         extra_env: dict[str, str] | None = None,
+        stdin: bytes | None = None,
     ) -> str:
+        out = self._run_bytes(
+            args, cwd=cwd, auth=auth, host_view=host_view, extra_env=extra_env, stdin=stdin
+        )
+        # surrogateescape: any file name round-trips back into git's arguments unchanged
+        return out.decode("utf-8", "surrogateescape").rstrip("\n")
+
+    def _run_bytes(
+        self,
+        args: Sequence[str],
+        *,
+        cwd: Path | None = None,
+        auth: bool = False,
+        host_view: bool = False,
+        extra_env: dict[str, str] | None = None,
+        stdin: bytes | None = None,
+    ) -> bytes:
         env = {
             "GIT_TERMINAL_PROMPT": "0",
             "GIT_ASKPASS": "",
@@ -60,7 +76,7 @@ class Checkout:
                 "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
             }
         env |= extra_env or {}
-        prefix: list[str] = ["git"]
+        prefix: list[str] = ["git", "-c", "core.quotePath=false"]
         if host_view:
             env |= {
                 "GIT_DIR": str(self.gitdir),
@@ -76,19 +92,26 @@ class Checkout:
                 "core.fsmonitor=false",
             ]
         try:
-            out = Git(str(cwd or self.root)).execute(
+            proc = subprocess.run(
                 [*prefix, *args],
+                cwd=cwd or (self.gitdir if self.gitdir.exists() else self.root),
                 env={**_base_env(), **env},
-                kill_after_timeout=self._timeout,
-                with_extended_output=False,
-                strip_newline_in_stdout=True,
+                input=stdin,
+                stdin=None if stdin is not None else subprocess.DEVNULL,
+                capture_output=True,
+                timeout=self._timeout,
+                check=False,
             )
-        except GitCommandError as exc:
-            stderr = str(exc.stderr or "").strip()
+        except subprocess.TimeoutExpired:
+            raise GitError(f"git {args[0]} timed out after {self._timeout:.0f} s") from None
+        except OSError as exc:
+            raise GitError(f"git {args[0]} could not start: {exc}") from exc
+        if proc.returncode != 0:
+            stderr = proc.stderr.decode("utf-8", "replace").strip()
             if self._token:
                 stderr = stderr.replace(self._token, "***")
-            raise GitError(f"git {args[0]} failed ({exc.status}): {stderr[-2000:]}") from None
-        return str(out)
+            raise GitError(f"git {args[0]} failed ({proc.returncode}): {stderr[-2000:]}")
+        return proc.stdout
 
     def clone(self, url: str, base_branch: str | None, branch: str) -> None:
         args = ["clone", "--bare", "--quiet", "--no-tags"]
@@ -97,9 +120,16 @@ class Checkout:
         self._run([*args, url, str(self.gitdir)], auth=True)
         # What the agent branch was on the remote when we started: the push's lease.
         self.lease = self._ref_sha(f"refs/heads/{branch}")
+        # No attribute from any tree applies: an agent's `.gitattributes` could otherwise call
+        # text binary (hiding lines from the policy), drop files from exports or filter content.
+        # info/attributes outranks every tree's, and `!x` means "unspecified" (git >= 1.6).
+        (self.gitdir / "info").mkdir(exist_ok=True)
+        (self.gitdir / "info" / "attributes").write_text(NO_ATTRIBUTES)
         head = self._run(["symbolic-ref", "--short", "HEAD"], cwd=self.gitdir)
         self.base_sha = self._run(["rev-parse", "HEAD"], cwd=self.gitdir)
-        self._run(["clone", "--quiet", "--local", str(self.gitdir), str(self.path)])
+        # --no-local: the agent's `.git` gets its own copies of the objects, never hardlinks
+        # to ours, so rewriting them cannot change what the host reads.
+        self._run(["clone", "--quiet", "--no-local", str(self.gitdir), str(self.path)])
         if head != branch:  # a follow-up starts on the branch itself
             self._run(["checkout", "--quiet", "-b", branch], cwd=self.path)
         self._run(["remote", "remove", "origin"], cwd=self.path)
@@ -128,55 +158,75 @@ class Checkout:
         return sha
 
     def export(self, sha: str, dest: Path) -> Path:
-        """The tree of `sha` written to `dest` (no .git): a throwaway copy for verification."""
+        """The tree of `sha` written to `dest` (no .git): a throwaway copy for verification.
+        Every file of the tree, whatever its `.gitattributes` say (`export-ignore` too)."""
         dest.mkdir(parents=True, exist_ok=True)
-        tar = self.root / f"export-{sha[:12]}.tar"
-        self._run(["archive", "--format=tar", "-o", str(tar), sha], cwd=self.gitdir)
-        with tarfile.open(tar) as tf:
-            tf.extractall(dest, filter="tar")
-        tar.unlink()
+        index = {"GIT_INDEX_FILE": str(self.root / f"export-{sha[:12]}.index")}
+        self._run(["read-tree", sha], cwd=self.gitdir, extra_env=index)
+        self._run(
+            ["checkout-index", "--all", "--force", f"--prefix={dest}/"],
+            cwd=self.gitdir,
+            extra_env=index | {"GIT_WORK_TREE": str(dest)},
+        )
+        (self.root / f"export-{sha[:12]}.index").unlink()
         return dest
 
-    def diff_stats(self, base: str, sha: str) -> list["FileStat"]:
-        """Per changed file: lines added and removed (None for binary), and its new size."""
-        out = self._run(["diff", "--numstat", "-z", "--no-renames", base, sha], cwd=self.gitdir)
+    def changes(self, base: str, sha: str) -> list["FileStat"]:
+        """Every file `sha` changes against `base`, read from git's machine formats (`-z`, raw
+        modes, no quoting, no renames), with lines added/removed (None when git calls it
+        binary: a NUL byte) and the new size."""
+        raw = self._run(["diff-tree", "-r", "-z", "--no-renames", "--no-abbrev", base, sha])
+        num = self._run(["diff-tree", "-r", "-z", "--no-renames", "--numstat", base, sha])
+        counts: dict[str, tuple[int | None, int | None]] = {}
+        for rec in num.split("\0"):
+            if rec:
+                plus, minus, name = rec.split("\t", 2)
+                counts[name] = (None, None) if plus == "-" else (int(plus), int(minus))
+        fields = raw.split("\0")
         stats: list[FileStat] = []
-        for rec in out.split("\0"):
-            if not rec.strip():
-                continue
-            added, removed, path = rec.split("\t", 2)
-            binary = added == "-"
-            size = self._size(sha, path)
+        for head, path in zip(fields[0:-1:2], fields[1::2], strict=True):
+            old_mode, new_mode, old_blob, new_blob, status = head.lstrip(":").split(" ")
+            added, removed = counts.get(path, (0, 0))
             stats.append(
                 FileStat(
                     path=path,
-                    added=None if binary else int(added),
-                    removed=None if binary else int(removed),
-                    size=size,
+                    added=added,
+                    removed=removed,
+                    size=None,
+                    status=status,
+                    old_mode=old_mode,
+                    new_mode=new_mode,
+                    old_blob=old_blob,
+                    new_blob=new_blob,
                 )
             )
-        return stats
+        sizes = self.blob_sizes([s.new_blob for s in stats if s.new_mode in BLOB_MODES])
+        return [replace(s, size=sizes.get(s.new_blob)) for s in stats]
 
-    def added_lines(self, base: str, sha: str) -> list[tuple[str, int, str]]:
-        """(path, line number, text) of every line the change adds."""
-        out = self._run(["diff", "-U0", "--no-color", "--no-renames", base, sha], cwd=self.gitdir)
-        lines: list[tuple[str, int, str]] = []
-        path, n = "", 0
-        for line in out.splitlines():
-            if line.startswith("+++ "):
-                path = line[6:] if line.startswith("+++ b/") else ""
-            elif line.startswith("@@"):
-                n = int(line.split("+", 1)[1].split(" ", 1)[0].split(",", 1)[0])
-            elif line.startswith("+") and path:
-                lines.append((path, n, line[1:]))
-                n += 1
-        return lines
+    def diff_stats(self, base: str, sha: str) -> list["FileStat"]:
+        """Per changed file: lines added and removed (None for binary), and its new size."""
+        return self.changes(base, sha)
 
-    def _size(self, sha: str, path: str) -> int | None:
-        try:
-            return int(self._run(["cat-file", "-s", f"{sha}:{path}"], cwd=self.gitdir))
-        except GitError:
-            return None  # deleted
+    def blob_sizes(self, blobs: Sequence[str]) -> dict[str, int]:
+        """The size of each blob."""
+        if not blobs:
+            return {}
+        out = self._run(["cat-file", "--batch-check"], stdin=_lines(blobs))
+        return {sha: int(size) for sha, _, size in (ln.split(" ") for ln in out.splitlines())}
+
+    def blobs(self, blobs: Sequence[str]) -> dict[str, bytes]:
+        """The content of each blob, read from the host's own object store."""
+        if not blobs:
+            return {}
+        out = self._run_bytes(["cat-file", "--batch"], cwd=self.gitdir, stdin=_lines(blobs))
+        found: dict[str, bytes] = {}
+        at = 0
+        while at < len(out):
+            eol = out.index(b"\n", at)
+            sha, _, size = out[at:eol].decode().split(" ")
+            found[sha] = out[eol + 1 : eol + 1 + int(size)]
+            at = eol + 1 + int(size) + 1
+        return found
 
     def rev(self, ref: str) -> str:
         """The commit `ref` (a branch of the cloned repository) points at."""
@@ -236,12 +286,31 @@ class Checkout:
 
 @dataclass(frozen=True)
 class FileStat:
-    """One file of a change: lines added/removed (None when binary) and its new size."""
+    """One file of a change: lines added/removed (None when binary), its new size (None when
+    deleted or not a blob), and git's raw record (status, modes, blob ids)."""
 
     path: str
     added: int | None
     removed: int | None
     size: int | None
+    status: str = "M"
+    old_mode: str = "100644"
+    new_mode: str = "100644"
+    old_blob: str = ""
+    new_blob: str = ""
+
+
+NO_ATTRIBUTES = (
+    "* !text !eol !crlf !diff !merge !filter !ident !working-tree-encoding"
+    " !export-ignore !export-subst\n"
+)
+BLOB_MODES = ("100644", "100755", "120000")
+"""Regular files, executables and symlinks (whose blob is the link's target, never followed)."""
+GITLINK_MODE = "160000"
+
+
+def _lines(items: Sequence[str]) -> bytes:
+    return "".join(f"{i}\n" for i in items).encode()
 
 
 def _base_env() -> dict[str, str]:

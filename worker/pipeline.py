@@ -263,10 +263,11 @@ def _agent_and_after(
     if problem or ctx.guard.stopping:
         return replace(result, detail=problem or "stopped")
     cfg = ctx.deps.config
+    message = texts.commit_message(ctx.ticket, ctx.run)
+    if secret := ctx.secret_in("the commit message", message):
+        return replace(result, outcome=OutcomeKind.REFUSED, detail=secret)
     with ctx.stage("commit"):
-        sha = co.commit_all(
-            texts.commit_message(ctx.ticket, ctx.run), cfg.author_name, cfg.author_email
-        )
+        sha = co.commit_all(message, cfg.author_name, cfg.author_email)
     if sha is None:
         ctx.tell(texts.no_changes(plan.harness.name, ctx.run_url))
         return replace(result, outcome=OutcomeKind.NO_CHANGES, detail="the agent changed nothing")

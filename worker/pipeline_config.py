@@ -11,6 +11,7 @@ from sandbox.runtime import DEFAULT_DEPLOYMENT, ContainerRuntime, SandboxPolicy
 from worker import defaults
 from worker.diff_policy import DiffPolicy
 from worker.github.protocol import GitHubClient
+from worker.secrets_scan import SecretScanner
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class PipelineConfig:
     heartbeat_interval: float = defaults.HEARTBEAT_INTERVAL_SECONDS
     workspace_max_bytes: int = defaults.WORKSPACE_MAX_BYTES
     """The most a run's folder (checkout and verification trees) may hold on the host."""
+    secrets: SecretScanner = field(default_factory=SecretScanner)
+    """Finds secrets (patterns, and the values this deployment holds) in all that goes out."""
 
     def run_url(self, run_id: int | None) -> str:
         return f"{self.public_url.rstrip('/')}/runs/{run_id}"

@@ -7,8 +7,10 @@ no pull request and a comment on the issue saying why (see the pipeline).
 from collections.abc import Callable
 
 from sandbox.errors import BurndownError
+from worker import texts
 from worker.github.protocol import GitHubClient, PullRequest
 from worker.logs import get_logger
+from worker.secrets_scan import SecretScanner
 from worker.store.models import Run, Ticket
 from worker.texts import pr_title
 
@@ -52,3 +54,12 @@ def _courtesy(call: Callable[[], None], what: str) -> None:
         call()
     except BurndownError as exc:  # the pull request stands without it; say so in the log
         log.warning(f"could not add the {what}", error=str(exc))
+
+
+def withhold_secrets(scanner: SecretScanner, body: str) -> str:
+    """`body`, or a notice in its place when it holds a secret (never posted, never quoted)."""
+    found = scanner.first(body)
+    if found is None:
+        return body
+    log.warning("comment withheld: it holds a secret", finding=found.what)
+    return texts.secret_withheld(found.what)

@@ -1,9 +1,12 @@
 """Per-repository configuration: `.burndown.yml` at the root of the default branch.
 
 Read from the base commit (what maintainers merged), never from the agent's working tree.
-Every field is optional; the operator's settings give defaults and maxima.
+Every field is optional; the operator's settings give defaults and maxima, and the file can
+only tighten them (see `worker.run_plan`): sizes must be positive (Docker reads 0 as "no
+limit"), limits and budgets are the smaller of the two, its system prompt is appended.
 """
 
+import re
 from typing import Any
 
 import yaml
@@ -13,6 +16,29 @@ from sandbox.egress_proxy import parse_rule
 from worker.errors import ConfigError
 
 CONFIG_FILE = ".burndown.yml"
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)b?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+def size_bytes(text: str) -> int:
+    """`512m`, `4g`, `1.5G` -> bytes; `ConfigError` for anything else."""
+    m = _SIZE.match(text)
+    if not m:
+        raise ConfigError(f"{text!r} is not a size like 512m or 4g")
+    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+
+
+def _positive_size(text: str | None) -> str | None:
+    if text is None:
+        return None
+    try:
+        n = size_bytes(text)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+    if n <= 0:
+        raise ValueError(f"{text!r} must be a positive size (0 would mean no limit)")
+    return text
 
 
 class SandboxConfig(BaseModel):
@@ -27,6 +53,13 @@ class SandboxConfig(BaseModel):
     timeout_seconds: float | None = Field(None, gt=0)
     idle_timeout_seconds: float | None = Field(None, gt=0)
     allow_hosts: list[str] = Field(default_factory=list)
+
+    @field_validator("memory", "tmpfs_size", mode="before")
+    @classmethod
+    def _sizes(cls, size: object) -> object:
+        if isinstance(size, int | float) and not isinstance(size, bool):
+            size = str(size)  # YAML reads `memory: 0` as a number: bytes
+        return _positive_size(size) if isinstance(size, str) else size
 
     @field_validator("allow_hosts")
     @classmethod

@@ -9,6 +9,7 @@ is, first match wins: an explicit override (the CLI's `--harness`), the ticket's
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from sandbox.egress_proxy import parse_rule, rule_for_url
 from sandbox.errors import HarnessError
@@ -18,7 +19,7 @@ from sandbox.harness.registry import get_harness, harness_names
 from sandbox.runtime import SandboxPolicy
 from worker.diff_policy import DiffPolicy
 from worker.errors import ConfigError
-from worker.repo_config import RepoConfig
+from worker.repo_config import RepoConfig, size_bytes
 
 _BODY_LINE = re.compile(
     r"^[ \t]*(?:burndown|harness)[ \t]*:[ \t]*`?([\w.-]+)`?[ \t]*$", re.I | re.M
@@ -66,18 +67,6 @@ def ticket_choice(labels: Iterable[str], body: str, trigger_label: str) -> Ticke
             f"valid: {', '.join(harness_names())}"
         )
     return choice
-
-
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)b?\s*$", re.IGNORECASE)
-_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
-
-
-def size_bytes(text: str) -> int:
-    """`512m`, `4g`, `1.5G` -> bytes; `ConfigError` for anything else."""
-    m = _SIZE.match(text)
-    if not m:
-        raise ConfigError(f"{text!r} is not a size like 512m or 4g")
-    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
 
 
 @dataclass(frozen=True)
@@ -145,15 +134,7 @@ def plan_run(
     model = (harness_models or {}).get(name) or default_options.model
     if repo.model and repo.harness in (None, name):
         model = repo.model
-    wanted = {
-        "model": model,
-        "max_turns": repo.max_turns,
-        "max_budget_usd": repo.max_budget_usd,
-        "extra_system_prompt": repo.system_prompt,
-        "allowed_tools": repo.allowed_tools or None,
-        "disallowed_tools": repo.disallowed_tools or None,
-    }
-    options = default_options.model_copy(update={k: v for k, v in wanted.items() if v is not None})
+    options = tightened(default_options, repo).model_copy(update={"model": model})
     model_url = models.access_for(harness).base_url if models else None
     try:
         endpoint = rule_for_url(model_url or harness.default_base_url)
@@ -194,6 +175,32 @@ def tighten_diff(maximum: DiffPolicy, repo: RepoConfig) -> DiffPolicy:
     )
 
 
+def tightened(operator: HarnessOptions, repo: RepoConfig) -> HarnessOptions:
+    """The operator's options as `.burndown.yml` may only tighten them: the smaller turn limit
+    and budget, the repository's system prompt after the operator's, tools allowed by both,
+    tools disallowed by either."""
+    allowed = operator.allowed_tools
+    if repo.allowed_tools:
+        allowed = [t for t in repo.allowed_tools if not allowed or t in allowed]
+        if not allowed:  # an empty list would mean "every tool"
+            raise ConfigError(
+                f"allowed_tools in .burndown.yml: none of {repo.allowed_tools} is allowed by "
+                f"the operator ({', '.join(operator.allowed_tools)})"
+            )
+    prompts = [p for p in (operator.extra_system_prompt, repo.system_prompt) if p]
+    return operator.model_copy(
+        update={
+            "max_turns": _least(operator.max_turns, repo.max_turns),
+            "max_budget_usd": _least(operator.max_budget_usd, repo.max_budget_usd),
+            "extra_system_prompt": "\n\n".join(prompts) or None,
+            "allowed_tools": allowed,
+            "disallowed_tools": list(
+                dict.fromkeys([*operator.disallowed_tools, *repo.disallowed_tools])
+            ),
+        }
+    )
+
+
 def reviewer_for(
     repo: RepoConfig,
     agent: Harness,
@@ -203,15 +210,22 @@ def reviewer_for(
     name: str | None,
     models: Mapping[str, str] | None,
 ) -> ReviewerPlan | None:
-    """The reviewer, when the repository (else the operator) turns review on: the repository's
-    harness, else the operator's, else the agent's own."""
-    if not (repo.review.enabled if repo.review.enabled is not None else enabled):
+    """The reviewer, when the operator or the repository turns review on (a repository may
+    turn it on, never off): the repository's harness, else the operator's, else the agent's."""
+    if not (enabled or repo.review.enabled):
         return None
     chosen = repo.review.harness or name or agent.name
     if chosen == agent.name:
         return ReviewerPlan(agent, agent_options)
     # The agent's options suit the agent's harness; another reviewer gets only its model.
     return ReviewerPlan(get_harness(chosen), HarnessOptions(model=(models or {}).get(chosen)))
+
+
+_N = TypeVar("_N", int, float)
+
+
+def _least(a: _N | None, b: _N | None) -> _N | None:
+    return b if a is None else a if b is None else min(a, b)
 
 
 def allowed_repo_hosts(

@@ -14,14 +14,14 @@ from sandbox.errors import BurndownError
 from sandbox.harness.run import HarnessJob, HarnessRun
 from sandbox.runtime import SandboxPolicy
 from worker import texts
-from worker.diff_policy import Violation, check_diff
+from worker.diff_policy import Violation, check_change
 from worker.errors import GitError
 from worker.events import EventRecorder
 from worker.git import Checkout
 from worker.liveness import Deadline, RunGuard
 from worker.logs import get_logger
 from worker.pipeline_config import PipelineDeps
-from worker.publish import open_or_update
+from worker.publish import open_or_update, withhold_secrets
 from worker.review import Review, review_change
 from worker.run_plan import RunPlan
 from worker.store.models import OutcomeKind, PipelineEventKind, Run, Ticket
@@ -77,6 +77,16 @@ class RunContext:
         yield
         self.rec.stage(name, time.monotonic() - t0)
 
+    def secret_in(self, what: str, text: str) -> str | None:
+        """Why nothing goes out when `text` holds a secret (said without quoting it)."""
+        found = self.deps.config.secrets.first(text)
+        if found is None:
+            return None
+        why = f"{what} holds a secret ({found.what}), so nothing was pushed or posted"
+        self.rec.note(PipelineEventKind.SECRET_WITHHELD, {"what": what, "finding": found.what})
+        self.tell(texts.withheld(why, self.run_url))
+        return why
+
     def tell(self, body: str) -> None:
         """The run's one comment on the issue (written once, however often this is retried);
         the outcome is recorded either way, the comment is a courtesy."""
@@ -84,7 +94,8 @@ class RunContext:
 
     def tell_pr(self, number: int, body: str) -> None:
         try:
-            self.deps.github.comment(self.ticket.repo, number, body, key=f"run-{self.run.id}")
+            safe = withhold_secrets(self.deps.config.secrets, body)
+            self.deps.github.comment(self.ticket.repo, number, safe, key=f"run-{self.run.id}")
         except BurndownError as exc:
             log.warning("could not comment on the pull request", error=str(exc))
 
@@ -104,9 +115,7 @@ class Change:
 
 def check_policy(ctx: RunContext, ch: Change) -> list[Violation]:
     """The plan's diff policy on the change; the issue hears of every violation."""
-    found = check_diff(
-        ch.co.diff_stats(ch.base, ch.sha), ch.co.added_lines(ch.base, ch.sha), ch.plan.diff_policy
-    )
+    found = check_change(ch.co, ch.base, ch.sha, ch.plan.diff_policy, ctx.deps.config.secrets)
     ctx.rec.note(PipelineEventKind.POLICY, {"violations": [str(v) for v in found]})
     if found:
         ctx.tell(texts.policy_refused(found, ctx.run_url))
@@ -205,11 +214,6 @@ def publish(
     ctx: RunContext, ch: Change, default_branch: str, checked: Checked, result: RunResult
 ) -> RunResult:
     """Push the branch and open (or update) the ticket's one pull request; tell the issue."""
-    with ctx.stage("push"):
-        try:
-            ch.co.push()
-        except GitError as exc:
-            raise GitError(texts.push_refused(ch.co.branch)) from exc
     facts = texts.RunFacts(
         harness=ctx.run.harness,
         model=ctx.run.model,
@@ -220,13 +224,21 @@ def publish(
         run_url=ctx.run_url,
         summary=checked.agent.final_text,
     )
+    body = texts.pr_body(ctx.ticket, facts, checked.verification, checked.review)
+    if secret := ctx.secret_in("the pull request's text", texts.pr_title(ctx.ticket) + body):
+        return replace(result, outcome=OutcomeKind.REFUSED, detail=secret)
+    with ctx.stage("push"):
+        try:
+            ch.co.push()
+        except GitError as exc:
+            raise GitError(texts.push_refused(ch.co.branch)) from exc
     with ctx.stage("pull_request"):
         pr, existed = open_or_update(
             ctx.deps.github,
             ctx.ticket,
             ctx.run,
             base=default_branch,
-            body=texts.pr_body(ctx.ticket, facts, checked.verification, checked.review),
+            body=body,
             draft=checked.draft,
             label=ctx.deps.config.trigger_label,
         )
@@ -248,6 +260,7 @@ def publish(
 def tell(deps: PipelineDeps, ticket: Ticket, body: str, key: str | None = None) -> None:
     """Comment on the ticket's issue, logging (not raising) when GitHub refuses."""
     try:
-        deps.github.comment(ticket.repo, ticket.number, body, key=key)
+        safe = withhold_secrets(deps.config.secrets, body)
+        deps.github.comment(ticket.repo, ticket.number, safe, key=key)
     except BurndownError as exc:  # the outcome is recorded either way; the comment is a courtesy
         log.warning("could not comment on the issue", error=str(exc))

@@ -8,6 +8,7 @@ module says it.
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from worker.neutralize import neutralize
 from worker.review import Review
 from worker.store.models import ReviewVerdict, Run, RunKind, Ticket
 from worker.verify import Verification
@@ -53,9 +54,11 @@ def task_prompt(ticket: Ticket, run: Run) -> str:
 
 def commit_message(ticket: Ticket, run: Run) -> str:
     """The message of the agent's commit."""
+    # Only Burndown's own `Closes #n` may act: the title and feedback are neutralized.
     if run.kind != RunKind.INITIAL:
-        return f"Address feedback on #{ticket.number}\n\n{(run.feedback or '')[:500]}"
-    return f"{ticket.title}\n\nCloses #{ticket.number}.\n\nMade by Burndown."
+        feedback = neutralize((run.feedback or "")[:500])
+        return f"Address feedback on #{ticket.number}\n\n{feedback}"
+    return f"{neutralize(ticket.title)}\n\nCloses #{ticket.number}.\n\nMade by Burndown."
 
 
 def pr_title(ticket: Ticket) -> str:
@@ -92,7 +95,9 @@ _VERDICTS = {
 def pr_body(
     ticket: Ticket, facts: RunFacts, verification: Verification, review: Review | None
 ) -> str:
-    """The pull request's body: the run's record."""
+    """The pull request's body: the run's record. The agent's and reviewer's words are
+    neutralized (they close no other issue and mention no one); Burndown's own `Closes #n`
+    line is the only one."""
     tokens = (
         f"{facts.input_tokens} in / {facts.output_tokens} out"
         if facts.input_tokens is not None
@@ -101,11 +106,12 @@ def pr_body(
     cost = "unknown" if facts.cost_usd is None else f"${facts.cost_usd:.4f}"
     parts = [
         f"{MARKER}\nCloses #{ticket.number}",
-        f"## What the agent says\n\n{facts.summary or '(the agent gave no summary)'}",
+        f"## What the agent says\n\n{neutralize(facts.summary) or '(the agent gave no summary)'}",
         f"## Verification\n\n{verification_text(verification)}",
     ]
     if review is not None:
-        parts.append(f"## Review\n\nThe reviewer {_VERDICTS[review.verdict]}.\n\n{review.text}")
+        verdict, words = _VERDICTS[review.verdict], neutralize(review.text)
+        parts.append(f"## Review\n\nThe reviewer {verdict}.\n\n{words}")
     parts.append(
         f"## Run\n\n- Harness: `{facts.harness}`\n- Model: `{facts.model or 'default'}`\n"
         f"- Duration: {facts.seconds:.0f} s\n- Tokens: {tokens}\n- Cost: {cost}\n"
@@ -116,7 +122,7 @@ def pr_body(
 
 def could_not_finish(detail: str, run_url: str) -> str:
     """Issue comment: the run failed."""
-    return f"{MARKER}\nBurndown could not finish this issue: {detail}\n\nRun: {run_url}"
+    return f"{MARKER}\nBurndown could not finish this issue: {neutralize(detail)}\n\nRun: {run_url}"
 
 
 def no_changes(harness: str, run_url: str) -> str:
@@ -129,7 +135,7 @@ def no_changes(harness: str, run_url: str) -> str:
 
 def policy_refused(violations: Sequence[object], run_url: str) -> str:
     """Issue comment: the change breaks the diff policy; nothing was pushed."""
-    rules = "\n".join(f"- {v}" for v in violations)
+    rules = neutralize("\n".join(f"- {v}" for v in violations))
     return (
         f"{MARKER}\nBurndown's agent made a change, but it breaks the repository's diff "
         f"policy, so nothing was pushed:\n\n{rules}\n\nRun: {run_url}"
@@ -218,3 +224,13 @@ def not_started(reason: str, run_url: str) -> str:
         f"{MARKER}\nBurndown did not start on this issue after all: {reason}. "
         f"Add the label again to ask once more. Run: {run_url}"
     )
+
+
+def secret_withheld(what: str) -> str:
+    """What is posted instead of a text that held a secret (never quoted)."""
+    return f"{MARKER}\nBurndown withheld a comment here: it held a secret ({what})."
+
+
+def withheld(why: str, run_url: str) -> str:
+    """Issue comment: a text going out held a secret, so nothing went out."""
+    return f"{MARKER}\nBurndown withheld this run's result: {why}.\n\nRun: {run_url}"

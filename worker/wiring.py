@@ -6,6 +6,7 @@ GitHub client, container runtime and pipeline configuration from here.
 
 from __future__ import annotations
 
+from pydantic import SecretStr
 from sqlalchemy import Engine
 
 from sandbox.docker_runtime import DockerRuntime
@@ -18,6 +19,7 @@ from worker.errors import ConfigError
 from worker.github.client import PyGithubClient
 from worker.logs import get_logger
 from worker.pipeline_config import PipelineConfig, PipelineDeps
+from worker.secrets_scan import SecretScanner
 from worker.settings import Settings
 from worker.store.db import make_engine
 from worker.store.repo import run_is_live
@@ -118,7 +120,19 @@ def pipeline_config(settings: Settings) -> PipelineConfig:
         public_url=settings.public_url,
         heartbeat_interval=settings.heartbeat_interval_seconds,
         workspace_max_bytes=settings.workspace_max_mb * 2**20,
+        secrets=secret_scanner(settings),
     )
+
+
+def secret_scanner(settings: Settings) -> SecretScanner:
+    """A scanner that knows the value of every secret setting (every `SecretStr`), so that
+    none of them ever leaves in a text Burndown writes."""
+    values = {
+        f"BURNDOWN_{name.upper()}": value.get_secret_value()
+        for name, value in settings
+        if isinstance(value, SecretStr)
+    }
+    return SecretScanner(values)
 
 
 def github_client(settings: Settings) -> PyGithubClient:

@@ -24,7 +24,9 @@ def test_rules_parse_and_match() -> None:
     assert parse_rule("*.pypi.org").matches("files.pypi.org", 443)
     assert not parse_rule("*.pypi.org").matches("pypi.org", 443)
     assert not parse_rule("*.pypi.org").matches("evilpypi.org", 443)
-    assert parse_rule("pypi.org").matches("PyPI.org.", 80)
+    assert parse_rule("pypi.org").matches("PyPI.org.", 443)
+    assert not parse_rule("pypi.org").matches("pypi.org", 80)  # a bare host is https only
+    assert parse_rule("pypi.org:80").matches("pypi.org", 80)
     assert not parse_rule("pypi.org").matches("pypi.org", 22)
     assert parse_rule("10.0.0.1:9").matches("10.0.0.1", 9)
     assert not parse_rule("10.0.0.1:9").matches("10.0.0.1", 443)
@@ -39,8 +41,9 @@ def test_cover_means_never_wider() -> None:
     assert parse_rule("*.pypi.org").covers(parse_rule("files.pypi.org"))
     assert parse_rule("*.pypi.org").covers(parse_rule("*.a.pypi.org:443"))
     assert not parse_rule("*.pypi.org").covers(parse_rule("pypi.org"))
-    assert not parse_rule("pypi.org:443").covers(parse_rule("pypi.org"))  # 80 too
-    assert parse_rule("pypi.org").covers(parse_rule("pypi.org:80"))
+    assert parse_rule("pypi.org:443").covers(parse_rule("pypi.org"))  # 443 only
+    assert not parse_rule("pypi.org").covers(parse_rule("pypi.org:80"))
+    assert not parse_rule("*.pypi.org").covers(parse_rule("files.pypi.org:80"))
     assert not parse_rule("pypi.org").covers(parse_rule("*.pypi.org"))
 
 
@@ -205,3 +208,68 @@ def test_only_clients_on_the_sandbox_network_are_served() -> None:
         assert proxy.serves("10.1.2.3") and not proxy.serves("not an address")
 
     asyncio.run(asyncio.wait_for(main(), 20))
+
+
+def test_plain_http_goes_to_the_approved_host_whatever_the_host_header_says() -> None:
+    async def scenario(port: int, up: int, seen: list[bytes], log: list[dict[str, object]]) -> None:
+        answer = await _ask(
+            port,
+            f"GET http://127.0.0.1:{up}/a HTTP/1.1\r\nHost: evil.example\r\n"
+            "host: also-evil.example\r\nAccept: */*\r\n\r\n".encode(),
+        )
+        assert answer.endswith(b"ok")
+        head = seen[0].decode().lower()
+        assert head.count("host:") == 1 and f"host: 127.0.0.1:{up}\r\n" in head
+        assert "evil" not in head and "accept: */*" in head
+
+    _with_proxy(lambda up: [f"127.0.0.1:{up}"], scenario)
+
+
+def test_one_plain_http_request_per_connection_and_no_smuggled_second_one() -> None:
+    async def main() -> None:
+        received: list[bytes] = []
+
+        async def upstream(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            received.append(await asyncio.wait_for(r.read(), 5))  # all the proxy sends, to EOF
+            w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+            await w.drain()
+            w.close()
+
+        up = await asyncio.start_server(upstream, "127.0.0.1", 0)
+        up_port = up.sockets[0].getsockname()[1]
+        log: list[dict[str, object]] = []
+        proxy = EgressProxy([parse_rule(f"127.0.0.1:{up_port}")], log=log.append)
+        server = await asyncio.start_server(proxy.handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        head = f"POST http://127.0.0.1:{up_port}/a HTTP/1.1\r\nContent-Length: 5\r\n\r\n"
+        second = b"GET /second HTTP/1.1\r\nHost: evil.example\r\n\r\n"
+        r, w = await asyncio.open_connection("127.0.0.1", port)
+        w.write(head.encode() + b"12345" + second)  # no EOF from the client: it waits
+        await w.drain()
+        assert (await asyncio.wait_for(r.read(), 5)).endswith(b"ok")
+        w.close()
+        ((sent,),) = [received]
+        assert sent.endswith(b"\r\n\r\n12345") and b"/second" not in sent
+        for bad in (
+            "Transfer-Encoding: chunked\r\n",
+            "Content-Length: 1\r\nContent-Length: 2\r\n",
+            "X-A: b\r\n Host: evil.example\r\n",
+        ):
+            answer = await _ask(
+                port, f"POST http://127.0.0.1:{up_port}/ HTTP/1.1\r\n{bad}\r\n".encode()
+            )
+            assert answer.startswith(b"HTTP/1.1 403"), bad
+        assert len(received) == 1 and len(log) == 3
+        server.close()
+        up.close()
+
+    asyncio.run(asyncio.wait_for(main(), 20))
+
+
+def test_a_bare_host_entry_opens_443_only() -> None:
+    async def scenario(port: int, up: int, seen: list[bytes], log: list[dict[str, object]]) -> None:
+        answer = await _ask(port, b"GET http://localhost/ HTTP/1.1\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.1 403")
+        assert log[0]["port"] == 80 and log[0]["reason"] == "not on the allowlist"
+
+    _with_proxy(lambda up: ["localhost"], scenario)

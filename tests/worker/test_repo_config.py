@@ -35,3 +35,20 @@ def test_a_full_file() -> None:
 def test_errors_name_the_problem(text: str, says: str) -> None:
     with pytest.raises(ConfigError, match=says):
         parse_repo_config(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["sandbox:\n  memory: 0\n", "sandbox:\n  tmpfs_size: 0m\n", "sandbox:\n  memory: 0.0001k\n"],
+)
+def test_sizes_must_be_positive_as_docker_reads_zero_as_no_limit(text: str) -> None:
+    with pytest.raises(ConfigError, match=r"sandbox\.(memory|tmpfs_size): .*positive size"):
+        parse_repo_config(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["sandbox:\n  cpus: 0\n", "sandbox:\n  pids: 0\n", "max_budget_usd: 0\n"]
+)
+def test_other_limits_must_be_positive_too(text: str) -> None:
+    with pytest.raises(ConfigError):
+        parse_repo_config(text)

@@ -103,6 +103,7 @@ class PipelineEventKind(StrEnum):
     POLICY = "policy"
     VERIFICATION = "verification"
     REVIEW = "review"
+    SECRET_WITHHELD = "secret_withheld"  # a text going out held a secret: nothing went out
 
 
 class Ticket(SQLModel, table=True):
