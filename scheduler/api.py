@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 
 from scheduler.routing import screen
+from scheduler.web.auth import OperatorAuth
 from scheduler.web.routes import install
 from scheduler.webhooks import signature_ok
 from worker.logs import get_logger
@@ -26,9 +27,12 @@ def create_app(
     webhook_secret: str | None,
     trigger_label: str,
     enqueue_delivery: EnqueueDelivery,
+    operator_token: str | None = None,
 ) -> FastAPI:
-    """The API app. Dependencies are passed in; nothing is read from the environment here."""
+    """The API app. Dependencies are passed in; nothing is read from the environment here.
+    Everything but webhooks and health needs `operator_token` (see `scheduler.web.auth`)."""
     app = FastAPI(title="Burndown", version="0.1.0")
+    app.add_middleware(OperatorAuth, token=operator_token)
     install(app, engine)  # dashboard, /api, /metrics
 
     @app.get("/healthz")

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     github_api_url: str = "https://api.github.com"
     github_token: SecretStr | None = None
     github_webhook_secret: SecretStr | None = None
+    operator_token: SecretStr | None = Field(
+        None, description="Opens the dashboard, JSON API, /metrics and transcripts."
+    )
     trigger_label: str = defaults.TRIGGER_LABEL
     http_timeout_seconds: float = 30.0
 

@@ -36,6 +36,7 @@ def api(
         webhook_secret=secret,
         trigger_label=s.trigger_label,
         enqueue_delivery=lambda d: celery.send_task(INTAKE_TASK, args=[d]),
+        operator_token=s.operator_token.get_secret_value() if s.operator_token else None,
     )
     uvicorn.run(web, host=host or s.api_host, port=port or s.api_port, log_level="warning")
 

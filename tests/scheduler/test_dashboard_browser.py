@@ -5,6 +5,7 @@ JSON API's, no script error; screenshots are kept under artifacts/."""
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -97,6 +98,15 @@ def value(metrics: dict[str, Any], key: str) -> Any:
     return metrics
 
 
+TOKEN = "operator-token-for-the-browser"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def signed_in(base: str, path: str) -> str:
+    """A URL that signs the browser in (the session cookie), then shows `path`."""
+    return f"{base}/login?" + urlencode({"token": TOKEN, "next": path})
+
+
 @pytest.fixture
 def served(tmp_path: Path) -> Any:
     data = tmp_path / "data"
@@ -116,7 +126,7 @@ def served(tmp_path: Path) -> Any:
     )
     engine.dispose()
     port = free_port()
-    env = child_env({"BURNDOWN_DATA_DIR": str(data)})
+    env = child_env({"BURNDOWN_DATA_DIR": str(data), "BURNDOWN_OPERATOR_TOKEN": TOKEN})
     log = tmp_path / "api.log"
     with process(["api", "--port", str(port)], env, log):
         base = f"http://127.0.0.1:{port}"
@@ -125,11 +135,13 @@ def served(tmp_path: Path) -> Any:
 
 
 def test_the_dashboard_in_chromium(served: str) -> None:
-    loaded = load(f"{served}/?{PERIOD}")
+    loaded = load(signed_in(served, f"/?{PERIOD}"))
     page = parse(loaded.dom)
     assert "Uncaught" not in loaded.console, loaded.console[-2000:]
 
-    overall = httpx.get(f"{served}/api/summary?{PERIOD}", timeout=30).json()["overall"]
+    overall = httpx.get(f"{served}/api/summary?{PERIOD}", timeout=30, headers=AUTH).json()[
+        "overall"
+    ]
     assert page.metrics and all(
         text == shown(key, value(overall, key)) for key, text in page.metrics.items()
     ), (page.metrics, overall)
@@ -142,7 +154,7 @@ def test_the_dashboard_in_chromium(served: str) -> None:
         "merged": str(funnel["merged"]),
     }
 
-    weeks = httpx.get(f"{served}/api/trend?{PERIOD}", timeout=30).json()["weeks"]
+    weeks = httpx.get(f"{served}/api/trend?{PERIOD}", timeout=30, headers=AUTH).json()["weeks"]
     assert page.chart.get("data-drawn") == "true"
     drawn = {(p["data-series"], p["data-week"]): float(p["data-value"] or 0) for p in page.points}
     expected = {
@@ -154,21 +166,23 @@ def test_the_dashboard_in_chromium(served: str) -> None:
     assert drawn == pytest.approx(expected) and len(drawn) == 4
     assert page.chart.get("data-points") == "4"
 
-    groups = httpx.get(f"{served}/api/metrics?group_by=harness&{PERIOD}", timeout=30).json()
+    groups = httpx.get(
+        f"{served}/api/metrics?group_by=harness&{PERIOD}", timeout=30, headers=AUTH
+    ).json()
     table = page.groups["harness"]
     assert set(table) == set(groups["groups"]) == {"claude-code", "codex"}
     for harness, cells in table.items():
         for key, text in cells.items():
             assert text == shown(key, value(groups["groups"][harness], key)), (harness, key)
 
-    path = screenshot(f"{served}/?{PERIOD}", ARTIFACTS / "dashboard.png")
+    path = screenshot(signed_in(served, f"/?{PERIOD}"), ARTIFACTS / "dashboard.png")
     assert path.stat().st_size > 10_000
 
 
 def test_the_ticket_list_and_a_run_page_in_chromium(served: str) -> None:
-    tickets = load(f"{served}/tickets?{PERIOD}")
+    tickets = load(signed_in(served, f"/tickets?{PERIOD}"))
     assert 'href="/runs/1"' in tickets.dom and "/acme/app/pull/101" in tickets.dom
-    run = load(f"{served}/runs/1")
+    run = load(signed_in(served, "/runs/1"))
     assert parse(run.dom).kinds == ["stage", "assistant_text", "tool_call", "result"]
-    screenshot(f"{served}/runs/1", ARTIFACTS / "run.png", height=900)
-    screenshot(f"{served}/tickets?{PERIOD}", ARTIFACTS / "tickets.png", height=900)
+    screenshot(signed_in(served, "/runs/1"), ARTIFACTS / "run.png", height=900)
+    screenshot(signed_in(served, f"/tickets?{PERIOD}"), ARTIFACTS / "tickets.png", height=900)

@@ -15,14 +15,21 @@ from tests.support.history import HistoryBuilder
 from worker.store.repo import NewEvent, append_events
 
 PERIOD = "since=2030-03-04&until=2030-03-18"
+TOKEN = "operator-token-for-tests"
 
 
 @pytest.fixture
 def client(engine: Engine) -> TestClient:
     app = create_app(
-        engine=engine, webhook_secret="s", trigger_label="burndown", enqueue_delivery=print
+        engine=engine,
+        webhook_secret="s",
+        trigger_label="burndown",
+        enqueue_delivery=print,
+        operator_token=TOKEN,
     )
-    return TestClient(app, raise_server_exceptions=False)
+    return TestClient(
+        app, raise_server_exceptions=False, headers={"Authorization": f"Bearer {TOKEN}"}
+    )
 
 
 def test_an_empty_store_answers_empty(client: TestClient) -> None:
