@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from sandbox.harness.base import Harness, HarnessOptions, ModelAccess
 from sandbox.harness.events import EventKind, HarnessEvent, ResultStatus, Usage, cost_of, usage_of
+from sandbox.harness.prices import PriceTable
 from sandbox.runtime import ContainerExit, ContainerRuntime
 from worker import harness_run
 from worker.events import EventRecorder
@@ -61,6 +62,7 @@ def run_harness(
     target: SandboxTarget,
     rec: EventRecorder,
     source: str = "harness",
+    prices: PriceTable | None = None,
 ) -> HarnessRun:
     """Run `harness` on `prompt` in a fresh sandbox; its events are recorded as they stream,
     and so is every connection the egress proxy refused."""
@@ -77,7 +79,9 @@ def run_harness(
         events.append(event)
         rec.harness(event, source=source)
 
-    exit_ = harness_run.run_harness(runtime, harness, spec, on_event, model=options.model)
+    exit_ = harness_run.run_harness(
+        runtime, harness, spec, on_event, model=options.model, prices=prices
+    )
     for e in exit_.egress:
         rec.sandbox(f"egress_{e.event}", e.model_dump(exclude_none=True))
     if source == "harness":

@@ -16,10 +16,13 @@ from datetime import timedelta
 import structlog
 
 from sandbox.errors import BurndownError
+from sandbox.harness.events import HarnessEvent
 from sandbox.runtime import DEPLOYMENT_LABEL, RUN_LABEL
 from worker import texts
 from worker.agent import HarnessRun, run_harness
+from worker.budget import BudgetWatch
 from worker.events import EventRecorder, EventSink
+from worker.gateway_keys import GatewayKeyError, run_key
 from worker.git import Checkout, checkout
 from worker.liveness import AGENT_SHARE, Deadline, RunGuard
 from worker.pipeline_config import PipelineConfig, PipelineDeps
@@ -45,6 +48,8 @@ __all__ = ["PipelineConfig", "PipelineDeps", "branch_for", "plan_for", "run_tick
 log = structlog.get_logger("worker.pipeline")
 
 SANDBOX_UID = 1000
+KEY_GRACE_SECONDS = 120
+"""A run key outlives the run's deadline by this much (the run's own end deletes it)."""
 
 
 def sandbox_user() -> str:
@@ -117,6 +122,13 @@ def run_ticket(
         deadline=utcnow() + timedelta(seconds=budget),
         worker=worker or socket.gethostname(),
     )
+    watch = BudgetWatch(
+        deps.config.limits.within(deps.config.options),
+        runtime=deps.runtime,
+        run_id=str(run.id),
+        prices=deps.config.prices,
+        model=deps.config.options.model,
+    )
     with (
         structlog.contextvars.bound_contextvars(
             ticket_id=ticket_id, run_id=run.id, repo=ticket.repo, issue=ticket.number, kind=run.kind
@@ -127,16 +139,19 @@ def run_ticket(
             ticket=ticket,
             run=run,
             deps=deps,
-            rec=EventRecorder(deps.engine, run.id, on_event=on_event),
+            rec=EventRecorder(deps.engine, run.id, on_event=_both(watch, on_event)),
             t0=time.monotonic(),
             labels={RUN_LABEL: str(run.id), DEPLOYMENT_LABEL: deps.config.deployment},
             deadline=Deadline.after(budget),
             guard=guard,
+            budget=watch,
         )
-        result = _outcome_of(ctx, harness)
+        result = _keyed_outcome(ctx, harness)
         ctx.rec.flush()
         if guard.stopping:
             result = _stopped(ctx, result)
+        elif watch.overrun is not None:
+            result = _over_budget(ctx, result)
         elif result.outcome == OutcomeKind.FAILED:
             tell(deps, ticket, texts.could_not_finish(result.detail, ctx.run_url))
         outcome = finish_run(deps.engine, run.id, result)
@@ -153,6 +168,56 @@ def run_ticket(
             detail=result.detail[:300],
         )
         return outcome
+
+
+def _both(first: EventSink, then: EventSink | None) -> EventSink:
+    def sink(event: HarnessEvent) -> None:
+        first(event)
+        if then is not None:
+            then(event)
+
+    return sink
+
+
+def _keyed_outcome(ctx: RunContext, override: str | None) -> RunResult:
+    """The run's outcome, with its own gateway key when the gateway makes keys: the key is
+    deleted when the run ends, whatever way, and the spend the gateway recorded kept."""
+    keys = ctx.deps.gateway_keys
+    if keys is None:
+        return _outcome_of(ctx, override)
+    seconds = int(ctx.deadline.remaining()) + KEY_GRACE_SECONDS
+    alias = f"burndown-{ctx.deps.config.deployment}-run-{ctx.run.id}"
+    try:
+        with run_key(keys, alias, max_budget_usd=ctx.budget.limits.max_usd, seconds=seconds) as use:
+            result = _outcome_of(replace(ctx, key=use), override)
+    except GatewayKeyError as exc:
+        return RunResult(outcome=OutcomeKind.FAILED, detail=f"no run key from the gateway: {exc}")
+    ctx.budget.gateway_usd = use.gateway_spend_usd
+    ctx.rec.note(
+        "spend", {"burndown_usd": ctx.budget.spent_usd, "gateway_usd": use.gateway_spend_usd}
+    )
+    return result
+
+
+def _over_budget(ctx: RunContext, result: RunResult) -> RunResult:
+    """The outcome of a run stopped at its limits: `budget`, and the issue hears the spend."""
+    over, watch = ctx.budget.overrun, ctx.budget
+    assert over is not None
+    spent = watch.spent_usd if watch.spent_usd is not None else result.cost_usd
+    ctx.rec.note(
+        "budget",
+        {
+            "reason": over.reason,
+            "spent_usd": spent,
+            "turns": over.turns,
+            "gateway_usd": watch.gateway_usd,
+            "by_harness": over.by_harness,
+        },
+    )
+    tell(
+        ctx.deps, ctx.ticket, texts.over_budget(over.reason, spent, watch.gateway_usd, ctx.run_url)
+    )
+    return replace(result, outcome=OutcomeKind.BUDGET, detail=over.reason)
 
 
 def _outcome_of(ctx: RunContext, override: str | None) -> RunResult:
@@ -210,6 +275,7 @@ def _execute(ctx: RunContext, override: str | None) -> RunResult:
             )
         assert ctx.run.id is not None
         set_run_choice(ctx.deps.engine, ctx.run.id, plan.harness.name, plan.options.model)
+        ctx.budget.limits = cfg.limits.within(plan.options)
         return _agent_and_after(ctx, co, base, repo.default_branch, plan)
 
 
@@ -224,13 +290,14 @@ def _agent_and_after(
         plan.harness,
         prompt=texts.task_prompt(ctx.ticket, ctx.run),
         options=plan.options,
-        access=ctx.deps.config.models.access_for(plan.harness),
+        access=ctx.access_for(plan.harness),
         target=ctx.target(plan, user, co.path, share=AGENT_SHARE),
         rec=ctx.rec,
+        prices=ctx.deps.config.prices,
     )
     result = _totals(agent, None, agent.exit.exit_code)
     problem = agent.problem()
-    if problem or ctx.guard.stopping:
+    if problem or ctx.guard.stopping or ctx.budget.overrun:
         return replace(result, detail=problem or "stopped")
     cfg = ctx.deps.config
     with ctx.stage("commit"):
@@ -249,7 +316,7 @@ def _agent_and_after(
     verification = verify_change(ctx, change)
     review = review_step(ctx, change)
     ctx.guard.check()
-    if ctx.guard.stopping:  # asked to stop, or given up for lost: nothing is published
+    if ctx.guard.stopping or ctx.budget.overrun:  # nothing is published
         return replace(result, detail="stopped before publishing")
     checked = Checked(agent, verification, review)
     assert ctx.run.id is not None

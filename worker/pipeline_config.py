@@ -7,9 +7,12 @@ from sqlalchemy import Engine
 
 from sandbox.harness.access import ModelEndpoints
 from sandbox.harness.base import HarnessOptions
+from sandbox.harness.prices import PriceTable, default_prices
 from sandbox.runtime import DEFAULT_DEPLOYMENT, ContainerRuntime, SandboxPolicy
 from worker import defaults
+from worker.budget import RunLimits
 from worker.diff_policy import DiffPolicy
+from worker.gateway_keys import GatewayKeys
 from worker.github.protocol import GitHubClient
 
 
@@ -39,6 +42,10 @@ class PipelineConfig:
     author_email: str = defaults.AUTHOR_EMAIL
     public_url: str = defaults.PUBLIC_URL
     heartbeat_interval: float = defaults.HEARTBEAT_INTERVAL_SECONDS
+    prices: PriceTable = field(default_factory=default_prices)
+    """The operator's price table: live spend is priced with it."""
+    limits: RunLimits = field(default_factory=RunLimits)
+    """Every run's dollar cap and turn limit, enforced by Burndown (`worker.budget`)."""
 
     def run_url(self, run_id: int | None) -> str:
         return f"{self.public_url.rstrip('/')}/runs/{run_id}"
@@ -53,3 +60,5 @@ class PipelineDeps:
     runtime: ContainerRuntime
     git_token: str | None
     config: PipelineConfig
+    gateway_keys: GatewayKeys | None = None
+    """The gateway's key API: with it, every run gets its own key (`worker.gateway_keys`)."""

@@ -13,11 +13,14 @@ from pathlib import Path
 import structlog
 
 from sandbox.errors import BurndownError
+from sandbox.harness.base import Harness, ModelAccess
 from sandbox.runtime import SandboxPolicy
 from worker import texts
 from worker.agent import HarnessRun
+from worker.budget import BudgetWatch
 from worker.diff_policy import Violation, check_diff
 from worker.events import EventRecorder
+from worker.gateway_keys import KeyUse
 from worker.git import Checkout
 from worker.harness_run import SandboxTarget
 from worker.liveness import Deadline, RunGuard
@@ -46,6 +49,17 @@ class RunContext:
     deadline: Deadline
     """When the whole run must be over; every step draws its time from what is left."""
     guard: RunGuard
+    budget: BudgetWatch
+    """The run's dollar cap and turn limit, watched on every event."""
+    key: KeyUse | None = None
+    """The gateway key made for this run alone, when a gateway makes keys."""
+
+    def access_for(self, harness: Harness) -> ModelAccess:
+        """The endpoint and key `harness` gets: the run's own gateway key when it has one."""
+        access = self.deps.config.models.access_for(harness)
+        if self.key is not None and access.gateway:
+            return access.model_copy(update={"api_key": self.key.key.key})
+        return access
 
     @property
     def run_url(self) -> str:
@@ -166,7 +180,7 @@ def review_step(ctx: RunContext, ch: Change) -> Review | None:
             body=ctx.ticket.body,
             diff=ch.co.diff(ch.base, ch.sha),
             options=reviewer.options,
-            access=ctx.deps.config.models.access_for(reviewer.harness),
+            access=ctx.access_for(reviewer.harness),
             target=ctx.target(ch.plan, ch.user, tree),
             rec=ctx.rec,
         )

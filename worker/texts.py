@@ -188,3 +188,16 @@ def run_lost(run_url: str, requeued: bool) -> str:
         "add the label again (or `burndown dead retry`) to try once more."
     )
     return f"{MARKER}\nThe worker running this issue stopped answering. {then} Run: {run_url}"
+
+
+def _usd(value: float | None) -> str:
+    return "an unknown amount" if value is None else f"${value:.4f}"
+
+
+def over_budget(reason: str, spent: float | None, gateway: float | None, run_url: str) -> str:
+    """Issue comment: the run was stopped at its dollar cap or turn limit."""
+    seen = f" (the gateway recorded {_usd(gateway)})" if gateway is not None else ""
+    return (
+        f"{MARKER}\nBurndown stopped this run at its limit: {reason}. "
+        f"It spent {_usd(spent)}{seen}; nothing was published. Run: {run_url}"
+    )

@@ -14,10 +14,13 @@ from sqlalchemy import Engine
 from sandbox.docker_runtime import DockerRuntime
 from sandbox.harness.access import ModelEndpoints
 from sandbox.harness.base import HarnessOptions
+from sandbox.harness.price_file import operator_prices
 from sandbox.reaper import ReapReport
 from sandbox.runtime import SandboxPolicy
+from worker.budget import RunLimits
 from worker.diff_policy import DiffPolicy
 from worker.errors import ConfigError
+from worker.gateway_keys import LiteLLMKeys
 from worker.github.client import PyGithubClient
 from worker.pipeline_config import PipelineConfig, PipelineDeps
 from worker.settings import Settings
@@ -107,6 +110,8 @@ def pipeline_config(settings: Settings) -> PipelineConfig:
         author_name=settings.git_author_name,
         author_email=settings.git_author_email,
         public_url=settings.public_url,
+        prices=operator_prices(settings.price_file, settings.prices),
+        limits=RunLimits(max_usd=settings.run_budget_usd, max_turns=settings.run_max_turns),
     )
 
 
@@ -130,6 +135,18 @@ def pipeline_deps(settings: Settings) -> PipelineDeps:
         runtime=container_runtime(settings),
         git_token=token,
         config=pipeline_config(settings),
+        gateway_keys=gateway_keys(settings),
+    )
+
+
+def gateway_keys(settings: Settings) -> LiteLLMKeys | None:
+    """The gateway's key API when a gateway and its master key are configured, else None."""
+    if not (settings.litellm_api_base and settings.litellm_master_key):
+        return None
+    return LiteLLMKeys(
+        settings.litellm_api_base,
+        settings.litellm_master_key,
+        timeout=settings.http_timeout_seconds,
     )
 
 

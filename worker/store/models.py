@@ -47,6 +47,7 @@ class OutcomeKind(StrEnum):
     REFUSED = "refused"  # the diff broke a policy rule: nothing pushed
     FAILED = "failed"
     CANCELLED = "cancelled"  # stopped by a person (label removed, issue closed, /burndown stop)
+    BUDGET = "budget"  # stopped at its dollar cap or turn limit
 
 
 class RunKind(StrEnum):
