@@ -15,6 +15,7 @@ from rich.console import Console
 from sandbox.errors import BurndownError
 from sandbox.harness.events import EventKind, HarnessEvent
 from scheduler.cli_harness import events, harness_app
+from scheduler.cli_prices import prices
 from worker.logs import configure_logging
 from worker.settings import Settings, get_settings
 
@@ -30,6 +31,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(harness_app, name="harness")
 app.command("events")(events)
+app.command("prices")(prices)
 # Piped output (scripts, CI) must not be cut to 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 200)
 
