@@ -16,18 +16,17 @@ from datetime import timedelta
 import structlog
 
 from sandbox.errors import BurndownError
-from sandbox.harness.events import HarnessEvent
 from sandbox.runtime import DEPLOYMENT_LABEL, RUN_LABEL
 from worker import texts
 from worker.agent import HarnessRun, run_harness
 from worker.budget import BudgetWatch
 from worker.events import EventRecorder, EventSink
-from worker.gateway_keys import GatewayKeyError, run_key
 from worker.git import Checkout, checkout
 from worker.liveness import AGENT_SHARE, Deadline, RunGuard
 from worker.pipeline_config import PipelineConfig, PipelineDeps
 from worker.repo_config import CONFIG_FILE, RepoConfig, parse_repo_config
 from worker.review import Review
+from worker.run_cost import both, held, keyed_outcome, over_budget
 from worker.run_plan import RunPlan, TicketChoice, plan_run, ticket_choice
 from worker.steps import (
     Change,
@@ -40,7 +39,15 @@ from worker.steps import (
     verify_change,
 )
 from worker.store import liveness
-from worker.store.models import CancelRequest, Outcome, OutcomeKind, RunKind, Ticket, utcnow
+from worker.store.models import (
+    CancelRequest,
+    Outcome,
+    OutcomeKind,
+    RunKind,
+    Ticket,
+    TicketStatus,
+    utcnow,
+)
 from worker.store.repo import RunResult, finish_run, get_ticket, mark_run, set_run_choice, start_run
 
 __all__ = ["PipelineConfig", "PipelineDeps", "branch_for", "plan_for", "run_ticket"]
@@ -48,8 +55,6 @@ __all__ = ["PipelineConfig", "PipelineDeps", "branch_for", "plan_for", "run_tick
 log = structlog.get_logger("worker.pipeline")
 
 SANDBOX_UID = 1000
-KEY_GRACE_SECONDS = 120
-"""A run key outlives the run's deadline by this much (the run's own end deletes it)."""
 
 
 def sandbox_user() -> str:
@@ -104,6 +109,8 @@ def run_ticket(
     if ticket is None:
         log.warning("ticket not found", ticket_id=ticket_id)
         return None
+    if ticket.status == TicketStatus.QUEUED and held(deps, ticket, branch or branch_for(ticket)):
+        return None
     run = start_run(
         deps.engine,
         ticket_id,
@@ -139,19 +146,19 @@ def run_ticket(
             ticket=ticket,
             run=run,
             deps=deps,
-            rec=EventRecorder(deps.engine, run.id, on_event=_both(watch, on_event)),
+            rec=EventRecorder(deps.engine, run.id, on_event=both(watch, on_event)),
             t0=time.monotonic(),
             labels={RUN_LABEL: str(run.id), DEPLOYMENT_LABEL: deps.config.deployment},
             deadline=Deadline.after(budget),
             guard=guard,
             budget=watch,
         )
-        result = _keyed_outcome(ctx, harness)
+        result = keyed_outcome(ctx, lambda c: _outcome_of(c, harness))
         ctx.rec.flush()
         if guard.stopping:
             result = _stopped(ctx, result)
         elif watch.overrun is not None:
-            result = _over_budget(ctx, result)
+            result = over_budget(ctx, result)
         elif result.outcome == OutcomeKind.FAILED:
             tell(deps, ticket, texts.could_not_finish(result.detail, ctx.run_url))
         outcome = finish_run(deps.engine, run.id, result)
@@ -168,56 +175,6 @@ def run_ticket(
             detail=result.detail[:300],
         )
         return outcome
-
-
-def _both(first: EventSink, then: EventSink | None) -> EventSink:
-    def sink(event: HarnessEvent) -> None:
-        first(event)
-        if then is not None:
-            then(event)
-
-    return sink
-
-
-def _keyed_outcome(ctx: RunContext, override: str | None) -> RunResult:
-    """The run's outcome, with its own gateway key when the gateway makes keys: the key is
-    deleted when the run ends, whatever way, and the spend the gateway recorded kept."""
-    keys = ctx.deps.gateway_keys
-    if keys is None:
-        return _outcome_of(ctx, override)
-    seconds = int(ctx.deadline.remaining()) + KEY_GRACE_SECONDS
-    alias = f"burndown-{ctx.deps.config.deployment}-run-{ctx.run.id}"
-    try:
-        with run_key(keys, alias, max_budget_usd=ctx.budget.limits.max_usd, seconds=seconds) as use:
-            result = _outcome_of(replace(ctx, key=use), override)
-    except GatewayKeyError as exc:
-        return RunResult(outcome=OutcomeKind.FAILED, detail=f"no run key from the gateway: {exc}")
-    ctx.budget.gateway_usd = use.gateway_spend_usd
-    ctx.rec.note(
-        "spend", {"burndown_usd": ctx.budget.spent_usd, "gateway_usd": use.gateway_spend_usd}
-    )
-    return result
-
-
-def _over_budget(ctx: RunContext, result: RunResult) -> RunResult:
-    """The outcome of a run stopped at its limits: `budget`, and the issue hears the spend."""
-    over, watch = ctx.budget.overrun, ctx.budget
-    assert over is not None
-    spent = watch.spent_usd if watch.spent_usd is not None else result.cost_usd
-    ctx.rec.note(
-        "budget",
-        {
-            "reason": over.reason,
-            "spent_usd": spent,
-            "turns": over.turns,
-            "gateway_usd": watch.gateway_usd,
-            "by_harness": over.by_harness,
-        },
-    )
-    tell(
-        ctx.deps, ctx.ticket, texts.over_budget(over.reason, spent, watch.gateway_usd, ctx.run_url)
-    )
-    return replace(result, outcome=OutcomeKind.BUDGET, detail=over.reason)
 
 
 def _outcome_of(ctx: RunContext, override: str | None) -> RunResult:

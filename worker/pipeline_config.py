@@ -14,6 +14,7 @@ from worker.budget import RunLimits
 from worker.diff_policy import DiffPolicy
 from worker.gateway_keys import GatewayKeys
 from worker.github.protocol import GitHubClient
+from worker.spend import Budgets
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,8 @@ class PipelineConfig:
     """The operator's price table: live spend is priced with it."""
     limits: RunLimits = field(default_factory=RunLimits)
     """Every run's dollar cap and turn limit, enforced by Burndown (`worker.budget`)."""
+    budgets: Budgets = field(default_factory=Budgets)
+    """Budgets above the run: per day and month, for all and per repository (`worker.spend`)."""
 
     def run_url(self, run_id: int | None) -> str:
         return f"{self.public_url.rstrip('/')}/runs/{run_id}"

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sandbox.runtime import DEFAULT_DEPLOYMENT, SandboxPolicy
 from worker import defaults
 from worker.diff_policy import DiffPolicy
+from worker.spend import WhenSpent
 
 
 def _host_list(value: Any) -> Any:
@@ -87,6 +88,17 @@ class Settings(BaseSettings):
     )
     run_max_turns: int | None = Field(
         None, gt=0, description="Hard turn limit per run, enforced by Burndown, any harness."
+    )
+    budget_daily_usd: float | None = Field(None, gt=0, description="Spend cap per UTC day, all.")
+    budget_monthly_usd: float | None = Field(None, gt=0, description="Spend cap per month, all.")
+    budget_repo_daily_usd: float | None = Field(
+        None, gt=0, description="Spend cap per repository and UTC day."
+    )
+    budget_repo_monthly_usd: float | None = Field(
+        None, gt=0, description="Spend cap per repository and month."
+    )
+    budget_when_spent: WhenSpent = Field(
+        WhenSpent.WAIT, description="`wait`: tickets wait for the next period; `refuse`: refused."
     )
     litellm_master_key: SecretStr | None = Field(
         None, description="The gateway's master key: with it, each run gets its own gateway key."

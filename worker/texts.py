@@ -201,3 +201,11 @@ def over_budget(reason: str, spent: float | None, gateway: float | None, run_url
         f"{MARKER}\nBurndown stopped this run at its limit: {reason}. "
         f"It spent {_usd(spent)}{seen}; nothing was published. Run: {run_url}"
     )
+
+
+def budget_refused(budget: str) -> str:
+    """Issue comment: a spent budget above the run refuses the ticket (by setting)."""
+    return (
+        f"{MARKER}\nBurndown will not work on this issue now: {budget} is spent. "
+        "Add the label again once it starts again."
+    )

@@ -24,6 +24,7 @@ from worker.gateway_keys import LiteLLMKeys
 from worker.github.client import PyGithubClient
 from worker.pipeline_config import PipelineConfig, PipelineDeps
 from worker.settings import Settings
+from worker.spend import Budgets
 from worker.store.db import make_engine
 from worker.store.repo import run_is_live
 
@@ -84,6 +85,17 @@ def diff_policy(settings: Settings) -> DiffPolicy:
     )
 
 
+def budgets(settings: Settings) -> Budgets:
+    """The operator's budgets above the run."""
+    return Budgets(
+        daily_usd=settings.budget_daily_usd,
+        monthly_usd=settings.budget_monthly_usd,
+        repo_daily_usd=settings.budget_repo_daily_usd,
+        repo_monthly_usd=settings.budget_repo_monthly_usd,
+        when_spent=settings.budget_when_spent,
+    )
+
+
 def pipeline_config(settings: Settings) -> PipelineConfig:
     """What the pipeline needs from the settings, resolved once."""
     return PipelineConfig(
@@ -112,6 +124,7 @@ def pipeline_config(settings: Settings) -> PipelineConfig:
         public_url=settings.public_url,
         prices=operator_prices(settings.price_file, settings.prices),
         limits=RunLimits(max_usd=settings.run_budget_usd, max_turns=settings.run_max_turns),
+        budgets=budgets(settings),
     )
 
 

@@ -80,6 +80,8 @@ class Ticket(SQLModel, table=True):
     sends: int = 0
     next_send_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     dead_reason: str | None = Field(default=None, sa_type=Text)
+    held_reason: str | None = Field(default=None, sa_type=Text)
+    """Why a queued ticket waits (a spent budget); None when it may run."""
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     # The issue's own lifecycle, as the lifecycle sync last saw it (None: not seen yet).
@@ -111,6 +113,8 @@ class Run(SQLModel, table=True):
     output_tokens: int | None = None
     cached_tokens: int | None = None
     cost_usd: float | None = None
+    gateway_cost_usd: float | None = None
+    """What the gateway recorded for the run's own key (beside Burndown's `cost_usd`)."""
     pr_url: str | None = Field(default=None, max_length=1024)
     pr_number: int | None = None
     error: str | None = Field(default=None, sa_type=Text)
