@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import structlog
 
-from sandbox.harness.base import HarnessOptions
+from sandbox.harness.base import Harness, HarnessOptions
 from sandbox.harness.events import EventKind, HarnessEvent, ResultStatus, Usage
 from sandbox.harness.prices import PriceTable
 from sandbox.runtime import ContainerRuntime
@@ -44,6 +44,19 @@ class RunLimits:
             max_usd=_lower(self.max_usd, options.max_budget_usd),
             max_turns=_lower(self.max_turns, options.max_turns),
         )
+
+
+def harness_options(harness: Harness, options: HarnessOptions, limits: RunLimits) -> HarnessOptions:
+    """`options` with the run's limits handed to `harness` too where it enforces them itself
+    (Claude Code's `--max-budget-usd` and `--max-turns`, mini-swe-agent's limits): a second
+    line, and for Claude Code the only live one for dollars (its stream reports usage at the
+    end)."""
+    update: dict[str, float | int | None] = {}
+    if "max_budget_usd" in harness.supported_options and limits.max_usd is not None:
+        update["max_budget_usd"] = limits.max_usd
+    if "max_turns" in harness.supported_options and limits.max_turns is not None:
+        update["max_turns"] = limits.max_turns
+    return options.model_copy(update=update)
 
 
 def _lower(a: _N | None, b: _N | None) -> _N | None:

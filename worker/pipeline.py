@@ -19,7 +19,7 @@ from sandbox.errors import BurndownError
 from sandbox.runtime import DEPLOYMENT_LABEL, RUN_LABEL
 from worker import texts
 from worker.agent import HarnessRun, run_harness
-from worker.budget import BudgetWatch
+from worker.budget import BudgetWatch, harness_options
 from worker.events import EventRecorder, EventSink
 from worker.git import Checkout, checkout
 from worker.liveness import AGENT_SHARE, Deadline, RunGuard
@@ -246,7 +246,7 @@ def _agent_and_after(
         ctx.deps.runtime,
         plan.harness,
         prompt=texts.task_prompt(ctx.ticket, ctx.run),
-        options=plan.options,
+        options=harness_options(plan.harness, plan.options, ctx.budget.limits),
         access=ctx.access_for(plan.harness),
         target=ctx.target(plan, user, co.path, share=AGENT_SHARE),
         rec=ctx.rec,

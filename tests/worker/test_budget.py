@@ -1,10 +1,10 @@
 """The live budget watch: spend priced as it streams, turns counted, the run stopped once."""
 
 from sandbox.fakes import FakeRuntime
-from sandbox.harness.base import HarnessOptions
+from sandbox.harness.base import HarnessOptions, get_harness
 from sandbox.harness.events import EventKind, HarnessEvent, ResultStatus
 from sandbox.harness.prices import PriceTable
-from worker.budget import BudgetWatch, RunLimits
+from worker.budget import BudgetWatch, RunLimits, harness_options
 
 PRICES = PriceTable.model_validate({"prices": {"m": {"input": 1.0, "output": 2.0}}})
 
@@ -95,3 +95,13 @@ def test_a_harness_stopping_at_a_default_limit_of_its_own_is_no_overrun() -> Non
     w, _ = watch(RunLimits(max_usd=5.0))
     w(ev(EventKind.RESULT, status=ResultStatus.MAX_TURNS, text=""))
     assert w.overrun is None
+
+
+def test_the_run_limits_go_to_the_harnesses_that_enforce_them_too() -> None:
+    limits = RunLimits(max_usd=1.5, max_turns=4)
+    claude = harness_options(get_harness("claude-code"), HarnessOptions(model="m"), limits)
+    assert (claude.max_budget_usd, claude.max_turns, claude.model) == (1.5, 4, "m")
+    codex = harness_options(get_harness("codex"), HarnessOptions(), limits)
+    assert (codex.max_budget_usd, codex.max_turns) == (None, None)
+    kept = harness_options(get_harness("claude-code"), HarnessOptions(max_turns=2), RunLimits())
+    assert kept.max_turns == 2
