@@ -11,8 +11,10 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 
 from scheduler.routing import screen
+from scheduler.web.budgets import install_budgets
 from scheduler.web.routes import install
 from scheduler.webhooks import signature_ok
+from worker.spend import Budgets
 from worker.store.repo import record_delivery
 
 log = structlog.get_logger("api")
@@ -26,10 +28,12 @@ def create_app(
     webhook_secret: str | None,
     trigger_label: str,
     enqueue_delivery: EnqueueDelivery,
+    budgets: Budgets | None = None,
 ) -> FastAPI:
     """The API app. Dependencies are passed in; nothing is read from the environment here."""
     app = FastAPI(title="Burndown", version="0.1.0")
     install(app, engine)  # dashboard, /api, /metrics
+    install_budgets(app, engine, budgets or Budgets())
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

@@ -63,7 +63,7 @@ def api(
     from scheduler.api import create_app
     from scheduler.jobs import INTAKE_TASK, register
     from worker.celery_app import create_celery
-    from worker.wiring import engine_for
+    from worker.wiring import budgets, engine_for
 
     s = _settings()
     celery = create_celery(s)
@@ -74,6 +74,7 @@ def api(
         webhook_secret=secret,
         trigger_label=s.trigger_label,
         enqueue_delivery=lambda d: celery.send_task(INTAKE_TASK, args=[d]),
+        budgets=budgets(s),
     )
     uvicorn.run(web, host=host or s.api_host, port=port or s.api_port, log_level="warning")
 
@@ -354,9 +355,11 @@ def report(
 
     from scheduler.render import report_csv, report_json, report_tables
     from scheduler.report import BadQuery, ReportQuery, build_report
+    from scheduler.web.budgets import budget_lines, budgets_json
     from scheduler.web.pages import overview
     from worker.store.db import make_engine
     from worker.store.migrate import upgrade
+    from worker.wiring import budgets
 
     try:
         query = ReportQuery.parse(since, until, repo, harness, runs)
@@ -364,15 +367,18 @@ def report(
         raise typer.BadParameter(str(exc)) from None
     s = _settings()
     upgrade(s.resolved_database_url())
-    r = build_report(make_engine(s.resolved_database_url()), query)
+    engine = make_engine(s.resolved_database_url())
+    r = build_report(engine, query)
     if format == Format.JSON:
-        sys.stdout.write(json.dumps(report_json(r), indent=2) + "\n")
+        data = {**report_json(r), "budgets": budgets_json(engine, budgets(s))}
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
     elif format == Format.CSV:
         sys.stdout.write(report_csv(r))
     elif format == Format.HTML:
         sys.stdout.write(overview(r, standalone=True) + "\n")
     else:
         console.print(report_tables(r))
+        console.print("\n".join(budget_lines(engine, budgets(s))))
 
 
 @app.command()

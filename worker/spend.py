@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
-from worker.store.models import Run, Ticket, utcnow
+from worker.store.models import Run, Ticket, TicketStatus, utcnow
 
 
 class WhenSpent(StrEnum):
@@ -139,3 +139,48 @@ def record_gateway_spend(engine: Engine, run_id: int, usd: float | None) -> None
             run.gateway_cost_usd = usd
             s.add(run)
             s.commit()
+
+
+def all_standings(engine: Engine, budgets: Budgets, now: datetime | None = None) -> list[Standing]:
+    """The deployment's budgets, then each repository's (every repository with tickets)."""
+    now = now or utcnow()
+    out = standings(engine, budgets, None, now)
+    if budgets.repo_daily_usd is None and budgets.repo_monthly_usd is None:
+        return out
+    with Session(engine) as s:
+        repos = sorted(set(s.exec(select(Ticket.repo)).all()))
+    for repo in repos:
+        out += [x for x in standings(engine, budgets, repo, now) if x.repo is not None]
+    return out
+
+
+@dataclass(frozen=True)
+class Held:
+    """A queued ticket waiting for a spent budget."""
+
+    ticket_id: int
+    repo: str
+    number: int
+    reason: str
+
+
+def held_tickets(engine: Engine) -> list[Held]:
+    """The queued tickets a spent budget holds."""
+    with Session(engine) as s:
+        rows = s.exec(
+            select(Ticket).where(
+                col(Ticket.held_reason).is_not(None), col(Ticket.status) == TicketStatus.QUEUED
+            )
+        ).all()
+        return [Held(t.id or 0, t.repo, t.number, t.held_reason or "") for t in rows]
+
+
+def standing_json(x: Standing) -> dict[str, object]:
+    return {
+        "budget": x.name,
+        "repo": x.repo,
+        "cap_usd": x.cap_usd,
+        "spent_usd": round(x.spent_usd, 6),
+        "spent": x.spent,
+        "resets_at": x.resets_at.isoformat(),
+    }
