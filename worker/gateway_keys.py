@@ -57,18 +57,14 @@ class LiteLLMKeys:
     """`GatewayKeys` over a LiteLLM proxy's key endpoints (they need the proxy's database)."""
 
     def __init__(self, base_url: str, master_key: SecretStr, *, timeout: float = 15.0) -> None:
-        self._client = httpx.Client(
-            base_url=base_url.rstrip("/").removesuffix("/v1"),
-            headers={"Authorization": f"Bearer {master_key.get_secret_value()}"},
-            timeout=timeout,
-        )
-
-    def close(self) -> None:
-        self._client.close()
+        self._base = base_url.rstrip("/").removesuffix("/v1")
+        self._master, self._timeout = master_key, timeout
 
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {self._master.get_secret_value()}"}
         try:
-            response = self._client.request(method, path, **kwargs)
+            with httpx.Client(base_url=self._base, headers=headers, timeout=self._timeout) as c:
+                response = c.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             raise GatewayKeyError(f"the gateway's {path} failed: {exc}") from exc
         if response.status_code >= 400:
