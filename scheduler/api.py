@@ -11,9 +11,11 @@ from sqlalchemy import Engine
 
 from scheduler.routing import screen
 from scheduler.web.auth import OperatorAuth
+from scheduler.web.budgets import install_budgets
 from scheduler.web.routes import install
 from scheduler.webhooks import signature_ok
 from worker.logs import get_logger
+from worker.spend import Budgets
 from worker.store.repo import record_delivery
 
 log = get_logger(__name__)
@@ -28,12 +30,14 @@ def create_app(
     trigger_label: str,
     enqueue_delivery: EnqueueDelivery,
     operator_token: str | None = None,
+    budgets: Budgets | None = None,
 ) -> FastAPI:
     """The API app. Dependencies are passed in; nothing is read from the environment here.
     Everything but webhooks and health needs `operator_token` (see `scheduler.web.auth`)."""
     app = FastAPI(title="Burndown", version="0.1.0")
     app.add_middleware(OperatorAuth, token=operator_token)
     install(app, engine)  # dashboard, /api, /metrics
+    install_budgets(app, engine, budgets or Budgets())
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

@@ -4,6 +4,7 @@ refusals, and the stage timings. The run itself is `sandbox.harness.run`."""
 import time
 
 from sandbox.harness.events import HarnessEvent
+from sandbox.harness.prices import PriceTable
 from sandbox.harness.run import HarnessJob, HarnessRun, run_harness
 from sandbox.runtime import ContainerRuntime
 from worker.events import EventRecorder
@@ -16,6 +17,7 @@ def run_recorded(
     rec: EventRecorder,
     *,
     source: EventSource = EventSource.HARNESS,
+    prices: PriceTable | None = None,
 ) -> HarnessRun:
     """Run `job` in a fresh sandbox; its events are recorded as they stream (as `source`),
     and so is every connection the egress proxy refused."""
@@ -29,7 +31,7 @@ def run_recorded(
             rec.stage(first, time.monotonic() - t0)
         rec.harness(event, source=source)
 
-    done = run_harness(runtime, job, on_event)
+    done = run_harness(runtime, job, on_event, prices=prices)
     for e in done.exit.egress:
         rec.sandbox(f"egress_{e.event}", e.model_dump(exclude_none=True))
     if source == EventSource.HARNESS:

@@ -20,6 +20,7 @@ from sandbox.harness.run import HarnessRun, sandbox_user
 from sandbox.runtime import DEPLOYMENT_LABEL, RUN_LABEL
 from worker import texts
 from worker.agent import run_recorded
+from worker.budget import BudgetWatch, harness_options
 from worker.events import EventRecorder, EventSink
 from worker.git import Checkout, checkout
 from worker.github.protocol import WRITE_ROLES, Issue
@@ -28,6 +29,7 @@ from worker.logs import get_logger
 from worker.pipeline_config import PipelineConfig, PipelineDeps
 from worker.repo_config import CONFIG_FILE, RepoConfig, parse_repo_config
 from worker.review import Review
+from worker.run_cost import both, held, keyed_outcome, over_budget
 from worker.run_plan import RunPlan, TicketChoice, harness_label, plan_run, ticket_choice
 from worker.steps import (
     Change,
@@ -39,7 +41,15 @@ from worker.steps import (
     verify_change,
 )
 from worker.store import liveness
-from worker.store.models import CancelRequest, Outcome, OutcomeKind, RunKind, Ticket, utcnow
+from worker.store.models import (
+    CancelRequest,
+    Outcome,
+    OutcomeKind,
+    RunKind,
+    Ticket,
+    TicketStatus,
+    utcnow,
+)
 from worker.store.repo import RunResult, finish_run, get_ticket, mark_run, set_run_choice, start_run
 
 __all__ = ["PipelineConfig", "PipelineDeps", "branch_for", "plan_for", "run_ticket"]
@@ -91,6 +101,8 @@ def run_ticket(
     if ticket is None:
         log.warning("ticket not found", ticket_id=ticket_id)
         return None
+    if ticket.status == TicketStatus.QUEUED and held(deps, ticket, branch or branch_for(ticket)):
+        return None
     run = start_run(
         deps.engine,
         ticket_id,
@@ -109,6 +121,13 @@ def run_ticket(
         deadline=utcnow() + timedelta(seconds=budget),
         worker=worker or socket.gethostname(),
     )
+    watch = BudgetWatch(
+        deps.config.limits.within(deps.config.options),
+        runtime=deps.runtime,
+        run_id=str(run.id),
+        prices=deps.config.prices,
+        model=deps.config.options.model,
+    )
     with (
         structlog.contextvars.bound_contextvars(
             ticket_id=ticket_id, run_id=run.id, repo=ticket.repo, issue=ticket.number, kind=run.kind
@@ -126,16 +145,19 @@ def run_ticket(
             ticket=ticket,
             run=run,
             deps=deps,
-            rec=EventRecorder(deps.engine, run.id, on_event=on_event),
+            rec=EventRecorder(deps.engine, run.id, on_event=both(watch, on_event)),
             t0=time.monotonic(),
             labels={RUN_LABEL: str(run.id), DEPLOYMENT_LABEL: deps.config.deployment},
             deadline=Deadline.after(budget),
             guard=guard,
+            budget=watch,
         )
-        result = _outcome_of(ctx, harness)
+        result = keyed_outcome(ctx, lambda c: _outcome_of(c, harness))
         ctx.rec.close()
         if guard.stopping:
             result = _stopped(ctx, result)
+        elif watch.overrun is not None:
+            result = over_budget(ctx, result)
             if result.outcome == OutcomeKind.REFUSED:
                 ctx.tell(texts.could_not_finish(result.detail, ctx.run_url))
         elif result.outcome == OutcomeKind.FAILED:
@@ -228,6 +250,7 @@ def _execute(ctx: RunContext, override: str | None) -> RunResult:
             )
         assert ctx.run.id is not None
         set_run_choice(ctx.deps.engine, ctx.run.id, plan.harness.name, plan.options.model)
+        ctx.budget.limits = cfg.limits.within(plan.options)
         others = [] if followup else co.others_commits(base, cfg.author_email)
         if others:  # a person's work on the branch: a run from the default branch would drop it
             detail = texts.others_on_branch(ctx.run.branch, others)
@@ -256,11 +279,12 @@ def _agent_and_after(
     """The agent in its sandbox, the commit on the host, then the steps the plan asks for."""
     user = sandbox_user()
     co.give_to(co.path, user)
-    job = ctx.job(plan, user, co.path, share=AGENT_SHARE)
-    agent = run_recorded(ctx.deps.runtime, job, ctx.rec)
+    options = harness_options(plan.harness, plan.options, ctx.budget.limits)
+    job = ctx.job(plan, user, co.path, share=AGENT_SHARE, options=options)
+    agent = run_recorded(ctx.deps.runtime, job, ctx.rec, prices=ctx.deps.config.prices)
     result = _totals(agent, None, agent.exit.exit_code)
     problem = agent.problem()
-    if problem or ctx.guard.stopping:
+    if problem or ctx.guard.stopping or ctx.budget.overrun:
         return replace(result, detail=problem or "stopped")
     cfg = ctx.deps.config
     message = texts.commit_message(ctx.ticket, ctx.run)
@@ -280,7 +304,7 @@ def _agent_and_after(
     verification = verify_change(ctx, change)
     review = review_step(ctx, change)
     ctx.guard.check()
-    if ctx.guard.stopping:  # asked to stop, or given up for lost: nothing is published
+    if ctx.guard.stopping or ctx.budget.overrun:  # nothing is published
         return replace(result, detail="stopped before publishing")
     checked = Checked(agent, verification, review)
     assert ctx.run.id is not None

@@ -6,12 +6,16 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from sandbox.harness.access import ModelEndpoints
+from sandbox.harness.prices import PriceTable, default_prices
 from sandbox.harness.protocol import HarnessOptions
 from sandbox.runtime import DEFAULT_DEPLOYMENT, ContainerRuntime, SandboxPolicy
 from worker import defaults
+from worker.budget import RunLimits
 from worker.diff_policy import DiffPolicy
+from worker.gateway_keys import GatewayKeys
 from worker.github.protocol import GitHubClient
 from worker.secrets_scan import SecretScanner
+from worker.spend import Budgets
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,12 @@ class PipelineConfig:
     """The most a run's folder (checkout and verification trees) may hold on the host."""
     secrets: SecretScanner = field(default_factory=SecretScanner)
     """Finds secrets (patterns, and the values this deployment holds) in all that goes out."""
+    prices: PriceTable = field(default_factory=default_prices)
+    """The operator's price table: live spend is priced with it."""
+    limits: RunLimits = field(default_factory=RunLimits)
+    """Every run's dollar cap and turn limit, enforced by Burndown (`worker.budget`)."""
+    budgets: Budgets = field(default_factory=Budgets)
+    """Budgets above the run: per day and month, for all and per repository (`worker.spend`)."""
 
     def run_url(self, run_id: int | None) -> str:
         return f"{self.public_url.rstrip('/')}/runs/{run_id}"
@@ -58,3 +68,5 @@ class PipelineDeps:
     runtime: ContainerRuntime
     git_token: str | None
     config: PipelineConfig
+    gateway_keys: GatewayKeys | None = None
+    """The gateway's key API: with it, every run gets its own key (`worker.gateway_keys`)."""

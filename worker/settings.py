@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sandbox.runtime import DEFAULT_DEPLOYMENT, SandboxPolicy
 from worker import defaults
 from worker.diff_policy import DiffPolicy
+from worker.spend import WhenSpent
 
 
 def _host_list(value: Any) -> Any:
@@ -85,6 +86,33 @@ class Settings(BaseSettings):
     run_timeout_seconds: int = int(_policy("timeout_seconds"))
     max_turns: int | None = Field(None, description="Turn limit; unset: the harness's own.")
     max_budget_usd: float | None = Field(None, description="Spend limit per run, USD.")
+    run_budget_usd: float | None = Field(
+        None, gt=0, description="Hard spend cap per run, USD, enforced by Burndown, any harness."
+    )
+    run_max_turns: int | None = Field(
+        None, gt=0, description="Hard turn limit per run, enforced by Burndown, any harness."
+    )
+    budget_daily_usd: float | None = Field(None, gt=0, description="Spend cap per UTC day, all.")
+    budget_monthly_usd: float | None = Field(None, gt=0, description="Spend cap per month, all.")
+    budget_repo_daily_usd: float | None = Field(
+        None, gt=0, description="Spend cap per repository and UTC day."
+    )
+    budget_repo_monthly_usd: float | None = Field(
+        None, gt=0, description="Spend cap per repository and month."
+    )
+    budget_when_spent: WhenSpent = Field(
+        WhenSpent.WAIT, description="`wait`: tickets wait for the next period; `refuse`: refused."
+    )
+    litellm_master_key: SecretStr | None = Field(
+        None, description="The gateway's master key: with it, each run gets its own gateway key."
+    )
+    price_file: Path | None = Field(
+        None, description="The operator's price table (YAML/JSON), over Burndown's defaults."
+    )
+    prices: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description='Prices over the file\'s, JSON: {"gpt-5.5": {"input": 1, "output": 8}}.',
+    )
     system_prompt: str | None = Field(None, description="Appended to each harness's prompt.")
     harness_env: dict[str, str] = Field(
         default_factory=dict, description="Extra environment of every sandbox, JSON."

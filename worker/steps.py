@@ -11,12 +11,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sandbox.errors import BurndownError
+from sandbox.harness.protocol import Harness, HarnessOptions, ModelAccess
 from sandbox.harness.run import HarnessJob, HarnessRun
 from sandbox.runtime import SandboxPolicy
 from worker import texts
+from worker.budget import BudgetWatch
 from worker.diff_policy import Violation, check_change
 from worker.errors import GitError
 from worker.events import EventRecorder
+from worker.gateway_keys import KeyUse
 from worker.git import Checkout
 from worker.liveness import Deadline, RunGuard
 from worker.logs import get_logger
@@ -45,22 +48,44 @@ class RunContext:
     deadline: Deadline
     """When the whole run must be over; every step draws its time from what is left."""
     guard: RunGuard
+    budget: BudgetWatch
+    """The run's dollar cap and turn limit, watched on every event."""
+    key: KeyUse | None = None
+    """The gateway key made for this run alone, when a gateway makes keys."""
+
+    def access_for(self, harness: Harness) -> ModelAccess:
+        """The endpoint and key `harness` gets: the run's own gateway key when it has one."""
+        access = self.deps.config.models.access_for(harness)
+        if self.key is not None and access.gateway:
+            return access.model_copy(update={"api_key": self.key.key.key})
+        return access
 
     @property
     def run_url(self) -> str:
         return self.deps.config.run_url(self.run.id)
 
-    def job(self, plan: RunPlan, user: str, workspace: Path, share: float = 1.0) -> HarnessJob:
-        """The agent's harness on `workspace` under this run's image, labels and plan, its
-        time limit at most `share` of the run's time left (the reviewer's is made from it)."""
+    def job(
+        self,
+        plan: RunPlan,
+        user: str,
+        workspace: Path,
+        *,
+        share: float = 1.0,
+        harness: Harness | None = None,
+        options: HarnessOptions | None = None,
+    ) -> HarnessJob:
+        """A harness (the plan's, unless given) on `workspace` under this run's image, labels
+        and plan, its time limit at most `share` of the run's time left, its model access the
+        run's own (its gateway key, when it has one)."""
+        chosen = harness or plan.harness
         return HarnessJob(
-            harness=plan.harness,
+            harness=chosen,
             prompt=texts.task_prompt(self.ticket, self.run),
             image=self.deps.config.image,
             workspace=workspace,
             policy=self.policy(plan, share),
-            options=plan.options,
-            models=self.deps.config.models,
+            options=options or plan.options,
+            models=self.access_for(chosen),
             run_id=str(self.run.id),
             deployment=self.deps.config.deployment,
             user=user,
@@ -171,9 +196,7 @@ def review_step(ctx: RunContext, ch: Change) -> Review | None:
     tree = ch.co.export(ch.sha, ch.co.root / "review")
     ch.co.give_to(tree, ch.user)
     with ctx.stage("review_total"):
-        job = replace(
-            ctx.job(ch.plan, ch.user, tree), harness=reviewer.harness, options=reviewer.options
-        )
+        job = ctx.job(ch.plan, ch.user, tree, harness=reviewer.harness, options=reviewer.options)
         r = review_change(
             ctx.deps.runtime,
             job,

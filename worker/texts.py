@@ -234,3 +234,24 @@ def secret_withheld(what: str) -> str:
 def withheld(why: str, run_url: str) -> str:
     """Issue comment: a text going out held a secret, so nothing went out."""
     return f"{MARKER}\nBurndown withheld this run's result: {why}.\n\nRun: {run_url}"
+
+
+def _usd(value: float | None) -> str:
+    return "an unknown amount" if value is None else f"${value:.4f}"
+
+
+def over_budget(reason: str, spent: float | None, gateway: float | None, run_url: str) -> str:
+    """Issue comment: the run was stopped at its dollar cap or turn limit."""
+    seen = f" (the gateway recorded {_usd(gateway)})" if gateway is not None else ""
+    return (
+        f"{MARKER}\nBurndown stopped this run at its limit: {reason}. "
+        f"It spent {_usd(spent)}{seen}; nothing was published. Run: {run_url}"
+    )
+
+
+def budget_refused(budget: str) -> str:
+    """Issue comment: a spent budget above the run refuses the ticket (by setting)."""
+    return (
+        f"{MARKER}\nBurndown will not work on this issue now: {budget} is spent. "
+        "Add the label again once it starts again."
+    )

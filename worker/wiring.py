@@ -11,16 +11,20 @@ from sqlalchemy import Engine
 
 from sandbox.docker_runtime import DockerRuntime
 from sandbox.harness.access import ModelEndpoints
+from sandbox.harness.price_file import operator_prices
 from sandbox.harness.protocol import HarnessOptions
 from sandbox.reaper import ReapReport
 from sandbox.runtime import SandboxPolicy
+from worker.budget import RunLimits
 from worker.diff_policy import DiffPolicy
 from worker.errors import ConfigError
+from worker.gateway_keys import LiteLLMKeys
 from worker.github.client import PyGithubClient
 from worker.logs import get_logger
 from worker.pipeline_config import PipelineConfig, PipelineDeps
 from worker.secrets_scan import SecretScanner
 from worker.settings import Settings
+from worker.spend import Budgets
 from worker.store.db import make_engine
 from worker.store.repo import run_is_live
 
@@ -92,6 +96,17 @@ def diff_policy(settings: Settings) -> DiffPolicy:
     )
 
 
+def budgets(settings: Settings) -> Budgets:
+    """The operator's budgets above the run."""
+    return Budgets(
+        daily_usd=settings.budget_daily_usd,
+        monthly_usd=settings.budget_monthly_usd,
+        repo_daily_usd=settings.budget_repo_daily_usd,
+        repo_monthly_usd=settings.budget_repo_monthly_usd,
+        when_spent=settings.budget_when_spent,
+    )
+
+
 def pipeline_config(settings: Settings) -> PipelineConfig:
     """What the pipeline needs from the settings, resolved once."""
     return PipelineConfig(
@@ -121,6 +136,9 @@ def pipeline_config(settings: Settings) -> PipelineConfig:
         heartbeat_interval=settings.heartbeat_interval_seconds,
         workspace_max_bytes=settings.workspace_max_mb * 2**20,
         secrets=secret_scanner(settings),
+        prices=operator_prices(settings.price_file, settings.prices),
+        limits=RunLimits(max_usd=settings.run_budget_usd, max_turns=settings.run_max_turns),
+        budgets=budgets(settings),
     )
 
 
@@ -155,6 +173,18 @@ def pipeline_deps(settings: Settings) -> PipelineDeps:
         runtime=container_runtime(settings),
         git_token=token,
         config=pipeline_config(settings),
+        gateway_keys=gateway_keys(settings),
+    )
+
+
+def gateway_keys(settings: Settings) -> LiteLLMKeys | None:
+    """The gateway's key API when a gateway and its master key are configured, else None."""
+    if not (settings.litellm_api_base and settings.litellm_master_key):
+        return None
+    return LiteLLMKeys(
+        settings.litellm_api_base,
+        settings.litellm_master_key,
+        timeout=settings.http_timeout_seconds,
     )
 
 

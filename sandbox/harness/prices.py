@@ -6,6 +6,7 @@ The table is data, not code: `PriceTable.model_validate(...)` reads an operator'
 (e.g. a gateway's negotiated prices); `default_prices()` gives list prices per million tokens.
 """
 
+from datetime import date
 from functools import cache
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,6 +23,10 @@ class ModelPrice(BaseModel):
     input: float = Field(ge=0)
     output: float = Field(ge=0)
     cached_input: float | None = Field(None, ge=0)
+    source: str | None = None
+    """Where the price comes from (a vendor's price page, a contract, the operator's file)."""
+    as_of: date | None = None
+    """When it was read there."""
 
 
 class PriceTable(BaseModel):
@@ -31,6 +36,10 @@ class PriceTable(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     prices: dict[str, ModelPrice] = Field(default_factory=dict)
+
+    def merged(self, other: "PriceTable") -> "PriceTable":
+        """This table with `other`'s prices in place of (or besides) its own."""
+        return PriceTable(prices={**self.prices, **other.prices})
 
     def price_of(self, model: str | None) -> ModelPrice | None:
         if not model:
@@ -53,8 +62,9 @@ class PriceTable(BaseModel):
 
 @cache
 def default_prices() -> PriceTable:
-    """List prices of the models the default configurations use (USD per million tokens)."""
-    return PriceTable.model_validate(
+    """List prices of the models the default configurations use (USD per million tokens), each
+    with its source and the date it was read."""
+    table = PriceTable.model_validate(
         {
             "prices": {
                 "gpt-5.5": {"input": 1.25, "cached_input": 0.125, "output": 10.0},
@@ -69,3 +79,17 @@ def default_prices() -> PriceTable:
             }
         }
     )
+    return PriceTable(
+        prices={
+            name: p.model_copy(update={"source": _SOURCES[name.split("-")[0]], "as_of": _AS_OF})
+            for name, p in table.prices.items()
+        }
+    )
+
+
+_AS_OF = date(2026, 12, 1)  # when these entered Burndown's table; an operator's file overrides
+_SOURCES = {
+    "gpt": "Burndown's default table: OpenAI list price",
+    "o3": "Burndown's default table: OpenAI list price",
+    "claude": "Burndown's default table: Anthropic list price",
+}

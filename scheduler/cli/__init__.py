@@ -8,12 +8,14 @@ from scheduler.cli import report, sandbox, serve, store, tickets  # noqa: F401  
 from scheduler.cli.app import app, db_app, sandbox_app
 from scheduler.cli.dead import dead_app
 from scheduler.cli.harness import events, harness_app
+from scheduler.cli.prices import prices
 
 app.add_typer(db_app, name="db")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(harness_app, name="harness")
 app.add_typer(dead_app, name="dead")
 app.command("events")(events)
+app.command("prices")(prices)
 
 __all__ = ["app", "main"]
 

@@ -2,14 +2,11 @@
 
 import sys
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from scheduler.cli.app import app, console, settings
-
-if TYPE_CHECKING:
-    pass
 
 
 class Format(StrEnum):
@@ -38,9 +35,11 @@ def report(
 
     from scheduler.render import report_csv, report_json, report_tables
     from scheduler.report import BadQuery, ReportQuery, build_report
+    from scheduler.web.budgets import budget_lines, budgets_json
     from scheduler.web.pages import overview
     from worker.store.db import make_engine
     from worker.store.migrate import upgrade
+    from worker.wiring import budgets
 
     try:
         query = ReportQuery.parse(since, until, repo, harness, runs)
@@ -48,12 +47,15 @@ def report(
         raise typer.BadParameter(str(exc)) from None
     s = settings()
     upgrade(s.resolved_database_url())
-    r = build_report(make_engine(s.resolved_database_url()), query)
+    engine = make_engine(s.resolved_database_url())
+    r = build_report(engine, query)
     if format == Format.JSON:
-        sys.stdout.write(json.dumps(report_json(r), indent=2) + "\n")
+        data = {**report_json(r), "budgets": budgets_json(engine, budgets(s))}
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
     elif format == Format.CSV:
         sys.stdout.write(report_csv(r))
     elif format == Format.HTML:
         sys.stdout.write(overview(r, standalone=True) + "\n")
     else:
         console.print(report_tables(r))
+        console.print("\n".join(budget_lines(engine, budgets(s))))

@@ -25,7 +25,7 @@ def api(
     from scheduler.api import create_app
     from scheduler.jobs import INTAKE_TASK, register
     from worker.celery_app import create_celery
-    from worker.wiring import engine_for
+    from worker.wiring import budgets, engine_for
 
     s = settings()
     celery = create_celery(s)
@@ -37,6 +37,7 @@ def api(
         trigger_label=s.trigger_label,
         enqueue_delivery=lambda d: celery.send_task(INTAKE_TASK, args=[d]),
         operator_token=s.operator_token.get_secret_value() if s.operator_token else None,
+        budgets=budgets(s),
     )
     uvicorn.run(web, host=host or s.api_host, port=port or s.api_port, log_level="warning")
 

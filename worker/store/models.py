@@ -61,6 +61,7 @@ class OutcomeKind(StrEnum):
     REFUSED = "refused"  # the diff broke a policy rule: nothing pushed
     FAILED = "failed"
     CANCELLED = "cancelled"  # stopped by a person (label removed, issue closed, /burndown stop)
+    BUDGET = "budget"  # stopped at its dollar cap or turn limit
 
 
 class RunKind(StrEnum):
@@ -104,6 +105,8 @@ class PipelineEventKind(StrEnum):
     VERIFICATION = "verification"
     REVIEW = "review"
     SECRET_WITHHELD = "secret_withheld"  # a text going out held a secret: nothing went out
+    SPEND = "spend"  # what the run spent, by Burndown's count and the gateway's
+    BUDGET = "budget"  # the run crossed its dollar cap or turn limit: it was stopped
 
 
 class Ticket(SQLModel, table=True):
@@ -132,6 +135,8 @@ class Ticket(SQLModel, table=True):
     sends: int = 0
     next_send_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     dead_reason: str | None = Field(default=None, sa_type=Text)
+    held_reason: str | None = Field(default=None, sa_type=Text)
+    """Why a queued ticket waits (a spent budget); None when it may run."""
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     # The issue's own lifecycle, as the lifecycle sync last saw it (None: not seen yet).
@@ -167,6 +172,8 @@ class Run(SQLModel, table=True):
     output_tokens: int | None = None
     cached_tokens: int | None = None
     cost_usd: float | None = None
+    gateway_cost_usd: float | None = None
+    """What the gateway recorded for the run's own key (beside Burndown's `cost_usd`)."""
     pr_url: str | None = Field(default=None, max_length=1024)
     pr_number: int | None = None
     error: str | None = Field(default=None, sa_type=Text)

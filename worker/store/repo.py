@@ -249,7 +249,7 @@ class RunResult:
 
 def finish_run(engine: Engine, run_id: int, result: RunResult) -> Outcome:
     """Close a run, its ticket and record its outcome, in one transaction; idempotent."""
-    failed = result.outcome in (OutcomeKind.FAILED, OutcomeKind.REFUSED)
+    failed = result.outcome in (OutcomeKind.FAILED, OutcomeKind.REFUSED, OutcomeKind.BUDGET)
     with session_scope(engine) as s:
         run = s.get(Run, run_id)
         if run is None:

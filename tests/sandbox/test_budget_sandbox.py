@@ -1,0 +1,113 @@
+"""Every harness stopped at its run limit by Burndown: the real CLI in the real sandbox against
+a scripted model that never stops (each answer is one more shell call). Burndown's watch sees
+the live events, prices the usage as it arrives (or counts the turns), and kills the run's
+sandboxes through the Docker runtime; none of the harnesses is given a limit of its own here."""
+
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+from worker.harness_run import SandboxTarget, harness_spec, run_harness
+
+from sandbox.docker_runtime import DockerRuntime
+from sandbox.egress_proxy import rule_for_url
+from sandbox.harness.events import EventKind, HarnessEvent
+from sandbox.harness.prices import default_prices
+from sandbox.harness.protocol import HarnessOptions, ModelAccess, get_harness
+from sandbox.runtime import DEPLOYMENT_LABEL, RUN_LABEL, ContainerExit, SandboxPolicy
+from tests.sandbox.harness_runner import MODEL
+from tests.sandbox.scenarios import AIDER_EDIT
+from tests.support.model_server import ScriptedModel, ScriptSource, Turn
+from tests.support.model_server.forever import forever, shell_forever
+from tests.support.processes import bridge_gateway, leftovers
+from worker.budget import BudgetWatch, RunLimits
+
+TIMEOUT = 240.0
+
+
+@pytest.fixture
+def run_id() -> Iterator[str]:
+    rid = f"budget-{uuid.uuid4().hex[:12]}"
+    yield rid
+    assert leftovers(rid) == [], f"run {rid} left resources behind"
+
+
+def run_limited(
+    name: str, script: ScriptSource, limits: RunLimits, image: str, tmp: Path, run_id: str
+) -> tuple[BudgetWatch, ContainerExit, list[HarnessEvent], int, float]:
+    ws = tmp / "ws"
+    ws.mkdir()
+    (ws / "greeting.txt").write_text("helo\n")
+    subprocess.run(["git", "init", "-q"], cwd=ws, check=True, timeout=30)
+    subprocess.run(["chown", "-R", "1000:1000", str(ws)], check=True, timeout=30)
+    harness = get_harness(name)
+    options = HarnessOptions(model=None if name == "claude-code" else MODEL)
+    runtime = DockerRuntime()
+    watch = BudgetWatch(
+        limits, runtime=runtime, run_id=run_id, prices=default_prices(), model=MODEL
+    )
+    events: list[HarnessEvent] = []
+
+    def on_event(event: HarnessEvent) -> None:
+        events.append(event)
+        watch(event)
+
+    with ScriptedModel(script, host=bridge_gateway(), script_toolless=name == "aider") as model:
+        target = SandboxTarget(
+            image=image,
+            workspace=ws,
+            user="1000:1000",
+            policy=SandboxPolicy(
+                timeout_seconds=TIMEOUT,
+                idle_timeout_seconds=TIMEOUT,
+                allow_hosts=(str(rule_for_url(model.base_url)),),
+            ),
+            labels={RUN_LABEL: run_id, DEPLOYMENT_LABEL: "budget-test"},
+        )
+        access = ModelAccess(base_url=model.base_url, api_key=SecretStr("sk-test"))
+        spec = harness_spec(harness, "fix the greeting in greeting.txt", options, access, target)
+        t0 = time.monotonic()
+        exit_ = run_harness(runtime, harness, spec, on_event, model=options.model)
+        seconds = time.monotonic() - t0
+        requests = len(model.model_requests())
+    return watch, exit_, events, requests, seconds
+
+
+@pytest.mark.parametrize("harness", ["claude-code", "codex", "mini-swe-agent"])
+def test_a_model_that_never_stops_is_stopped_at_the_turn_limit(
+    harness: str, sandbox_image: str, tmp_path: Path, run_id: str
+) -> None:
+    script = shell_forever(harness, "echo again")
+    watch, exit_, events, requests, seconds = run_limited(
+        harness, script, RunLimits(max_turns=3), sandbox_image, tmp_path, run_id
+    )
+    assert watch.overrun is not None, [e.kind for e in events]
+    assert "turn 4 of at most 3" in watch.overrun.reason
+    assert not exit_.timed_out and seconds < TIMEOUT / 2
+    assert exit_.exit_code != 0  # killed, not finished
+    assert requests <= 6  # the kill came within a turn or two of the limit
+    calls = [e for e in events if e.kind == EventKind.TOOL_CALL]
+    assert len(calls) >= 3
+
+
+@pytest.mark.parametrize("harness", ["mini-swe-agent", "aider"])
+def test_a_model_that_never_stops_is_stopped_at_the_dollar_cap(
+    harness: str, sandbox_image: str, tmp_path: Path, run_id: str
+) -> None:
+    # gpt-5.5 at $1.25 per million input tokens: 100k tokens a call is $0.125 and a bit
+    if harness == "aider":
+        script: ScriptSource = forever(Turn(text=AIDER_EDIT, input_tokens=400_000))
+    else:
+        script = shell_forever(harness, "echo again", input_tokens=100_000)
+    watch, exit_, events, requests, seconds = run_limited(
+        harness, script, RunLimits(max_usd=0.3), sandbox_image, tmp_path, run_id
+    )
+    assert watch.overrun is not None, [e.kind for e in events]
+    assert "of its $0.30 budget" in watch.overrun.reason
+    assert watch.spent_usd is not None and 0.3 <= watch.spent_usd < 0.7
+    assert not exit_.timed_out and seconds < TIMEOUT / 2
+    assert requests <= 4
