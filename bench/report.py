@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select
 
-from scheduler.report import ReportQuery, build_report
+from scheduler.report.report import ReportQuery, build_report
 from worker.store.db import make_engine
 from worker.store.migrate import upgrade
 from worker.store.models import AgentPull, ClosedIssue, Outcome, Run, Ticket

@@ -348,8 +348,8 @@ def report(
     label and week, for a period."""
     import json
 
-    from scheduler.render import report_csv, report_json, report_tables
-    from scheduler.report import BadQuery, ReportQuery, build_report
+    from scheduler.report.render import report_csv, report_json, report_tables
+    from scheduler.report.report import BadQuery, ReportQuery, build_report
     from scheduler.web.pages import overview
     from worker.store.db import make_engine
     from worker.store.migrate import upgrade

@@ -7,8 +7,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from scheduler.attribution import Derived, Period
-from scheduler.metrics import grouped, metrics
+from scheduler.report.attribution import Derived, Period
+from scheduler.report.metrics import grouped, metrics
 
 WINDOW = timedelta(days=28)
 

@@ -16,11 +16,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import Engine
 
-from scheduler.attribution import Derived, derive, ticket_status
-from scheduler.history import load_history
-from scheduler.metrics import DIMENSIONS, grouped
-from scheduler.render import jsonable, report_json
-from scheduler.report import BadQuery, ReportQuery, report_of
+from scheduler.report.attribution import Derived, derive, ticket_status
+from scheduler.report.history import load_history
+from scheduler.report.metrics import DIMENSIONS, grouped
+from scheduler.report.render import jsonable, report_json
+from scheduler.report.report import BadQuery, ReportQuery, report_of
 from scheduler.web.pages import TicketRow, asset, overview, page, tickets_page, trend_points
 from scheduler.web.prom import exposition
 from scheduler.web.transcript import load_run, run_json, run_page

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from scheduler.render import usd
+from scheduler.report.render import usd
 from scheduler.web.pages import page
 from worker.store.db import session_scope
 from worker.store.models import Outcome, Run, RunEvent, Ticket

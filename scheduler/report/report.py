@@ -1,6 +1,6 @@
 """The report: the metrics of a period and slice, by harness, repository, model, label and
 week, harnesses on common tickets, and the latest runs. Built from the store, then rendered
-by `scheduler.render` (table, JSON, CSV, HTML) and served by the API."""
+by `scheduler.report.render` (table, JSON, CSV, HTML) and served by the API."""
 
 from collections import Counter
 from dataclasses import dataclass, field
@@ -8,9 +8,9 @@ from datetime import UTC, date, datetime, time
 
 from sqlalchemy import Engine
 
-from scheduler.attribution import Derived, Period, derive
-from scheduler.history import load_history
-from scheduler.metrics import Comparison, Metrics, compare_harnesses, grouped, metrics
+from scheduler.report.attribution import Derived, Period, derive
+from scheduler.report.history import load_history
+from scheduler.report.metrics import Comparison, Metrics, compare_harnesses, grouped, metrics
 
 
 class BadQuery(ValueError):

@@ -1,4 +1,4 @@
-"""The metrics, as pure functions over the store's rows (read by `scheduler.history`).
+"""The metrics, as pure functions over the store's rows (read by `scheduler.report.history`).
 
 Every definition here is the one the README states in "Outcomes and metrics", the
 reference. In short:
@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from scheduler.attribution import (
+from scheduler.report.attribution import (
     ClosedFact,
     Derived,
     Period,

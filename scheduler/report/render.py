@@ -9,8 +9,8 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.table import Table
 
-from scheduler.metrics import Comparison, Metrics
-from scheduler.report import Report
+from scheduler.report.metrics import Comparison, Metrics
+from scheduler.report.report import Report
 
 SECTIONS = ("harness", "repo", "model", "label", "week")
 WEEKS_SHOWN = 12
