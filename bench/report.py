@@ -27,6 +27,7 @@ from scheduler.report.report import ReportQuery, build_report
 from worker.store.db import make_engine
 from worker.store.migrate import upgrade
 from worker.store.models import AgentPull, ClosedIssue, Outcome, Run, Ticket
+from worker.store.rollup import rebuild_pulls
 
 REPOS = [f"bench/repo-{i}" for i in range(5)]
 HARNESSES = [("claude-code", "sonnet"), ("codex", "gpt-5"), ("mini-swe-agent", "sonnet")]
@@ -158,6 +159,7 @@ def populate(engine: Engine, runs: int, seed: int = 7) -> dict[str, int]:
         ):
             for chunk in _chunks(rows):
                 conn.execute(insert(table.__table__), chunk)  # type: ignore[attr-defined]
+        rebuild_pulls(conn)  # rows written directly: the rollup the store's writes keep
     return {
         "tickets": len(tickets),
         "runs": len(run_rows),

@@ -20,6 +20,7 @@ from worker.store.models import (
     Ticket,
     TicketStatus,
 )
+from worker.store.rollup import refresh_pull, refresh_run_pull
 
 
 @dataclass
@@ -106,6 +107,7 @@ class HistoryBuilder:
                     created_at=started_at + timedelta(minutes=minutes),
                 )
             )
+            refresh_run_pull(s, r)  # as `finish_run` does
             return r.id
 
     def pull(
@@ -137,6 +139,7 @@ class HistoryBuilder:
             )
             s.add(p)
             s.flush()
+            refresh_pull(s, repo, number)  # as `observe_pull` does
             assert p.id is not None
             return p.id
 

@@ -96,7 +96,7 @@ class Run(SQLModel, table=True):
     cached_tokens: int | None = None
     cost_usd: float | None = None
     pr_url: str | None = Field(default=None, max_length=1024)
-    pr_number: int | None = None
+    pr_number: int | None = Field(default=None, index=True)
     error: str | None = Field(default=None, sa_type=Text)
 
 
@@ -197,3 +197,25 @@ class SyncCursor(SQLModel, table=True):
     repo: str = Field(primary_key=True, max_length=255)
     issues_until: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     commits_until: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class PullRollup(SQLModel, table=True):
+    """One agent pull request as the report counts it, kept up to date by every write that
+    changes it (`worker.store.rollup`): its ticket, when it opened, the run it is attributed
+    to and what became of it. Derived from `Run` and `AgentPull`; never edited by hand."""
+
+    __table_args__ = (UniqueConstraint("repo", "number", name="uq_pull_rollup"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    repo: str = Field(max_length=255)
+    number: int
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)  # the ticket of the first run
+    opened_at: datetime = Field(sa_column=_ts(index=True))  # the first run finished
+    first_started_at: datetime = Field(sa_column=_ts())  # the first run's start, then its id
+    first_run_id: int
+    run_id: int  # the attributed run: the last that started before the merge
+    harness: str = Field(max_length=64)
+    model: str | None = Field(default=None, max_length=128)
+    state: str = Field(max_length=16)  # open, closed, merged, reverted
+    merged_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    reopened_count: int = 0

@@ -25,6 +25,7 @@ from worker.store.models import (
     TicketStatus,
     utcnow,
 )
+from worker.store.rollup import refresh_run_pull
 
 ACTIVE = (TicketStatus.QUEUED, TicketStatus.RUNNING)
 
@@ -193,6 +194,7 @@ def set_run_choice(engine: Engine, run_id: int, harness: str, model: str | None)
             raise StoreError(f"no run {run_id}")
         run.harness, run.model = harness, model
         s.add(run)
+        refresh_run_pull(s, run)
 
 
 @dataclass(frozen=True)
@@ -277,6 +279,7 @@ def finish_run(engine: Engine, run_id: int, result: RunResult) -> Outcome:
         s.add_all([run, outcome])
         s.flush()
         s.refresh(outcome)
+        refresh_run_pull(s, run)
         return outcome
 
 
