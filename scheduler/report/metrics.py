@@ -189,7 +189,7 @@ def _compute(b: _Bucket, where: Where) -> Metrics:
         closed_in_period=len(b.closed),
         backlog_coverage=_ratio(in_period_resolved, len(b.closed)),
         runs=len(b.runs),
-        outcomes=dict(Counter(r.outcome or "running" for r in b.runs)),
+        outcomes=dict(sorted(Counter(r.outcome or "running" for r in b.runs).items())),
         prs_opened=len(b.pulls),
         prs_merged=len(kept),
         prs_closed=states["closed"],
@@ -302,9 +302,15 @@ def week_of(moment: datetime) -> datetime:
 def weeks(period: Period, d: Derived, now: datetime) -> list[datetime]:
     """The week starts covering `period` (an open start begins at the first data), at most
     the last MAX_WEEKS of it."""
-    first = period.since or min(
-        [t.fact.created_at for t in d.tickets] + [c.closed_at for c in d.closed], default=now
+    first = min(
+        [t.fact.created_at for t in d.tickets] + [c.closed_at for c in d.closed], default=None
     )
+    return weeks_from(period, first, now)
+
+
+def weeks_from(period: Period, first_data: datetime | None, now: datetime) -> list[datetime]:
+    """The week starts covering `period`, an open start beginning at `first_data` (or now)."""
+    first = period.since or first_data or now
     last = (period.until or now) - timedelta(microseconds=1)
     if last < first:
         return []
