@@ -20,7 +20,7 @@ from worker.store.models import (
     Ticket,
     TicketStatus,
 )
-from worker.store.rollup import refresh_pull, refresh_run_pull
+from worker.store.rollup import refresh_pull, refresh_run
 
 
 @dataclass
@@ -107,7 +107,7 @@ class HistoryBuilder:
                     created_at=started_at + timedelta(minutes=minutes),
                 )
             )
-            refresh_run_pull(s, r)  # as `finish_run` does
+            refresh_run(s, r)  # as `finish_run` does
             return r.id
 
     def pull(

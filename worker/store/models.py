@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, DateTime, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, DateTime, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -13,6 +13,10 @@ def utcnow() -> datetime:
 
 def _ts(index: bool = False) -> Column[datetime]:
     return Column(DateTime(timezone=True), nullable=False, index=index)
+
+
+def _ts_opt(index: bool = False) -> Column[datetime | None]:
+    return Column(DateTime(timezone=True), nullable=True, index=index)
 
 
 class TicketStatus(StrEnum):
@@ -219,3 +223,18 @@ class PullRollup(SQLModel, table=True):
     state: str = Field(max_length=16)  # open, closed, merged, reverted
     merged_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     reopened_count: int = 0
+    to_pr_us: int = Field(sa_type=BigInteger)  # opened - the ticket's labelling
+    to_merge_us: int | None = Field(default=None, sa_type=BigInteger)  # merged - opened, if kept
+
+
+class TicketRollup(SQLModel, table=True):
+    """What the report needs of a ticket's runs and pull requests, kept up to date with them
+    (`worker.store.rollup`): the (harness, model) pairs that ran it, its pull requests'
+    attributions, and its resolution (the earliest kept merge)."""
+
+    ticket_id: int = Field(foreign_key="ticket.id", primary_key=True)
+    pairs: str = Field(default="", sa_type=Text)  # "harness<US>model" items, sorted, RS-joined
+    harnesses: str = Field(default="", sa_type=Text)  # harness names, sorted, RS-joined
+    pulls: str = Field(default="", sa_type=Text)  # "harness<US>model<US>kept(0/1)" items
+    resolved_by: str | None = Field(default=None, max_length=255)  # "harness<US>model"
+    resolved_at: datetime | None = Field(default=None, sa_column=_ts_opt(index=True))
