@@ -4,20 +4,19 @@ The definitions are the README's, and `scheduler.report.metrics` (over every row
 reference these must equal: the same `Metrics` for any period, repository and harness (a
 test checks it on random histories). What makes it cheap: runs, tickets and closed issues
 come back summed per group (repository, label set, harness, model, outcome, week); pull
-requests, already attributed by the rollup the writes keep, come back one row each, because
-medians need every duration.
+requests come back one row each, because medians need every duration. Attributions and
+resolutions are read from the rollups the writes keep (`worker.store.rollup`).
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-from scheduler.report.metrics import NONE, Funnel, Metrics, _durations, _ratio, week_of
-from scheduler.report.sql import labels, moment, pairs
+from scheduler.report.metrics import NONE, Funnel, Metrics, _durations, _ratio
+from scheduler.report.sql import items, labels
 
 WEEK = "week"
 
@@ -82,79 +81,6 @@ class Cell:
         )
 
 
-def _hours(a: datetime, b: datetime) -> float:
-    return (b - a).total_seconds() / 3600
-
-
-@dataclass(frozen=True)
-class Pull:
-    """One pull request row of the rollup with its ticket (see `Sql.pulls`)."""
-
-    ticket_id: int
-    repo: str
-    labels: tuple[str, ...]
-    created_at: datetime
-    issue_state: str | None
-    issue_reopened_at: datetime | None
-    harness: str
-    model: str
-    state: str
-    merged_at: datetime | None
-    opened_at: datetime
-    order: tuple[datetime, int]  # the first run's start and id: the tie-break of merges
-
-    @classmethod
-    def of(cls, row: Any) -> Pull:
-        t, rp, lb, c, ist, ireo, h, m, st, mg, op, fs, fr, _ = row
-        return cls(
-            ticket_id=int(t),
-            repo=str(rp),
-            labels=labels(lb),
-            created_at=moment(c),
-            issue_state=ist,
-            issue_reopened_at=None if ireo is None else moment(ireo),
-            harness=str(h),
-            model=str(m or NONE),
-            state=str(st),
-            merged_at=None if mg is None else moment(mg),
-            opened_at=moment(op),
-            order=(moment(fs), int(fr)),
-        )
-
-
-@dataclass(frozen=True)
-class TicketPulls:
-    """A ticket's pull requests and its resolution: the earliest kept merge, and whether
-    the issue was reopened after it."""
-
-    pulls: tuple[Pull, ...]
-    reopenings: tuple[int, ...]
-    resolution: Pull | None
-    reopened: bool
-
-
-def ticket_pulls(rows: Iterable[Any]) -> list[TicketPulls]:
-    """The pull rows grouped by ticket, each ticket's resolution found."""
-    by_ticket: dict[int, list[tuple[Pull, int]]] = defaultdict(list)
-    for row in rows:
-        by_ticket[int(row[0])].append((Pull.of(row), int(row[13])))
-    out = []
-    for items in by_ticket.values():
-        kept = [p for p, _ in items if p.state == "merged"]
-        kept.sort(key=lambda p: (p.merged_at is None, p.merged_at or p.opened_at, p.order))
-        first = kept[0] if kept else None
-        reopened = bool(
-            first is not None
-            and first.merged_at is not None
-            and first.issue_state == "open"
-            and first.issue_reopened_at is not None
-            and first.issue_reopened_at >= first.merged_at
-        )
-        pulls = tuple(p for p, _ in items)
-        out.append(TicketPulls(pulls, tuple(n for _, n in items), first, reopened))
-    return out
-
-
 class Grouping:
     """Sums per value of one dimension (None: one group, "") within a harness filter."""
 
@@ -179,24 +105,72 @@ class Grouping:
             return (model or NONE,)
         return (week,)
 
+    def _match(self, h: str) -> bool:
+        return self.harness is None or h == self.harness
+
+    def _item(self, h: str, m: str, ticket: set[str]) -> set[str]:
+        """The groups, among the ticket's, that a run or pull request (h, m) counts in."""
+        if not self._match(h):
+            return set()
+        if self.dim == "harness":
+            return {h} & ticket
+        if self.dim == "model":
+            return {m or NONE} & ticket
+        return ticket
+
+    def _ticket_groups(self, head: list[Any], runs: set[tuple[str, str]]) -> set[str]:
+        if self.dim == "harness":
+            return {h for h, _ in runs}
+        if self.dim == "model":
+            return {m for _, m in runs}
+        if self.harness is not None and not runs:
+            return set()
+        if self.dim == WEEK:
+            return {str(head[0])}
+        return set(self.keys(str(head[0]), labels(head[1]), "", ""))
+
+    def _runs_of(self, raw: str | None) -> set[tuple[str, str]]:
+        return {(i[0], i[1] or NONE) for i in items(raw) if self._match(i[0])}
+
     def tickets(self, rows: Iterable[Any]) -> None:
-        """Rows of `Sql.tickets`: handed and with a run, and (no week) by status."""
+        """Rows of `Sql.tickets`: the funnel and the resolutions of tickets handed."""
         for row in rows:
-            *head, raw, n = row
-            found = {(h, m or NONE) for h, m in pairs(raw) if self.harness in (None, h)}
-            count = int(n)
-            if self.dim == "harness" or self.dim == "model":
-                groups = {h if self.dim == "harness" else m for h, m in found}
-            elif self.harness is not None and not found:
+            *head, raw_runs, raw_pulls, resolved_by, reopened, n = row
+            if self.dim != WEEK:
+                head = head[:2]
+            runs = self._runs_of(raw_runs)
+            groups = self._ticket_groups(head, runs)
+            if not groups:
                 continue
-            elif self.dim == WEEK:
-                groups = {str(head[0])}
-            else:
-                groups = set(self.keys(str(head[0]), labels(head[1]), "", ""))
+            with_pr: set[str] = set()
+            merged: set[str] = set()
+            for h, m, kept in items(raw_pulls):
+                found = self._item(h, m, groups)
+                with_pr |= found
+                merged |= found if kept == "1" else set()
+            own = set()
+            if resolved_by:
+                h, m = items(resolved_by)[0]
+                own = self._item(h, m, groups)
+            count = int(n)
             for g in groups:
-                cell = self.cells[g]
-                cell.handed += count
-                cell.with_run += count if found else 0
+                c = self.cells[g]
+                c.handed += count
+                c.with_run += count if runs else 0
+                c.with_pr += count if g in with_pr else 0
+                c.merged += count if g in merged else 0
+                c.own += count if g in own else 0
+                c.resolved += count if g in own and not reopened else 0
+
+    def resolutions(self, rows: Iterable[Any]) -> None:
+        """Rows of `Sql.resolutions`: resolving merges in the period (the ticket must have a
+        run in the group too, as the ticket it resolves is counted there)."""
+        for row in rows:
+            *head, resolved_by, raw_runs, reopened, n = row
+            h, m = items(resolved_by)[0]
+            groups = self._item(h, m, self._ticket_groups(head, self._runs_of(raw_runs)))
+            for g in groups:
+                self.cells[g].resolved_in_period += 0 if reopened else int(n)
 
     def runs(self, rows: Iterable[Any]) -> None:
         """Rows of `Sql.runs` (filtered by harness already)."""
@@ -219,46 +193,16 @@ class Grouping:
                 c.cost += float(cost)
                 c.cost_runs += int(cn)
 
-    def _of(self, p: Pull, anchor: datetime) -> tuple[str, ...]:
-        if self.harness not in (None, p.harness):
-            return ()
-        week = week_of(anchor).date().isoformat() if self.dim == WEEK else ""
-        return self.keys(p.repo, p.labels, p.harness, p.model, week)
-
-    def pulls(
-        self, tickets: Iterable[TicketPulls], holds: Callable[[datetime | None], bool]
-    ) -> None:
-        """Pull requests opened in the period, the funnel's pull request stages and the
-        resolutions of tickets handed in it, and resolutions whose merge is in it."""
-        for tp in tickets:
-            for p, reopenings in zip(tp.pulls, tp.reopenings, strict=True):
-                if holds(p.opened_at):
-                    for g in self._of(p, p.opened_at):
-                        c = self.cells[g]
-                        c.states[p.state] += 1
-                        c.reopenings += reopenings
-                        c.to_pr.append(_hours(p.created_at, p.opened_at))
-                        if p.state == "merged" and p.merged_at is not None:
-                            c.to_merge.append(_hours(p.opened_at, p.merged_at))
-            created = tp.pulls[0].created_at
-            if holds(created):
-                self._funnel(tp, created)
-            res = tp.resolution
-            if res is not None and res.merged_at is not None and holds(res.merged_at):
-                for g in self._of(res, res.merged_at):
-                    self.cells[g].resolved_in_period += 0 if tp.reopened else 1
-
-    def _funnel(self, tp: TicketPulls, created: datetime) -> None:
-        with_pr = {g for p in tp.pulls for g in self._of(p, created)}
-        merged = {g for p in tp.pulls if p.state == "merged" for g in self._of(p, created)}
-        for g in with_pr:
-            self.cells[g].with_pr += 1
-        for g in merged:
-            self.cells[g].merged += 1
-        if tp.resolution is not None:
-            for g in self._of(tp.resolution, created):
-                self.cells[g].own += 1
-                self.cells[g].resolved += 0 if tp.reopened else 1
+    def pulls(self, rows: Iterable[Any]) -> None:
+        """Rows of `Sql.pulls` (filtered by harness already): pull requests opened."""
+        for repo, lbs, h, m, week, state, reopenings, to_pr, to_merge in rows:
+            for g in self.keys(str(repo), labels(lbs), str(h), str(m or ""), str(week)):
+                c = self.cells[g]
+                c.states[str(state)] += 1
+                c.reopenings += int(reopenings)
+                c.to_pr.append(int(to_pr) / 1_000_000 / 3600)
+                if to_merge is not None:
+                    c.to_merge.append(int(to_merge) / 1_000_000 / 3600)
 
     def closed(self, rows: Iterable[Any]) -> None:
         """Rows of `Sql.closed`; for harness and model every group shares them."""

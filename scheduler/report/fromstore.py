@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine, select
 from sqlmodel import col
 
-from scheduler.report.aggregate import WEEK, Cell, Grouping, TicketPulls, ticket_pulls
+from scheduler.report.aggregate import WEEK, Cell, Grouping
 from scheduler.report.attribution import Period
 from scheduler.report.metrics import (
     DIMENSIONS,
@@ -23,7 +23,7 @@ from scheduler.report.metrics import (
     weeks_from,
 )
 from scheduler.report.report import Report, ReportQuery, RunRow
-from scheduler.report.sql import Scope, Sql, moment, pairs
+from scheduler.report.sql import Scope, Sql, items, moment
 from worker.store.models import Outcome, Run, Ticket
 
 T = TypeVar("T")
@@ -50,15 +50,19 @@ class Facts:
     def closed(self, week: bool = False) -> list[Any]:
         return self._once(f"c{week}", lambda: self.sql.closed(self.scope, by_week=week))
 
-    def pulls(self) -> list[TicketPulls]:
-        return self._once("p", lambda: ticket_pulls(self.sql.pulls(self.scope)))
+    def resolutions(self, week: bool = False) -> list[Any]:
+        return self._once(f"s{week}", lambda: self.sql.resolutions(self.scope, by_week=week))
+
+    def pulls(self) -> list[Any]:
+        return self._once("p", lambda: self.sql.pulls(self.scope))
 
     def grouping(self, dim: str | None) -> Grouping:
         """Every entity of the scope summed per value of `dim`."""
         g, week = Grouping(dim, self.scope.harness), dim == WEEK
         g.tickets(self.tickets(week))
+        g.resolutions(self.resolutions(week))
         g.runs(self.runs(week))
-        g.pulls(self.pulls(), self.scope.period.holds)
+        g.pulls(self.pulls())
         g.closed(self.closed(week))  # last: harness and model share them among their groups
         return g
 
@@ -90,10 +94,14 @@ def grouped(f: Facts, dim: str, now: datetime) -> dict[str, Metrics]:
 def comparisons(f: Facts) -> list[Comparison]:
     """Each pair of harnesses on the tickets (handed in the period) both ran."""
     handed: Counter[frozenset[str]] = Counter()
+    pulls: Counter[tuple[frozenset[str], str, str]] = Counter()
     for row in f.tickets():
-        handed[frozenset(h for h, _ in pairs(row[3]))] += int(row[4])
+        hs, n = frozenset(i[0] for i in items(row[3])), int(row[-1])
+        handed[hs] += n
+        for what, found in (("pr", items(row[4])), ("merged", _kept(items(row[4])))):
+            for h in {i[0] for i in found}:
+                pulls[(hs, h, what)] += n
     runs = _by_set(f.sql.harness_runs(f.scope))
-    pulls = _by_set(f.sql.harness_pulls(f.scope))
     names = sorted({h for hs in handed for h in hs})
     out = []
     for i, a in enumerate(names):
@@ -105,36 +113,42 @@ def comparisons(f: Facts) -> list[Comparison]:
     return out
 
 
+def _kept(found: tuple[tuple[str, ...], ...]) -> list[tuple[str, ...]]:
+    return [i for i in found if i[2] == "1"]
+
+
 _Sums = dict[tuple[frozenset[str], str], tuple[Any, ...]]
 
 
 def _by_set(rows: Iterable[Any]) -> _Sums:
-    """Sums by (set of harnesses, harness); one set may come back in several orders."""
+    """Sums by (set of harnesses, harness)."""
     out: _Sums = {}
     for r in rows:
-        key = (frozenset(h for h, _ in pairs(r[0])), str(r[1]))
+        key = (frozenset(i[0] for i in items(r[0])), str(r[1]))
         old = out.get(key, (0,) * len(r[2:]))
         out[key] = tuple(a + (b or 0) for a, b in zip(old, r[2:], strict=True))
     return out
 
 
-def _on(a: str, b: str, harness: str, runs: _Sums, pulls: _Sums) -> HarnessOnTickets:
-    n = cost = cost_n = with_pr = merged = 0
+def _on(
+    a: str, b: str, harness: str, runs: _Sums, pulls: Counter[tuple[frozenset[str], str, str]]
+) -> HarnessOnTickets:
+    n = cost = cost_n = 0
     for (hs, h), (count, c, cn) in runs.items():
         if h == harness and a in hs and b in hs:
             n, cost, cost_n = n + int(count), cost + c, cost_n + int(cn)
-    for (hs, h), (p, m) in pulls.items():
-        if h == harness and a in hs and b in hs:
-            with_pr, merged = with_pr + int(p), merged + int(m)
+    both = [(hs, what, k) for (hs, h, what), k in pulls.items() if h == harness]
+    with_pr = sum(k for hs, what, k in both if what == "pr" and a in hs and b in hs)
+    merged = sum(k for hs, what, k in both if what == "merged" and a in hs and b in hs)
     total = cost if cost_n else 0
     return HarnessOnTickets(harness, n, with_pr, merged, total, _ratio(total, cost_n))
 
 
 def tickets_by_status(f: Facts) -> dict[str, int]:
     out: Counter[str] = Counter()
-    for _, _, status, raw, n in f.tickets():
-        if f.scope.harness is None or any(h == f.scope.harness for h, _ in pairs(raw)):
-            out[str(status)] += int(n)
+    for row in f.tickets():
+        if f.scope.harness is None or any(i[0] == f.scope.harness for i in items(row[3])):
+            out[str(row[2])] += int(row[-1])
     return dict(out)
 
 

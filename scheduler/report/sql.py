@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import Connection, DateTime, bindparam, text
 
 from scheduler.report.attribution import Period
-
-SEP_ITEM, SEP_PART = "\x1e", "\x1f"  # between a ticket's (harness, model) pairs; inside one
+from worker.store.rollup import ITEM as SEP_ITEM
+from worker.store.rollup import PART as SEP_PART
 
 
 @dataclass(frozen=True)
@@ -46,22 +46,6 @@ class Sql:
             return f"to_char(date_trunc('week', {column} AT TIME ZONE 'UTC'), 'YYYY-MM-DD')"
         return f"date(substr({column}, 1, 10), 'weekday 0', '-6 days')"
 
-    def pairs(self, ticket: str, *, models: bool = True) -> str:
-        """A ticket's distinct (harness, model) pairs (or harnesses) as one text."""
-        item = "r.harness"
-        if models:
-            sep = "chr(31)" if self.pg else "char(31)"
-            item = f"r.harness || {sep} || COALESCE(r.model, '')"
-        if self.pg:
-            return (
-                f"(SELECT string_agg(DISTINCT {item}, chr(30)) FROM run r "
-                f"WHERE r.ticket_id = {ticket})"
-            )
-        return (
-            f"(SELECT group_concat(x, char(30)) FROM "
-            f"(SELECT DISTINCT {item} AS x FROM run r WHERE r.ticket_id = {ticket}))"
-        )
-
     # --- filters ----------------------------------------------------------------------------
 
     def _where(self, scope: Scope, moment: str, repo: str, harness: str | None) -> tuple[str, Any]:
@@ -88,14 +72,35 @@ class Sql:
 
     # --- the statements ---------------------------------------------------------------------
 
+    REOPENED = (
+        "CASE WHEN t.issue_state = 'open' AND t.issue_reopened_at IS NOT NULL "
+        "AND tr.resolved_at IS NOT NULL AND t.issue_reopened_at >= tr.resolved_at "
+        "THEN 1 ELSE 0 END"
+    )
+
     def tickets(self, scope: Scope, *, by_week: bool) -> list[Any]:
-        """Tickets handed in the period: (repo, labels, status, pairs, n) or (week, pairs, n)."""
+        """Tickets handed in the period, counted by (repo, labels, status) or (week), then
+        their run pairs, pull requests, resolution and whether it was reopened (the rollup)."""
         where, params = self._where(scope, "t.created_at", "t.repo", None)
-        keys = "wk" if by_week else "repo, labels, status"
-        cols = f"{self.week('t.created_at')} AS wk" if by_week else "t.repo, t.labels, t.status"
+        keys = self.week("t.created_at") if by_week else "t.repo, t.labels, t.status"
+        rest = f"tr.pairs, tr.pulls, tr.resolved_by, {self.REOPENED}"
         return self._rows(
-            f"SELECT {keys}, pairs, COUNT(*) FROM (SELECT {cols}, {self.pairs('t.id')} AS pairs "
-            f"FROM ticket t WHERE {where}) x GROUP BY {keys}, pairs",
+            f"SELECT {keys}, {rest}, COUNT(*) FROM ticket t "
+            "LEFT JOIN ticketrollup tr ON tr.ticket_id = t.id "
+            f"WHERE {where} GROUP BY {keys}, {rest}",
+            params,
+        )
+
+    def resolutions(self, scope: Scope, *, by_week: bool) -> list[Any]:
+        """Tickets whose resolving merge is in the period, by (repo, labels) or (week), then
+        the resolution's attribution, the ticket's run pairs and whether it was reopened."""
+        where, params = self._where(scope, "tr.resolved_at", "t.repo", None)
+        keys = self.week("tr.resolved_at") if by_week else "t.repo, t.labels"
+        rest = f"tr.resolved_by, tr.pairs, {self.REOPENED}"
+        return self._rows(
+            f"SELECT {keys}, {rest}, COUNT(*) FROM ticketrollup tr "
+            "JOIN ticket t ON t.id = tr.ticket_id "
+            f"WHERE tr.resolved_at IS NOT NULL AND {where} GROUP BY {keys}, {rest}",
             params,
         )
 
@@ -107,7 +112,7 @@ class Sql:
         keys = (
             f"{self.week('r.started_at')}, o.kind"
             if by_week
-            else ("t.repo, t.labels, r.harness, r.model, o.kind")
+            else "t.repo, t.labels, r.harness, r.model, o.kind"
         )
         return self._rows(
             f"SELECT {keys}, COUNT(*), SUM(COALESCE(r.input_tokens, 0)), "
@@ -121,20 +126,13 @@ class Sql:
         )
 
     def pulls(self, scope: Scope) -> list[Any]:
-        """Every pull request of a ticket that is handed in the period or has a pull request
-        opened or merged in it, with its ticket: (ticket id, repo, labels, created, issue state,
-        issue reopened, harness, model, state, merged, opened, first start, first run id,
-        reopenings)."""
-        t_where, params = self._where(scope, "t.created_at", "t.repo", None)
-        o_where, _ = self._where(scope, "q.opened_at", "q.repo", None)
-        m_where, _ = self._where(scope, "q.merged_at", "q.repo", None)
+        """Pull requests opened in the period, one row each (medians need every duration):
+        (repo, labels, harness, model, week, state, reopenings, to PR µs, to merge µs)."""
+        where, params = self._where(scope, "p.opened_at", "t.repo", "p.harness")
         return self._rows(
-            "SELECT p.ticket_id, t.repo, t.labels, t.created_at, t.issue_state, "
-            "t.issue_reopened_at, p.harness, p.model, p.state, p.merged_at, p.opened_at, "
-            "p.first_started_at, p.first_run_id, p.reopened_count "
-            "FROM pullrollup p JOIN ticket t ON t.id = p.ticket_id "
-            f"WHERE ({t_where}) OR p.ticket_id IN (SELECT q.ticket_id FROM pullrollup q "
-            f"WHERE ({o_where}) OR ({m_where}))",
+            f"SELECT t.repo, t.labels, p.harness, p.model, {self.week('p.opened_at')}, "
+            "p.state, p.reopened_count, p.to_pr_us, p.to_merge_us "
+            f"FROM pullrollup p JOIN ticket t ON t.id = p.ticket_id WHERE {where}",
             params,
         )
 
@@ -147,28 +145,15 @@ class Sql:
         )
 
     def harness_runs(self, scope: Scope) -> list[Any]:
-        """For comparisons: runs of tickets handed in the period by (the ticket's harnesses,
-        run harness): count, cost, runs with a cost."""
+        """For comparisons: runs of tickets handed in the period that two harnesses or more
+        ran, by (the ticket's harnesses, run harness): count, cost, runs with a cost."""
         where, params = self._where(scope, "t.created_at", "t.repo", None)
         return self._rows(
-            f"WITH x AS MATERIALIZED (SELECT t.id, {self.pairs('t.id', models=False)} AS hs "
-            f"FROM ticket t WHERE {where}) "
-            "SELECT x.hs, r.harness, COUNT(*), SUM(r.cost_usd), COUNT(r.cost_usd) "
-            "FROM x JOIN run r ON r.ticket_id = x.id GROUP BY x.hs, r.harness",
-            params,
-        )
-
-    def harness_pulls(self, scope: Scope) -> list[Any]:
-        """For comparisons: tickets handed in the period by (the ticket's harnesses, harness a
-        pull request is attributed to): tickets with one, tickets with a kept merge."""
-        where, params = self._where(scope, "t.created_at", "t.repo", None)
-        return self._rows(
-            f"WITH x AS MATERIALIZED (SELECT t.id, {self.pairs('t.id', models=False)} AS hs "
-            f"FROM ticket t WHERE {where}) "
-            "SELECT x.hs, p.harness, COUNT(DISTINCT x.id), "
-            "COUNT(DISTINCT CASE WHEN p.state = 'merged' THEN x.id END) "
-            "FROM x JOIN pullrollup p ON p.ticket_id = x.id GROUP BY x.hs, p.harness",
-            params,
+            "SELECT tr.harnesses, r.harness, COUNT(*), SUM(r.cost_usd), COUNT(r.cost_usd) "
+            "FROM ticket t JOIN ticketrollup tr ON tr.ticket_id = t.id "
+            "JOIN run r ON r.ticket_id = t.id "
+            f"WHERE {where} AND tr.harnesses LIKE :several GROUP BY tr.harnesses, r.harness",
+            {**params, "several": f"%{SEP_ITEM}%"},
         )
 
     def first_moment(self, scope: Scope) -> datetime | None:
@@ -204,13 +189,9 @@ def labels(raw: str | None) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=4096)
-def pairs(raw: str | None) -> frozenset[tuple[str, str]]:
-    """The (harness, model) pairs of `Sql.pairs` (model '' when none); harnesses alone give
-    (harness, '')."""
+def items(raw: str | None) -> tuple[tuple[str, ...], ...]:
+    """The items of a rollup text (`worker.store.rollup`): (harness, model) pairs, or
+    (harness, model, kept) for pull requests; a model of '' is none."""
     if not raw:
-        return frozenset()
-    out = set()
-    for item in raw.split(SEP_ITEM):
-        h, _, m = item.partition(SEP_PART)
-        out.add((h, m))
-    return frozenset(out)
+        return ()
+    return tuple(tuple(item.split(SEP_PART)) for item in raw.split(SEP_ITEM))
