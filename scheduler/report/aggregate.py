@@ -81,6 +81,11 @@ class Cell:
         )
 
 
+def _hours(listed: str | None) -> list[float]:
+    """Comma-separated µs as hours, computed as `timedelta.total_seconds() / 3600` does."""
+    return [int(us) / 1_000_000 / 3600 for us in listed.split(",")] if listed else []
+
+
 class Grouping:
     """Sums per value of one dimension (None: one group, "") within a harness filter."""
 
@@ -195,14 +200,20 @@ class Grouping:
 
     def pulls(self, rows: Iterable[Any]) -> None:
         """Rows of `Sql.pulls` (filtered by harness already): pull requests opened."""
-        for repo, lbs, h, m, week, state, reopenings, to_pr, to_merge in rows:
-            for g in self.keys(str(repo), labels(lbs), str(h), str(m or ""), str(week)):
+        for row in rows:
+            if self.dim == WEEK:
+                groups: tuple[str, ...] = (str(row[0]),)
+                state, n, reopenings, to_pr, to_merge = row[1:]
+            else:
+                repo, lbs, h, m, state, n, reopenings, to_pr, to_merge = row
+                groups = self.keys(str(repo), labels(lbs), str(h), str(m or ""))
+            pr_hours, merge_hours = _hours(to_pr), _hours(to_merge)
+            for g in groups:
                 c = self.cells[g]
-                c.states[str(state)] += 1
-                c.reopenings += int(reopenings)
-                c.to_pr.append(int(to_pr) / 1_000_000 / 3600)
-                if to_merge is not None:
-                    c.to_merge.append(int(to_merge) / 1_000_000 / 3600)
+                c.states[str(state)] += int(n)
+                c.reopenings += int(reopenings or 0)
+                c.to_pr.extend(pr_hours)
+                c.to_merge.extend(merge_hours)
 
     def closed(self, rows: Iterable[Any]) -> None:
         """Rows of `Sql.closed`; for harness and model every group shares them."""

@@ -53,8 +53,8 @@ class Facts:
     def resolutions(self, week: bool = False) -> list[Any]:
         return self._once(f"s{week}", lambda: self.sql.resolutions(self.scope, by_week=week))
 
-    def pulls(self) -> list[Any]:
-        return self._once("p", lambda: self.sql.pulls(self.scope))
+    def pulls(self, week: bool = False) -> list[Any]:
+        return self._once(f"p{week}", lambda: self.sql.pulls(self.scope, by_week=week))
 
     def grouping(self, dim: str | None) -> Grouping:
         """Every entity of the scope summed per value of `dim`."""
@@ -62,7 +62,7 @@ class Facts:
         g.tickets(self.tickets(week))
         g.resolutions(self.resolutions(week))
         g.runs(self.runs(week))
-        g.pulls(self.pulls())
+        g.pulls(self.pulls(week))
         g.closed(self.closed(week))  # last: harness and model share them among their groups
         return g
 

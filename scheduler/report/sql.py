@@ -125,14 +125,24 @@ class Sql:
             params,
         )
 
-    def pulls(self, scope: Scope) -> list[Any]:
-        """Pull requests opened in the period, one row each (medians need every duration):
-        (repo, labels, harness, model, week, state, reopenings, to PR µs, to merge µs)."""
+    def pulls(self, scope: Scope, *, by_week: bool) -> list[Any]:
+        """Pull requests opened in the period by (repo, labels, harness, model, state) or
+        (week, state): count, reopenings, and every duration to the PR and to the merge in
+        µs, as comma-separated text (medians need every one)."""
         where, params = self._where(scope, "p.opened_at", "t.repo", "p.harness")
+        keys = (
+            f"{self.week('p.opened_at')}, p.state"
+            if by_week
+            else "t.repo, t.labels, p.harness, p.model, p.state"
+        )
+        if self.pg:
+            listed = "string_agg(p.to_pr_us::text, ','), string_agg(p.to_merge_us::text, ',')"
+        else:
+            listed = "group_concat(p.to_pr_us), group_concat(p.to_merge_us)"
         return self._rows(
-            f"SELECT t.repo, t.labels, p.harness, p.model, {self.week('p.opened_at')}, "
-            "p.state, p.reopened_count, p.to_pr_us, p.to_merge_us "
-            f"FROM pullrollup p JOIN ticket t ON t.id = p.ticket_id WHERE {where}",
+            f"SELECT {keys}, COUNT(*), SUM(p.reopened_count), {listed} "
+            f"FROM pullrollup p JOIN ticket t ON t.id = p.ticket_id WHERE {where} "
+            f"GROUP BY {keys}",
             params,
         )
 
