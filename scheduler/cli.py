@@ -348,8 +348,9 @@ def report(
     label and week, for a period."""
     import json
 
+    from scheduler.report.fromstore import store_report
     from scheduler.report.render import report_csv, report_json, report_tables
-    from scheduler.report.report import BadQuery, ReportQuery, build_report
+    from scheduler.report.report import BadQuery, ReportQuery
     from scheduler.web.pages import overview
     from worker.store.db import make_engine
     from worker.store.migrate import upgrade
@@ -360,7 +361,7 @@ def report(
         raise typer.BadParameter(str(exc)) from None
     s = _settings()
     upgrade(s.resolved_database_url())
-    r = build_report(make_engine(s.resolved_database_url()), query)
+    r = store_report(make_engine(s.resolved_database_url()), query)
     if format == Format.JSON:
         sys.stdout.write(json.dumps(report_json(r), indent=2) + "\n")
     elif format == Format.CSV:
