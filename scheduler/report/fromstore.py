@@ -14,14 +14,8 @@ from sqlmodel import col
 
 from scheduler.report.aggregate import WEEK, Cell, Grouping
 from scheduler.report.attribution import Period
-from scheduler.report.metrics import (
-    DIMENSIONS,
-    Comparison,
-    HarnessOnTickets,
-    Metrics,
-    _ratio,
-    weeks_from,
-)
+from scheduler.report.compare import Comparison, HarnessOnTickets
+from scheduler.report.metrics import DIMENSIONS, Metrics, _ratio, weeks_from
 from scheduler.report.report import Report, ReportQuery, RunRow
 from scheduler.report.sql import Scope, Sql, items, moment
 from worker.store.models import Outcome, Run, Ticket

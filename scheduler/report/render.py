@@ -9,7 +9,8 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.table import Table
 
-from scheduler.report.metrics import Comparison, Metrics
+from scheduler.report.compare import Comparison
+from scheduler.report.metrics import Metrics
 from scheduler.report.report import Report
 
 SECTIONS = ("harness", "repo", "model", "label", "week")

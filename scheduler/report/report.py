@@ -9,8 +9,9 @@ from datetime import UTC, date, datetime, time
 from sqlalchemy import Engine
 
 from scheduler.report.attribution import Derived, Period, derive
+from scheduler.report.compare import Comparison, compare_harnesses
 from scheduler.report.history import load_history
-from scheduler.report.metrics import Comparison, Metrics, compare_harnesses, grouped, metrics
+from scheduler.report.metrics import Metrics, grouped, metrics
 
 
 class BadQuery(ValueError):

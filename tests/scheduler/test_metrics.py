@@ -24,8 +24,9 @@ import pytest
 from sqlalchemy import Engine
 
 from scheduler.report.attribution import Derived, Period, derive
+from scheduler.report.compare import compare_harnesses
 from scheduler.report.history import load_history
-from scheduler.report.metrics import compare_harnesses, grouped, metrics
+from scheduler.report.metrics import grouped, metrics
 from tests.support.history import HistoryBuilder
 from worker.store.models import OutcomeKind, PullState
 

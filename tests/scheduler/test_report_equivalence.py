@@ -3,11 +3,8 @@ over every row (`report_of`), on random histories, for any period, repository an
 on SQLite and PostgreSQL. Sums of costs may differ in the last bits (the database adds them
 in its own order); every other number is equal."""
 
-import dataclasses
-import math
 import random
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import Engine
 
@@ -17,6 +14,7 @@ from scheduler.report.history import load_history
 from scheduler.report.metrics import grouped, metrics
 from scheduler.report.report import ReportQuery, report_of
 from tests.support.history import HistoryBuilder
+from tests.support.same import same
 from worker.errors import StoreError
 from worker.store.models import OutcomeKind, PullState
 
@@ -117,28 +115,6 @@ def _queries(rnd: random.Random) -> list[ReportQuery]:
             )
         )
     return out
-
-
-def same(a: Any, b: Any, path: str = "report") -> None:
-    """Equal values; floats equal up to the order of summation."""
-    if dataclasses.is_dataclass(a) and not isinstance(a, type):
-        assert type(a) is type(b), path
-        for f in dataclasses.fields(a):
-            same(getattr(a, f.name), getattr(b, f.name), f"{path}.{f.name}")
-    elif isinstance(a, dict):
-        assert isinstance(b, dict) and list(a) == list(b), f"{path}: {list(a)} != {list(b)}"
-        for k in a:
-            same(a[k], b[k], f"{path}[{k!r}]")
-    elif isinstance(a, list | tuple):
-        assert isinstance(b, list | tuple) and len(a) == len(b), f"{path}: {a} != {b}"
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            same(x, y, f"{path}[{i}]")
-    elif isinstance(a, float) or isinstance(b, float):
-        assert isinstance(b, int | float) and math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9), (
-            f"{path}: {a} != {b}"
-        )
-    else:
-        assert a == b, f"{path}: {a!r} != {b!r}"
 
 
 def test_the_store_report_equals_the_reference_on_random_histories(engine: Engine) -> None:
