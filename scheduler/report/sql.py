@@ -118,8 +118,8 @@ class Sql:
             f"SELECT {keys}, COUNT(*), SUM(COALESCE(r.input_tokens, 0)), "
             "SUM(COALESCE(r.output_tokens, 0)), "
             "SUM(CASE WHEN r.input_tokens IS NULL AND r.output_tokens IS NULL THEN 0 ELSE 1 END), "
-            "SUM(r.cost_usd), COUNT(r.cost_usd) "
-            "FROM run r JOIN ticket t ON t.id = r.ticket_id "
+            "SUM(r.cost_usd), COUNT(r.cost_usd) FROM run r "
+            f"{'' if by_week and scope.repo is None else 'JOIN ticket t ON t.id = r.ticket_id '}"
             "LEFT JOIN outcome o ON o.run_id = r.id "
             f"WHERE {where} GROUP BY {keys}",
             params,
@@ -129,7 +129,7 @@ class Sql:
         """Pull requests opened in the period by (repo, labels, harness, model, state) or
         (week, state): count, reopenings, and every duration to the PR and to the merge in
         µs, as comma-separated text (medians need every one)."""
-        where, params = self._where(scope, "p.opened_at", "t.repo", "p.harness")
+        where, params = self._where(scope, "p.opened_at", "p.repo", "p.harness")
         keys = (
             f"{self.week('p.opened_at')}, p.state"
             if by_week
@@ -141,7 +141,8 @@ class Sql:
             listed = "group_concat(p.to_pr_us), group_concat(p.to_merge_us)"
         return self._rows(
             f"SELECT {keys}, COUNT(*), SUM(p.reopened_count), {listed} "
-            f"FROM pullrollup p JOIN ticket t ON t.id = p.ticket_id WHERE {where} "
+            f"FROM pullrollup p {'' if by_week else 'JOIN ticket t ON t.id = p.ticket_id '}"
+            f"WHERE {where} "
             f"GROUP BY {keys}",
             params,
         )
