@@ -1,6 +1,8 @@
 """The report: the metrics of a period and slice, by harness, repository, model, label and
-week, harnesses on common tickets, and the latest runs. Built from the store, then rendered
-by `scheduler.report.render` (table, JSON, CSV, HTML) and served by the API."""
+week, harnesses on common tickets, and the latest runs. `report_of` is the reference, over
+every row; what the CLI, the dashboard and the API serve is the same report summed by the
+database (`scheduler.report.fromstore.store_report`). Rendered by `scheduler.report.render`
+(table, JSON, CSV, HTML)."""
 
 from collections import Counter
 from dataclasses import dataclass, field
@@ -127,7 +129,7 @@ class Report:
 
 
 def build_report(engine: Engine, query: ReportQuery, now: datetime | None = None) -> Report:
-    """Read the store once and compute the report for `query`."""
+    """The reference report for `query`: every row read, then the pure functions."""
     return report_of(derive(load_history(engine, repo=query.repo)), query, now)
 
 
