@@ -41,9 +41,10 @@ class Sql:
     # --- dialect fragments ----------------------------------------------------------------
 
     def week(self, column: str) -> str:
-        """The Monday (`YYYY-MM-DD`, UTC) of the week `column` falls in."""
+        """The Monday (UTC) of the week `column` falls in: text or a date, `YYYY-MM-DD` as str."""
         if self.pg:
-            return f"to_char(date_trunc('week', {column} AT TIME ZONE 'UTC'), 'YYYY-MM-DD')"
+            # a date (str() gives YYYY-MM-DD); to_char would cost more than the grouping
+            return f"CAST(date_trunc('week', {column} AT TIME ZONE 'UTC') AS date)"
         return f"date(substr({column}, 1, 10), 'weekday 0', '-6 days')"
 
     # --- filters ----------------------------------------------------------------------------
