@@ -6,14 +6,17 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from alembic import command
 from sqlalchemy import Engine, select
 
 from scheduler.report.attribution import derive
 from scheduler.report.fromstore import store_report
 from scheduler.report.history import load_history
 from scheduler.report.report import ReportQuery, report_of
+from tests.support.history import build_random
 from tests.support.same import same
 from worker.store.lifecycle import PullObservation, mark_reverted, observe_pull
+from worker.store.migrate import alembic_config, upgrade
 from worker.store.models import AgentPull, OutcomeKind, PullRollup, PullState, TicketRollup
 from worker.store.repo import (
     RunResult,
@@ -89,3 +92,14 @@ def test_the_store_writes_keep_the_rollups(engine: Engine) -> None:
     with engine.connect() as conn:
         states = dict(conn.execute(select(PullRollup.number, PullRollup.state)).all())
     assert states == {11: "reverted", 12: "open"}
+
+
+def test_the_migration_fills_the_rollups_of_an_existing_store(
+    engine: Engine, store_url: str
+) -> None:
+    build_random(engine, 5, tickets=25)
+    kept = _snapshot(engine)
+    assert kept[0] and kept[1]
+    command.downgrade(alembic_config(store_url), "0003")  # a store from before the rollups
+    upgrade(store_url)
+    assert _snapshot(engine) == kept
