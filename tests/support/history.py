@@ -1,5 +1,8 @@
 """Build a store's history row by row with chosen times: tickets, runs with outcomes, pull
-request lifecycles and closed issues, so metrics can be checked against known answers."""
+request lifecycles and closed issues, so metrics can be checked against known answers; and
+random histories (`build_random`) for checking the database's sums against the reference.
+Rows go straight into the store, so the builder refreshes the rollups as the store's own
+writes do."""
 
 import json
 import random
