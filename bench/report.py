@@ -1,14 +1,15 @@
 """The report over a large store against the time to just read the run rows, side by side.
 
-    uv run python -m bench.report [--runs 100000] [--database-url URL] [--repeat 3]
+    uv run python -m bench.report [--runs 100000] [--database-url URL] [--repeat 3] [--reference]
 
 Builds a store (SQLite in a temporary folder unless --database-url names another, e.g. the
 PostgreSQL of `eval "$(./scripts/services.sh)"`) with a deterministic history: tickets in
 five repositories over a year, runs by three harnesses (about 2.5 per ticket), pull requests
 merged, closed, reopened and reverted, and issues closed by people. Then, median of
---repeat rounds: reading every run row (`SELECT * FROM run`, all fetched), and
-`build_report` (reading what it needs of every table, then every metric, grouping and
-comparison). Prints both and their ratio.
+--repeat rounds: reading every run row (`SELECT * FROM run`, all fetched), and the whole
+report from the database's sums (`store_report`: every metric, grouping, week and
+comparison), over everything and over one month of one repository and harness. Prints them
+and the ratio; `--reference` also times the pure functions over every row once.
 """
 
 import argparse
@@ -21,12 +22,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, insert, select, text
 
-from scheduler.report import ReportQuery, build_report
+from scheduler.report.fromstore import store_report
+from scheduler.report.report import ReportQuery, build_report
 from worker.store.db import make_engine
 from worker.store.migrate import upgrade
 from worker.store.models import AgentPull, ClosedIssue, Outcome, Run, Ticket
+from worker.store.rollup import rebuild
 
 REPOS = [f"bench/repo-{i}" for i in range(5)]
 HARNESSES = [("claude-code", "sonnet"), ("codex", "gpt-5"), ("mini-swe-agent", "sonnet")]
@@ -158,12 +161,21 @@ def populate(engine: Engine, runs: int, seed: int = 7) -> dict[str, int]:
         ):
             for chunk in _chunks(rows):
                 conn.execute(insert(table.__table__), chunk)  # type: ignore[attr-defined]
+        rebuild(conn)  # rows written directly: the rollup the store's writes keep
     return {
         "tickets": len(tickets),
         "runs": len(run_rows),
         "pull requests": len(pulls),
         "closed issues": len(closed),
     }
+
+
+def settle(engine: Engine) -> None:
+    """Statistics and visibility as autovacuum would leave them, so that it does not run in
+    the middle of the timings (on PostgreSQL it starts right after a bulk load)."""
+    pg = engine.dialect.name == "postgresql"
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE" if pg else "ANALYZE"))
 
 
 def read_runs(engine: Engine) -> int:
@@ -185,6 +197,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=100_000)
     ap.add_argument("--database-url", default=None)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--reference", action="store_true", help="also time the pure reference")
     args = ap.parse_args()
     url = (
         args.database_url
@@ -194,6 +207,7 @@ def main() -> None:
     engine = make_engine(url)
     t0 = time.perf_counter()
     counts = populate(engine, args.runs)
+    settle(engine)
     print(
         f"store: {url.split('://')[0]}; built in {time.perf_counter() - t0:.1f} s: "
         + ", ".join(f"{v:,} {k}" for k, v in counts.items())
@@ -202,11 +216,17 @@ def main() -> None:
     read = timed(lambda: read_runs(engine), args.repeat)
     query = ReportQuery(runs_shown=20)
     now = START + timedelta(days=400)
-    report = timed(lambda: build_report(engine, query, now=now), args.repeat)
-    r = build_report(engine, query, now=now)
+    report = timed(lambda: store_report(engine, query, now=now), args.repeat)
+    r = store_report(engine, query, now=now)
     print(f"read {counts['runs']:,} run rows:      {read:7.3f} s (median of {args.repeat})")
-    print(f"build the report over them: {report:7.3f} s (median of {args.repeat})")
+    print(f"the report from the sums:   {report:7.3f} s (median of {args.repeat})")
     print(f"ratio report / read:        {report / read:7.2f}x")
+    month = ReportQuery(START + timedelta(days=100), START + timedelta(days=130), REPOS[0], "codex")
+    filtered = timed(lambda: store_report(engine, month, now=now), args.repeat)
+    print(f"one month, repo and harness: {filtered:6.3f} s (median of {args.repeat})")
+    if args.reference:
+        ref = timed(lambda: build_report(engine, query, now=now), 1)
+        print(f"reference (every row):      {ref:7.3f} s ({ref / read:.2f}x the read)")
     print(
         f"(report: {r.overall.handed:,} tickets, {r.overall.runs:,} runs, "
         f"{len(r.by_week)} weeks, {len(r.comparisons)} harness pairs, "

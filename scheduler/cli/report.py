@@ -33,8 +33,9 @@ def report(
     label and week, for a period."""
     import json
 
-    from scheduler.render import report_csv, report_json, report_tables
-    from scheduler.report import BadQuery, ReportQuery, build_report
+    from scheduler.report.fromstore import store_report
+    from scheduler.report.render import report_csv, report_json, report_tables
+    from scheduler.report.report import BadQuery, ReportQuery
     from scheduler.web.budgets import budget_lines, budgets_json
     from scheduler.web.pages import overview
     from worker.store.db import make_engine
@@ -48,7 +49,7 @@ def report(
     s = settings()
     upgrade(s.resolved_database_url())
     engine = make_engine(s.resolved_database_url())
-    r = build_report(engine, query)
+    r = store_report(engine, query)
     if format == Format.JSON:
         data = {**report_json(r), "budgets": budgets_json(engine, budgets(s))}
         sys.stdout.write(json.dumps(data, indent=2) + "\n")

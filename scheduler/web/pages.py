@@ -8,9 +8,9 @@ from importlib import resources
 from typing import Any
 from urllib.parse import urlencode
 
-from scheduler.metrics import Metrics
-from scheduler.render import GROUP_COLUMNS, cell, flat, hours, pct, usd
-from scheduler.report import Report, ReportQuery
+from scheduler.report.metrics import Metrics
+from scheduler.report.render import GROUP_COLUMNS, cell, flat, hours, pct, usd
+from scheduler.report.report import Report, ReportQuery
 
 CARDS: list[tuple[str, str]] = [
     ("handed", "tickets handed"),

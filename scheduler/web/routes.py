@@ -1,6 +1,8 @@
 """The dashboard, the JSON API under `/api` and Prometheus metrics, added to the API app.
 
-Every answer is computed from the store when asked. Bad parameters answer 400 with a
+Every report, summary, group and `/metrics` answer is summed by the database from the rollups
+the writes keep (`scheduler.report.fromstore`); the ticket list reads its tickets' rows.
+Bad parameters answer 400 with a
 message saying what is wrong (JSON under /api, a page elsewhere); nothing answers 500 for
 anything a client sent.
 """
@@ -16,11 +18,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import Engine
 
-from scheduler.attribution import Derived, derive, ticket_status
-from scheduler.history import load_history
-from scheduler.metrics import DIMENSIONS, grouped
-from scheduler.render import jsonable, report_json
-from scheduler.report import BadQuery, ReportQuery, report_of
+from scheduler.report.attribution import Derived, derive, ticket_status
+from scheduler.report.fromstore import store_grouped, store_report
+from scheduler.report.history import load_history
+from scheduler.report.metrics import DIMENSIONS
+from scheduler.report.render import jsonable, report_json
+from scheduler.report.report import BadQuery, ReportQuery
 from scheduler.web.pages import TicketRow, asset, overview, page, tickets_page, trend_points
 from scheduler.web.prom import exposition
 from scheduler.web.transcript import load_run, run_json, run_page
@@ -50,7 +53,7 @@ def install(app: FastAPI, engine: Engine, now: Callable[[], datetime] | None = N
         return derive(load_history(engine, repo=q.repo))
 
     def report(q: ReportQuery) -> Any:
-        return report_of(history(q), q, clock())
+        return store_report(engine, q, clock())
 
     @app.exception_handler(BadQuery)
     async def bad_query(request: Request, exc: BadQuery) -> Response:
@@ -99,7 +102,7 @@ def install(app: FastAPI, engine: Engine, now: Callable[[], datetime] | None = N
         if group_by not in DIMENSIONS:
             raise BadQuery(f"group_by: {group_by!r} is not one of {', '.join(DIMENSIONS)}")
         q = ReportQuery.parse(since, until, repo, harness, 0)
-        groups = grouped(history(q), q.period, group_by, q.where, now=clock())
+        groups = store_grouped(engine, q.period, group_by, q.where, now=clock())
         return {"group_by": group_by, "groups": jsonable(groups)}
 
     @app.get("/api/trend")
@@ -167,8 +170,7 @@ def install(app: FastAPI, engine: Engine, now: Callable[[], datetime] | None = N
 
     @app.get("/metrics")
     async def prometheus() -> Response:
-        d = await run_in_threadpool(history, ReportQuery())
-        body = await run_in_threadpool(exposition, d, clock())
+        body = await run_in_threadpool(exposition, engine, clock())
         return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     @app.get("/static/{name}")

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from sandbox.harness.events import EventKind
-from scheduler.render import usd
+from scheduler.report.render import usd
 from scheduler.web.pages import page
 from worker.store.db import session_scope
 from worker.store.models import (

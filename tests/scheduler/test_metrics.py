@@ -23,9 +23,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 
-from scheduler.attribution import Derived, Period, derive
-from scheduler.history import load_history
-from scheduler.metrics import compare_harnesses, grouped, metrics
+from scheduler.report.attribution import Derived, Period, derive
+from scheduler.report.compare import compare_harnesses
+from scheduler.report.history import load_history
+from scheduler.report.metrics import grouped, metrics
 from tests.support.history import HistoryBuilder
 from worker.store.models import OutcomeKind, PullState
 

@@ -25,6 +25,7 @@ from worker.store.models import (
     Ticket,
     utcnow,
 )
+from worker.store.rollup import refresh_pull
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ def observe_pull(engine: Engine, obs: PullObservation) -> AgentPull:
                 s.add(row)
                 s.flush()
                 s.refresh(row)
+                refresh_pull(s, obs.repo, obs.number)
                 return row
         except DuplicateError:
             continue
@@ -139,6 +141,7 @@ def mark_reverted(engine: Engine, pull_id: int, revert_sha: str, reverted_at: da
             return False
         row.reverted_at, row.revert_sha, row.updated_at = reverted_at, revert_sha, utcnow()
         s.add(row)
+        refresh_pull(s, row.repo, row.number)
         return True
 
 

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, DateTime, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, DateTime, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from worker.store.enum_column import EnumColumn
@@ -21,6 +21,10 @@ class Provider(StrEnum):
     """Where a ticket's issue lives."""
 
     GITHUB = "github"
+
+
+def _ts_opt(index: bool = False) -> Column[datetime | None]:
+    return Column(DateTime(timezone=True), nullable=True, index=index)
 
 
 class TicketStatus(StrEnum):
@@ -175,7 +179,7 @@ class Run(SQLModel, table=True):
     gateway_cost_usd: float | None = None
     """What the gateway recorded for the run's own key (beside Burndown's `cost_usd`)."""
     pr_url: str | None = Field(default=None, max_length=1024)
-    pr_number: int | None = None
+    pr_number: int | None = Field(default=None, index=True)
     error: str | None = Field(default=None, sa_type=Text)
     # Liveness: the run must end by its deadline; its worker proves it is alive by beating.
     deadline_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
@@ -294,3 +298,40 @@ class SyncCursor(SQLModel, table=True):
     repo: str = Field(primary_key=True, max_length=255)
     issues_until: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     commits_until: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class PullRollup(SQLModel, table=True):
+    """One agent pull request as the report counts it, kept up to date by every write that
+    changes it (`worker.store.rollup`): its ticket, when it opened, the run it is attributed
+    to and what became of it. Derived from `Run` and `AgentPull`; never edited by hand."""
+
+    __table_args__ = (UniqueConstraint("repo", "number", name="uq_pull_rollup"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    repo: str = Field(max_length=255)
+    number: int
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)  # the ticket of the first run
+    opened_at: datetime = Field(sa_column=_ts(index=True))  # the first run finished
+    first_started_at: datetime = Field(sa_column=_ts())  # the first run's start, then its id
+    first_run_id: int
+    run_id: int  # the attributed run: the last that started before the merge
+    harness: str = Field(max_length=64)
+    model: str | None = Field(default=None, max_length=128)
+    state: str = Field(max_length=16)  # open, closed, merged, reverted
+    merged_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    reopened_count: int = 0
+    to_pr_us: int = Field(sa_type=BigInteger)  # opened - the ticket's labelling
+    to_merge_us: int | None = Field(default=None, sa_type=BigInteger)  # merged - opened, if kept
+
+
+class TicketRollup(SQLModel, table=True):
+    """What the report needs of a ticket's runs and pull requests, kept up to date with them
+    (`worker.store.rollup`): the (harness, model) pairs that ran it, its pull requests'
+    attributions, and its resolution (the earliest kept merge)."""
+
+    ticket_id: int = Field(foreign_key="ticket.id", primary_key=True)
+    pairs: str = Field(default="", sa_type=Text)  # "harness<US>model" items, sorted, RS-joined
+    harnesses: str = Field(default="", sa_type=Text)  # harness names, sorted, RS-joined
+    pulls: str = Field(default="", sa_type=Text)  # "harness<US>model<US>kept(0/1)" items
+    resolved_by: str | None = Field(default=None, max_length=255)  # "harness<US>model"
+    resolved_at: datetime | None = Field(default=None, sa_column=_ts_opt(index=True))

@@ -27,6 +27,7 @@ from worker.store.models import (
     TicketStatus,
     utcnow,
 )
+from worker.store.rollup import refresh_run
 
 ACTIVE = (TicketStatus.QUEUED, TicketStatus.RUNNING)
 
@@ -183,6 +184,7 @@ def start_run(
         s.add(run)
         s.flush()
         s.refresh(run)
+        refresh_run(s, run)
         return run
 
 
@@ -194,6 +196,7 @@ def set_run_choice(engine: Engine, run_id: int, harness: str, model: str | None)
             raise StoreError(f"no run {run_id}")
         run.harness, run.model = harness, model
         s.add(run)
+        refresh_run(s, run)
 
 
 @dataclass(frozen=True)
@@ -297,6 +300,7 @@ def finish_run(engine: Engine, run_id: int, result: RunResult) -> Outcome:
         s.add_all([run, outcome])
         s.flush()
         s.refresh(outcome)
+        refresh_run(s, run)
         return outcome
 
 

@@ -9,8 +9,9 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.table import Table
 
-from scheduler.metrics import Comparison, Metrics
-from scheduler.report import Report
+from scheduler.report.compare import Comparison
+from scheduler.report.metrics import Metrics
+from scheduler.report.report import Report
 from worker.store.models import OutcomeKind
 
 SECTIONS = ("harness", "repo", "model", "label", "week")

@@ -1,6 +1,6 @@
 """What the metrics read and how pull requests and resolutions are attributed.
 
-Plain values made from the store's rows (`scheduler.history` reads them), and `derive`, which
+Plain values made from the store's rows (`scheduler.report.history` reads them), and `derive`, which
 attributes each agent pull request to a run and each resolution to a ticket, once per history.
 The definitions are the README's ("Outcomes and metrics").
 """

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlmodel import col
 
-from scheduler.attribution import ClosedFact, History, PullFact, RunFact, TicketFact
+from scheduler.report.attribution import ClosedFact, History, PullFact, RunFact, TicketFact
 from worker.store.db import session_scope
 from worker.store.models import AgentPull, ClosedIssue, Outcome, Run, Ticket
 

@@ -1,4 +1,4 @@
-"""The metrics, as pure functions over the store's rows (read by `scheduler.history`).
+"""The metrics, as pure functions over the store's rows (read by `scheduler.report.history`).
 
 Every definition here is the one the README states in "Outcomes and metrics", the
 reference. In short:
@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from scheduler.attribution import (
+from scheduler.report.attribution import (
     ClosedFact,
     Derived,
     Period,
@@ -189,7 +189,7 @@ def _compute(b: _Bucket, where: Where) -> Metrics:
         closed_in_period=len(b.closed),
         backlog_coverage=_ratio(in_period_resolved, len(b.closed)),
         runs=len(b.runs),
-        outcomes=dict(Counter(r.outcome or "running" for r in b.runs)),
+        outcomes=dict(sorted(Counter(r.outcome or "running" for r in b.runs).items())),
         prs_opened=len(b.pulls),
         prs_merged=len(kept),
         prs_closed=states["closed"],
@@ -302,9 +302,15 @@ def week_of(moment: datetime) -> datetime:
 def weeks(period: Period, d: Derived, now: datetime) -> list[datetime]:
     """The week starts covering `period` (an open start begins at the first data), at most
     the last MAX_WEEKS of it."""
-    first = period.since or min(
-        [t.fact.created_at for t in d.tickets] + [c.closed_at for c in d.closed], default=now
+    first = min(
+        [t.fact.created_at for t in d.tickets] + [c.closed_at for c in d.closed], default=None
     )
+    return weeks_from(period, first, now)
+
+
+def weeks_from(period: Period, first_data: datetime | None, now: datetime) -> list[datetime]:
+    """The week starts covering `period`, an open start beginning at `first_data` (or now)."""
+    first = period.since or first_data or now
     last = (period.until or now) - timedelta(microseconds=1)
     if last < first:
         return []
@@ -349,57 +355,3 @@ def grouped(
     buckets = _fill(d, base, lambda m: "in" if period.holds(m) else None, dim)
     found = sorted({g for k, g in buckets if k == "in" and base.get(dim, g) == g})
     return {g: _compute(buckets[("in", g)], {**base, dim: g}) for g in found}
-
-
-# --- harnesses on the same tickets ---------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class HarnessOnTickets:
-    harness: str
-    runs: int
-    tickets_with_pr: int
-    tickets_merged: int
-    cost_usd: float
-    cost_per_run: float | None
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """Two harnesses on the tickets both ran (tickets handed in the period)."""
-
-    a: str
-    b: str
-    tickets: int
-    rows: tuple[HarnessOnTickets, HarnessOnTickets]
-
-
-def compare_harnesses(d: Derived, period: Period, where: Where | None = None) -> list[Comparison]:
-    """Each pair of harnesses that ran at least one common ticket, compared on those tickets."""
-    w = {k: v for k, v in (where or {}).items() if k in ("repo", "label")}
-    handed = [t for t in d.tickets if period.holds(t.fact.created_at) and _ticket_ok(t, w)]
-    ran: dict[str, set[int]] = defaultdict(set)
-    for t in handed:
-        for r in t.runs:
-            ran[r.harness].add(t.fact.id)
-    out = []
-    names = sorted(ran)
-    for i, a in enumerate(names):
-        for b in names[i + 1 :]:
-            common = ran[a] & ran[b]
-            if common:
-                views = [t for t in handed if t.fact.id in common]
-                rows = (_on(views, a), _on(views, b))
-                out.append(Comparison(a, b, len(common), rows))
-    return out
-
-
-def _on(tickets: Iterable[TicketView], harness: str) -> HarnessOnTickets:
-    ts = list(tickets)
-    runs = [r for t in ts for r in t.runs if r.harness == harness]
-    costs = [r.cost_usd for r in runs if r.cost_usd is not None]
-    with_pr = sum(1 for t in ts if any(p.run.harness == harness for p in t.pulls))
-    merged = sum(1 for t in ts if any(p.kept and p.run.harness == harness for p in t.pulls))
-    return HarnessOnTickets(
-        harness, len(runs), with_pr, merged, sum(costs), _ratio(sum(costs), len(costs))
-    )

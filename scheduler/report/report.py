@@ -1,6 +1,8 @@
 """The report: the metrics of a period and slice, by harness, repository, model, label and
-week, harnesses on common tickets, and the latest runs. Built from the store, then rendered
-by `scheduler.render` (table, JSON, CSV, HTML) and served by the API."""
+week, harnesses on common tickets, and the latest runs. `report_of` is the reference, over
+every row; what the CLI, the dashboard and the API serve is the same report summed by the
+database (`scheduler.report.fromstore.store_report`). Rendered by `scheduler.report.render`
+(table, JSON, CSV, HTML)."""
 
 from collections import Counter
 from dataclasses import dataclass, field
@@ -8,9 +10,10 @@ from datetime import UTC, date, datetime, time
 
 from sqlalchemy import Engine
 
-from scheduler.attribution import Derived, Period, derive
-from scheduler.history import load_history
-from scheduler.metrics import Comparison, Metrics, compare_harnesses, grouped, metrics
+from scheduler.report.attribution import Derived, Period, derive
+from scheduler.report.compare import Comparison, compare_harnesses
+from scheduler.report.history import load_history
+from scheduler.report.metrics import Metrics, grouped, metrics
 
 
 class BadQuery(ValueError):
@@ -126,7 +129,7 @@ class Report:
 
 
 def build_report(engine: Engine, query: ReportQuery, now: datetime | None = None) -> Report:
-    """Read the store once and compute the report for `query`."""
+    """The reference report for `query`: every row read, then the pure functions."""
     return report_of(derive(load_history(engine, repo=query.repo)), query, now)
 
 
