@@ -20,7 +20,7 @@ import httpx
 from sqlmodel import col, select
 
 from sandbox.image import BuildInputs, build_sandbox_image, docker_client
-from scheduler.webhooks import sign
+from scheduler.intake.signature import sign
 from tests.support.docker_net import bridge_gateway
 from tests.support.github_standin import GitHubStandIn
 from tests.support.model_server import ScriptedModel, ToolCall, Turn

@@ -1,23 +1,37 @@
 """The web API: GitHub webhooks in (answered at once; work happens in the queue), health,
 and the dashboard, JSON API and Prometheus metrics (`scheduler.web`)."""
 
-import json
+import re
 from collections.abc import Callable
 
+import anyio
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
+from starlette.background import BackgroundTask
 
-from scheduler.routing import screen
+from scheduler.intake.payloads import BadDelivery, decode, read_text
+from scheduler.intake.signature import body_digest, signature_ok
+from scheduler.intake.table import screen
 from scheduler.web.routes import install
-from scheduler.webhooks import signature_ok
 from worker.store.repo import record_delivery
 
 log = structlog.get_logger("api")
 
 EnqueueDelivery = Callable[[str], None]
+MAX_BODY = 25 * 1024 * 1024  # GitHub sends at most 25 MiB
+ON_THREAD = 256 * 1024  # bodies above this are signed and parsed off the event loop
+DELIVERY_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
+EVENT = re.compile(r"^[a-z_]{1,64}$")
+FORM = "application/x-www-form-urlencoded"
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
 
 
 def create_app(
@@ -30,6 +44,8 @@ def create_app(
     """The API app. Dependencies are passed in; nothing is read from the environment here."""
     app = FastAPI(title="Burndown", version="0.1.0")
     install(app, engine)  # dashboard, /api, /metrics
+    # SQLite has one writer: taking turns here beats its busy handler's sleeps.
+    writers = anyio.CapacityLimiter(1 if engine.dialect.name == "sqlite" else 16)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -39,36 +55,81 @@ def create_app(
     async def github_webhook(request: Request) -> JSONResponse:
         if not webhook_secret:
             return _answer(503, "the webhook secret is not configured")
-        body = await request.body()
-        if not signature_ok(webhook_secret, body, request.headers.get("x-hub-signature-256")):
-            log.warning(
-                "webhook signature refused", delivery=request.headers.get("x-github-delivery")
-            )
-            return _answer(401, "bad or missing X-Hub-Signature-256")
-        event = request.headers.get("x-github-event")
-        delivery = request.headers.get("x-github-delivery")
-        if not event or not delivery:
-            return _answer(400, "missing X-GitHub-Event or X-GitHub-Delivery")
         try:
-            payload = json.loads(body)
-        except ValueError:
-            return _answer(400, "the body is not JSON")
-        if not isinstance(payload, dict):
-            return _answer(400, "the body is not a JSON object")
+            delivery, event, text, body = await _admit(request, webhook_secret)
+            small = len(body) < ON_THREAD
+            payload = read_text(text) if small else await run_in_threadpool(read_text, text)
+        except _Refused as exc:
+            return _answer(exc.status, exc.message)
+        except BadDelivery as exc:
+            return _answer(400, str(exc))
         verdict = screen(event, payload, trigger_label)
         if not verdict.keep:
             return _answer(verdict.status, verdict.message)
-        fresh = await run_in_threadpool(
-            record_delivery, engine, delivery, event, payload.get("action"), body.decode()
+        action = payload["action"]  # the table only keeps deliveries with a string action
+        fresh = await anyio.to_thread.run_sync(
+            lambda: record_delivery(engine, delivery, event, action, text, body_digest(body)),
+            limiter=writers,
         )
         if not fresh:
             return _answer(200, "duplicate delivery: already received")
-        await run_in_threadpool(enqueue_delivery, delivery)
         log.info("delivery accepted", delivery=delivery, gh_event=event)
-        return _answer(202, "accepted")
+        # Stored, so answered now; the hand-off runs after the answer, on a thread.
+        return _answer(202, "accepted", BackgroundTask(_hand_off, enqueue_delivery, delivery))
 
     return app
 
 
-def _answer(status: int, message: str) -> JSONResponse:
-    return JSONResponse(status_code=status, content={"message": message})
+async def _admit(request: Request, secret: str) -> tuple[str, str, str, bytes]:
+    """The delivery id, event, body text and raw body of a signed JSON delivery."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype == FORM:
+        raise _Refused(
+            415,
+            "this webhook sends form data: choose Content type application/json in the "
+            "webhook's settings on GitHub",
+        )
+    if ctype not in ("", "application/json"):
+        raise _Refused(415, f"the body must be application/json, not {ctype}")
+    body = await _read_capped(request)
+    header = request.headers.get("x-hub-signature-256")
+    ok = (
+        signature_ok(secret, body, header)
+        if len(body) < ON_THREAD
+        else await run_in_threadpool(signature_ok, secret, body, header)
+    )
+    if not ok:
+        log.warning("webhook signature refused", delivery=request.headers.get("x-github-delivery"))
+        raise _Refused(401, "bad or missing X-Hub-Signature-256")
+    event = request.headers.get("x-github-event", "")
+    delivery = request.headers.get("x-github-delivery", "")
+    if not EVENT.match(event) or not DELIVERY_ID.match(delivery):
+        raise _Refused(400, "missing or malformed X-GitHub-Event or X-GitHub-Delivery")
+    return delivery, event, decode(body), body
+
+
+async def _read_capped(request: Request) -> bytes:
+    """The body, read no further than `MAX_BODY`."""
+    length = request.headers.get("content-length")
+    if length is not None and not (length.isascii() and length.isdigit()):
+        raise _Refused(400, "a malformed Content-Length")
+    if length is not None and int(length) > MAX_BODY:
+        raise _Refused(413, f"the body is larger than {MAX_BODY} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise _Refused(413, f"the body is larger than {MAX_BODY} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _hand_off(enqueue: EnqueueDelivery, delivery: str) -> None:
+    try:
+        enqueue(delivery)
+    except Exception as exc:
+        log.warning("delivery not enqueued; the reconciler will", delivery=delivery, error=str(exc))
+
+
+def _answer(status: int, message: str, background: BackgroundTask | None = None) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"message": message}, background=background)

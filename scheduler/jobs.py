@@ -7,8 +7,8 @@ import structlog
 from celery import Celery
 from sqlalchemy import Engine
 
-from scheduler.handling import IntakeDeps
-from scheduler.intake import process_delivery
+from scheduler.intake.process import process_delivery
+from scheduler.intake.shapes import IntakeDeps
 from scheduler.lifecycle import SyncCounts, sync_lifecycle
 from worker.celery_app import RUN_TASK, engine_for, github_client, reap_sandboxes
 from worker.errors import ConfigError

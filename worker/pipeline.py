@@ -21,6 +21,7 @@ from sandbox.harness.access import ModelEndpoints
 from sandbox.harness.base import HarnessOptions, get_harness
 from sandbox.runtime import DEPLOYMENT_LABEL, RUN_LABEL, ContainerRuntime, SandboxPolicy
 from worker.agent import HarnessRun, run_harness
+from worker.branches import issue_branch
 from worker.diff_policy import DiffPolicy, Violation, check_diff
 from worker.events import EventRecorder, EventSink
 from worker.git import Checkout, checkout
@@ -118,7 +119,7 @@ def plan_for(
 
 def branch_for(ticket: Ticket, harness: str | None = None) -> str:
     """`burndown/issue-<n>`; `burndown/issue-<n>-<harness>` for one run of a comparison."""
-    return f"burndown/issue-{ticket.number}" + (f"-{harness}" if harness else "")
+    return issue_branch(ticket.number, harness)
 
 
 def run_ticket(

@@ -5,8 +5,8 @@ import json
 import pytest
 from sqlalchemy import Engine
 
-from scheduler.handling import IntakeDeps
-from scheduler.intake import process_delivery
+from scheduler.intake.process import process_delivery
+from scheduler.intake.shapes import IntakeDeps
 from tests.support.deliveries import labeled
 from worker.github.fake import FakeGitHub
 from worker.store.models import DeliveryStatus, TicketStatus

@@ -10,7 +10,8 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from scheduler.api import create_app
-from scheduler.intake import IntakeDeps, process_delivery
+from scheduler.intake.process import process_delivery
+from scheduler.intake.shapes import IntakeDeps
 from tests.support.deliveries import pull_request, signed
 from tests.support.history import HistoryBuilder
 from worker.github.fake import FakeGitHub

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, func, insert, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import col, select
 
 from worker.errors import StoreError
@@ -30,16 +30,32 @@ ACTIVE = (TicketStatus.QUEUED, TicketStatus.RUNNING)
 
 
 def record_delivery(
-    engine: Engine, delivery_id: str, event: str, action: str | None, payload: str
+    engine: Engine,
+    delivery_id: str,
+    event: str,
+    action: str | None,
+    payload: str,
+    body_sha256: str | None = None,
 ) -> bool:
-    """Keep a delivery; False when this delivery id was seen before (a redelivery)."""
+    """Keep a delivery with one INSERT; False when its id (a redelivery) or its body's digest
+    (a replay under a new id) was seen before: the unique constraints decide, no read first."""
+    row = {
+        "id": delivery_id,
+        "event": event,
+        "action": action,
+        "payload": payload,
+        "body_sha256": body_sha256,
+        "status": DeliveryStatus.RECEIVED,
+        "note": "",
+        "received_at": utcnow(),
+    }
     try:
-        with session_scope(engine) as s:
-            s.add(Delivery(id=delivery_id, event=event, action=action, payload=payload))
-    except StoreError as exc:
-        if isinstance(exc.__cause__, IntegrityError):
-            return False
-        raise
+        with engine.begin() as conn:
+            conn.execute(insert(Delivery).values(**row))
+    except IntegrityError:
+        return False
+    except SQLAlchemyError as exc:
+        raise StoreError(f"store error: {exc.__class__.__name__}: {exc}") from exc
     return True
 
 
