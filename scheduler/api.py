@@ -2,25 +2,26 @@
 and the dashboard, JSON API and Prometheus metrics (`scheduler.web`)."""
 
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
-import anyio
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
-from starlette.background import BackgroundTask
 
+from sandbox.errors import BurndownError
 from scheduler.intake.payloads import BadDelivery, decode, read_text
 from scheduler.intake.signature import body_digest, signature_ok
 from scheduler.intake.table import screen
+from scheduler.intake.writer import DeliveryWriter
 from scheduler.web.routes import install
-from worker.store.repo import record_delivery
+from worker.store.repo import NewDelivery
 
 log = structlog.get_logger("api")
 
-EnqueueDelivery = Callable[[str], None]
+EnqueueDeliveries = Callable[[list[str]], None]  # one queue message for several deliveries
 MAX_BODY = 25 * 1024 * 1024  # GitHub sends at most 25 MiB
 ON_THREAD = 256 * 1024  # bodies above this are signed and parsed off the event loop
 DELIVERY_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
@@ -39,13 +40,12 @@ def create_app(
     engine: Engine,
     webhook_secret: str | None,
     trigger_label: str,
-    enqueue_delivery: EnqueueDelivery,
+    enqueue_deliveries: EnqueueDeliveries,
 ) -> FastAPI:
     """The API app. Dependencies are passed in; nothing is read from the environment here."""
-    app = FastAPI(title="Burndown", version="0.1.0")
+    writer = DeliveryWriter(engine, enqueue_deliveries)
+    app = FastAPI(title="Burndown", version="0.1.0", lifespan=lambda _: _closing(writer))
     install(app, engine)  # dashboard, /api, /metrics
-    # SQLite has one writer: taking turns here beats its busy handler's sleeps.
-    writers = anyio.CapacityLimiter(1 if engine.dialect.name == "sqlite" else 16)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -66,16 +66,16 @@ def create_app(
         verdict = screen(event, payload, trigger_label)
         if not verdict.keep:
             return _answer(verdict.status, verdict.message)
-        action = payload["action"]  # the table only keeps deliveries with a string action
-        fresh = await anyio.to_thread.run_sync(
-            lambda: record_delivery(engine, delivery, event, action, text, body_digest(body)),
-            limiter=writers,
-        )
+        new = NewDelivery(delivery, event, payload["action"], text, body_digest(body))
+        try:
+            fresh = await writer.keep(new)
+        except (BurndownError, TimeoutError) as exc:
+            log.error("delivery not stored", delivery=delivery, error=str(exc))
+            return _answer(503, "the delivery could not be stored; redeliver it later")
         if not fresh:
             return _answer(200, "duplicate delivery: already received")
         log.info("delivery accepted", delivery=delivery, gh_event=event)
-        # Stored, so answered now; the hand-off runs after the answer, on a thread.
-        return _answer(202, "accepted", BackgroundTask(_hand_off, enqueue_delivery, delivery))
+        return _answer(202, "accepted")
 
     return app
 
@@ -124,12 +124,13 @@ async def _read_capped(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def _hand_off(enqueue: EnqueueDelivery, delivery: str) -> None:
+@asynccontextmanager
+async def _closing(writer: DeliveryWriter) -> AsyncIterator[None]:
     try:
-        enqueue(delivery)
-    except Exception as exc:
-        log.warning("delivery not enqueued; the reconciler will", delivery=delivery, error=str(exc))
+        yield
+    finally:
+        await run_in_threadpool(writer.close)
 
 
-def _answer(status: int, message: str, background: BackgroundTask | None = None) -> JSONResponse:
-    return JSONResponse(status_code=status, content={"message": message}, background=background)
+def _answer(status: int, message: str) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"message": message})

@@ -59,7 +59,7 @@ def api(
     import uvicorn
 
     from scheduler.api import create_app
-    from scheduler.jobs import INTAKE_TASK, register
+    from scheduler.jobs import INTAKE_BATCH_TASK, register
     from worker.celery_app import create_celery, engine_for
 
     s = _settings()
@@ -70,7 +70,7 @@ def api(
         engine=engine_for(s.resolved_database_url()),
         webhook_secret=secret,
         trigger_label=s.trigger_label,
-        enqueue_delivery=lambda d: celery.send_task(INTAKE_TASK, args=[d]),
+        enqueue_deliveries=lambda ds: celery.send_task(INTAKE_BATCH_TASK, args=[ds]),
     )
     uvicorn.run(web, host=host or s.api_host, port=port or s.api_port, log_level="warning")
 

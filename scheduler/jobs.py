@@ -7,6 +7,7 @@ import structlog
 from celery import Celery
 from sqlalchemy import Engine
 
+from sandbox.errors import BurndownError
 from scheduler.intake.process import process_delivery
 from scheduler.intake.shapes import IntakeDeps
 from scheduler.lifecycle import SyncCounts, sync_lifecycle
@@ -23,6 +24,7 @@ from worker.store.repo import (
 )
 
 INTAKE_TASK = "burndown.intake"
+INTAKE_BATCH_TASK = "burndown.intake_batch"  # what the API sends: one message per group commit
 RECONCILE_TASK = "burndown.reconcile"
 LIFECYCLE_TASK = "burndown.lifecycle_sync"
 REAP_TASK = "burndown.reap_sandboxes"
@@ -36,6 +38,15 @@ def register(app: Celery, settings: Settings) -> None:
     @app.task(name=INTAKE_TASK, shared=False)  # type: ignore[untyped-decorator]
     def intake_task(delivery_id: str) -> None:
         process_delivery(delivery_id, intake_deps(app, settings))
+
+    @app.task(name=INTAKE_BATCH_TASK, shared=False)  # type: ignore[untyped-decorator]
+    def intake_batch_task(delivery_ids: list[str]) -> None:
+        deps = intake_deps(app, settings)
+        for delivery_id in delivery_ids:
+            try:
+                process_delivery(delivery_id, deps)
+            except BurndownError as exc:  # left pending: the reconciler sends it again
+                log.warning("delivery not handled", delivery=delivery_id, error=str(exc))
 
     @app.task(name=RECONCILE_TASK, shared=False)  # type: ignore[untyped-decorator]
     def reconcile_task() -> None:

@@ -32,7 +32,7 @@ def post(engine: Engine) -> Post:
         engine=engine,
         webhook_secret=SECRET,
         trigger_label="burndown",
-        enqueue_delivery=lambda d: process_delivery(d, deps),
+        enqueue_deliveries=lambda ds: [process_delivery(d, deps) for d in ds] and None,
     )
     client = TestClient(app)
 

@@ -20,7 +20,7 @@ PERIOD = "since=2030-03-04&until=2030-03-18"
 @pytest.fixture
 def client(engine: Engine) -> TestClient:
     app = create_app(
-        engine=engine, webhook_secret="s", trigger_label="burndown", enqueue_delivery=print
+        engine=engine, webhook_secret="s", trigger_label="burndown", enqueue_deliveries=print
     )
     return TestClient(app, raise_server_exceptions=False)
 

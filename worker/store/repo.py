@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, update
+from sqlalchemy import Engine, func, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import col, select
 
@@ -29,6 +31,46 @@ from worker.store.models import (
 ACTIVE = (TicketStatus.QUEUED, TicketStatus.RUNNING)
 
 
+@dataclass(frozen=True)
+class NewDelivery:
+    """A delivery to keep: its id (`X-GitHub-Delivery`), event, action, body and body digest."""
+
+    id: str
+    event: str
+    action: str | None
+    payload: str
+    body_sha256: str | None = None
+
+
+def record_deliveries(engine: Engine, deliveries: Sequence[NewDelivery]) -> set[str]:
+    """Keep deliveries with one INSERT in one transaction; the ids actually kept. One whose id
+    (a redelivery) or body digest (a replay under a new id) was seen before is skipped by the
+    unique constraints (ON CONFLICT DO NOTHING): no read first, no lock between callers."""
+    if not deliveries:
+        return set()
+    now = utcnow()
+    rows = [
+        {
+            "id": d.id,
+            "event": d.event,
+            "action": d.action,
+            "payload": d.payload,
+            "body_sha256": d.body_sha256,
+            "status": DeliveryStatus.RECEIVED,
+            "note": "",
+            "received_at": now,
+        }
+        for d in deliveries
+    ]
+    dialect = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+    stmt = dialect(Delivery).values(rows).on_conflict_do_nothing().returning(col(Delivery.id))
+    try:
+        with engine.begin() as conn:
+            return set(conn.execute(stmt).scalars())
+    except SQLAlchemyError as exc:
+        raise StoreError(f"store error: {exc.__class__.__name__}: {exc}") from exc
+
+
 def record_delivery(
     engine: Engine,
     delivery_id: str,
@@ -37,26 +79,9 @@ def record_delivery(
     payload: str,
     body_sha256: str | None = None,
 ) -> bool:
-    """Keep a delivery with one INSERT; False when its id (a redelivery) or its body's digest
-    (a replay under a new id) was seen before: the unique constraints decide, no read first."""
-    row = {
-        "id": delivery_id,
-        "event": event,
-        "action": action,
-        "payload": payload,
-        "body_sha256": body_sha256,
-        "status": DeliveryStatus.RECEIVED,
-        "note": "",
-        "received_at": utcnow(),
-    }
-    try:
-        with engine.begin() as conn:
-            conn.execute(insert(Delivery).values(**row))
-    except IntegrityError:
-        return False
-    except SQLAlchemyError as exc:
-        raise StoreError(f"store error: {exc.__class__.__name__}: {exc}") from exc
-    return True
+    """Keep one delivery; False when its id or its body's digest was seen before."""
+    new = NewDelivery(delivery_id, event, action, payload, body_sha256)
+    return bool(record_deliveries(engine, [new]))
 
 
 def get_delivery(engine: Engine, delivery_id: str) -> Delivery | None:
