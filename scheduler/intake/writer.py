@@ -1,9 +1,9 @@
 """Stored, handed off, then answered, at the speed of the web server.
 
-One thread owns the delivery writes: it takes whatever deliveries are waiting, keeps them with
-one INSERT in one transaction (a group commit: concurrent deliveries never contend for the
-store's lock), hands the fresh ones to the queue in one message, then wakes their requests.
-The event loop only puts an item on a queue and awaits a future.
+One thread owns the delivery writes: it takes whatever deliveries are waiting and keeps them
+with one INSERT in one transaction (a group commit: concurrent deliveries never contend for
+the store's lock); a second hands the fresh ones to the queue in one message, then wakes
+their requests. The event loop only puts an item on a queue and awaits a future.
 """
 
 import asyncio
@@ -25,14 +25,17 @@ Settle = Callable[[bool | BaseException], None]
 
 
 class DeliveryWriter:
-    """Keeps deliveries in batches from one thread and hands the fresh ones off."""
+    """Keeps deliveries in batches from one thread; a second thread hands the fresh ones off
+    and answers, so the next batch is written while the last one is handed off."""
 
     def __init__(
         self, engine: Engine, enqueue: Callable[[list[str]], None], timeout: float = 60
     ) -> None:
         self._engine, self._enqueue, self._timeout = engine, enqueue, timeout
         self._queue: queue.Queue[tuple[NewDelivery, Settle] | None] = queue.Queue()
-        self._thread: threading.Thread | None = None
+        self._kept: queue.Queue[tuple[list[str], list[tuple[Settle, bool]]] | None]
+        self._kept = queue.Queue()
+        self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
 
     async def keep(self, delivery: NewDelivery) -> bool:
@@ -49,12 +52,13 @@ class DeliveryWriter:
         return await asyncio.wait_for(done, self._timeout)
 
     def close(self) -> None:
-        """Finish what is queued and stop the thread."""
+        """Finish what is queued and stop the threads."""
         with self._lock:
-            thread, self._thread = self._thread, None
-        if thread is not None:
+            threads, self._threads = self._threads, []
+        if threads:
             self._queue.put(None)
-            thread.join(self._timeout)
+            for thread in threads:
+                thread.join(self._timeout)
 
     def __enter__(self) -> "DeliveryWriter":
         return self
@@ -66,12 +70,17 @@ class DeliveryWriter:
 
     def _start(self) -> None:
         with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="delivery-writer")
-                self._thread.daemon = True  # close() drains it; a daemon never holds exit up
-                self._thread.start()
+            if not self._threads:
+                for target, name in (
+                    (self._write_loop, "writer"),
+                    (self._hand_off_loop, "hand-off"),
+                ):
+                    # close() drains them; as daemons they never hold the process's exit up
+                    thread = threading.Thread(target=target, name=f"delivery-{name}", daemon=True)
+                    thread.start()
+                    self._threads.append(thread)
 
-    def _run(self) -> None:
+    def _write_loop(self) -> None:
         while (first := self._queue.get()) is not None:
             batch = [first]
             while len(batch) < MAX_BATCH:
@@ -89,6 +98,7 @@ class DeliveryWriter:
                 log.exception("delivery writer failed")
                 for _, settle in batch:
                     settle(exc)
+        self._kept.put(None)
 
     def _write(self, batch: list[tuple[NewDelivery, Settle]]) -> None:
         firsts: list[NewDelivery] = []
@@ -104,11 +114,17 @@ class DeliveryWriter:
             for _, settle in batch:
                 settle(exc)
             return
-        if fresh:
-            self._hand_off([d.id for d in firsts if d.id in fresh])
         kept = {id(d) for d in firsts if d.id in fresh}
-        for d, settle in batch:
-            settle(id(d) in kept)
+        ids = [d.id for d in firsts if d.id in fresh]
+        self._kept.put((ids, [(settle, id(d) in kept) for d, settle in batch]))
+
+    def _hand_off_loop(self) -> None:
+        while (item := self._kept.get()) is not None:
+            ids, answers = item
+            if ids:
+                self._hand_off(ids)
+            for settle, fresh in answers:
+                settle(fresh)
 
     def _hand_off(self, deliveries: list[str]) -> None:
         try:
