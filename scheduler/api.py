@@ -24,12 +24,14 @@ log = structlog.get_logger("api")
 EnqueueDeliveries = Callable[[list[str]], None]  # one queue message for several deliveries
 MAX_BODY = 25 * 1024 * 1024  # GitHub sends at most 25 MiB
 ON_THREAD = 256 * 1024  # bodies above this are signed and parsed off the event loop
-DELIVERY_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
-EVENT = re.compile(r"^[a-z_]{1,64}$")
+DELIVERY_ID = re.compile(r"[\x21-\x7e]{1,128}")
+EVENT = re.compile(r"[a-z_]{1,64}")
 FORM = "application/x-www-form-urlencoded"
 
 
-class _Refused(Exception):
+class _Refused(BurndownError):
+    """A delivery answered with `status` before anything is stored."""
+
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status, self.message = status, message
@@ -103,7 +105,7 @@ async def _admit(request: Request, secret: str) -> tuple[str, str, str, bytes]:
         raise _Refused(401, "bad or missing X-Hub-Signature-256")
     event = request.headers.get("x-github-event", "")
     delivery = request.headers.get("x-github-delivery", "")
-    if not EVENT.match(event) or not DELIVERY_ID.match(delivery):
+    if not EVENT.fullmatch(event) or not DELIVERY_ID.fullmatch(delivery):
         raise _Refused(400, "missing or malformed X-GitHub-Event or X-GitHub-Delivery")
     return delivery, event, decode(body), body
 
