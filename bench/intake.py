@@ -6,7 +6,10 @@ ack p50/p99 and the ratios to the bare app.
     uv run python -m bench.intake [--requests 2000] [--concurrency 16]
 
 Reads BURNDOWN_TEST_REDIS_URL and BURNDOWN_TEST_POSTGRES_URL
-(`eval "$(./scripts/services.sh)"` sets them).
+(`eval "$(./scripts/services.sh)"` sets them). `--api-source DIR` runs the API from another
+tree (an older commit's `git archive`) to measure before and after in the same way.
+
+The server's CPU time per request is printed too: on a shared host it is the steadier figure.
 """
 
 import argparse
