@@ -21,7 +21,7 @@ from sqlmodel import col, select
 
 from sandbox.docker_client import docker_client
 from sandbox.images import BuildInputs, build_sandbox_image
-from scheduler.webhooks import sign
+from scheduler.intake.signature import sign
 from tests.support.github_standin import GitHubStandIn
 from tests.support.model_server import ScriptedModel, ToolCall, Turn
 from tests.support.processes import (

@@ -8,8 +8,8 @@ from celery import Celery
 
 from sandbox.errors import BurndownError
 from sandbox.runtime import ContainerRuntime
-from scheduler.handling import IntakeDeps
-from scheduler.intake import process_delivery
+from scheduler.intake.process import process_delivery
+from scheduler.intake.shapes import IntakeDeps
 from scheduler.lifecycle import SyncCounts, sync_lifecycle
 from scheduler.reconcile import ReconcilePolicy, Reconciler
 from worker.celery_app import RUN_TASK
@@ -22,6 +22,7 @@ from worker.store.models import utcnow
 from worker.wiring import container_runtime, engine_for, github_client, reap_sandboxes
 
 INTAKE_TASK = "burndown.intake"
+INTAKE_BATCH_TASK = "burndown.intake_batch"  # what the API sends: one message per group commit
 RECONCILE_TASK = "burndown.reconcile"
 LIFECYCLE_TASK = "burndown.lifecycle_sync"
 REAP_TASK = "burndown.reap_sandboxes"
@@ -39,6 +40,15 @@ def register(app: Celery, settings: Settings) -> None:
         except Exception as exc:  # recorded; the reconciler sends it again, with backoff
             log.exception("intake failed", delivery=delivery_id)
             record_failure(deps.engine, delivery_id, f"{type(exc).__name__}: {exc}")
+
+    @app.task(name=INTAKE_BATCH_TASK, shared=False)  # type: ignore[untyped-decorator]
+    def intake_batch_task(delivery_ids: list[str]) -> None:
+        deps = intake_deps(app, settings)
+        for delivery_id in delivery_ids:
+            try:
+                process_delivery(delivery_id, deps)
+            except BurndownError as exc:  # left pending: the reconciler sends it again
+                log.warning("delivery not handled", delivery=delivery_id, error=str(exc))
 
     @app.task(name=RECONCILE_TASK, shared=False)  # type: ignore[untyped-decorator]
     def reconcile_task() -> None:

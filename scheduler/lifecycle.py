@@ -2,7 +2,7 @@
 on the default branch; issues closed and reopened.
 
 Webhooks report changes as they happen (`pull_request` closed/reopened, see
-`scheduler.intake`); `sync_lifecycle`, run periodically, asks GitHub for the same facts and
+`scheduler.intake.pulls`); `sync_lifecycle`, run periodically, asks GitHub for the same facts and
 catches whatever a lost delivery missed. Both apply observations that are idempotent and
 ordered by GitHub's own timestamps, so running either twice changes nothing.
 """
@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
-from scheduler.webhooks import PullRequestEvent
 from worker.errors import GitHubError
 from worker.github.protocol import GitHubClient, PullRequest
 from worker.logs import get_logger
@@ -33,11 +32,11 @@ from worker.store.models import IssueState, PullState
 
 log = get_logger(__name__)
 
-AGENT_BRANCH = re.compile(r"^burndown/issue-(\d+)$")
 REVERTS = re.compile(r"This reverts commit ([0-9a-f]{7,40})", re.IGNORECASE)
 
 
-def _state(state: str, merged: bool) -> PullState:
+def pull_state(state: str, merged: bool) -> PullState:
+    """A pull request's state as the store keeps it."""
     if merged:
         return PullState.MERGED
     return PullState.CLOSED if state == "closed" else PullState.OPEN
@@ -48,30 +47,13 @@ def observation_of(repo: str, pr: PullRequest) -> PullObservation:
     return PullObservation(
         repo=repo,
         number=pr.number,
-        state=_state(pr.state, pr.merged or pr.merged_at is not None),
+        state=pull_state(pr.state, pr.merged or pr.merged_at is not None),
         observed_at=pr.updated_at or datetime.now(UTC),
         opened_at=pr.created_at,
         closed_at=pr.closed_at,
         merged_at=pr.merged_at,
         merge_commit_sha=pr.merge_commit_sha,
         head_sha=pr.head_sha,
-    )
-
-
-def observation_from_event(ev: PullRequestEvent) -> PullObservation:
-    """A `pull_request` delivery as an observation."""
-    pr = ev.pull_request
-    merged = bool(pr.merged) or pr.merged_at is not None
-    return PullObservation(
-        repo=ev.repository.full_name,
-        number=pr.number,
-        state=_state(pr.state, merged),
-        observed_at=pr.updated_at,
-        opened_at=pr.created_at,
-        closed_at=pr.closed_at,
-        merged_at=pr.merged_at,
-        merge_commit_sha=pr.merge_commit_sha if merged else None,
-        head_sha=pr.head.sha,
     )
 
 

@@ -20,6 +20,7 @@ from sandbox.harness.run import HarnessRun, sandbox_user
 from sandbox.runtime import DEPLOYMENT_LABEL, RUN_LABEL
 from worker import texts
 from worker.agent import run_recorded
+from worker.branches import issue_branch
 from worker.budget import BudgetWatch, harness_options
 from worker.events import EventRecorder, EventSink
 from worker.git import Checkout, checkout
@@ -83,7 +84,7 @@ def plan_for(
 
 def branch_for(ticket: Ticket, harness: str | None = None) -> str:
     """`burndown/issue-<n>`; `burndown/issue-<n>-<harness>` for one run of a comparison."""
-    return f"burndown/issue-{ticket.number}" + (f"-{harness}" if harness else "")
+    return issue_branch(ticket.number, harness)
 
 
 def run_ticket(

@@ -23,7 +23,7 @@ def api(
     import uvicorn
 
     from scheduler.api import create_app
-    from scheduler.jobs import INTAKE_TASK, register
+    from scheduler.jobs import INTAKE_BATCH_TASK, register
     from worker.celery_app import create_celery
     from worker.wiring import budgets, engine_for
 
@@ -35,7 +35,7 @@ def api(
         engine=engine_for(s.resolved_database_url()),
         webhook_secret=secret,
         trigger_label=s.trigger_label,
-        enqueue_delivery=lambda d: celery.send_task(INTAKE_TASK, args=[d]),
+        enqueue_deliveries=lambda ds: celery.send_task(INTAKE_BATCH_TASK, args=[ds]),
         operator_token=s.operator_token.get_secret_value() if s.operator_token else None,
         budgets=budgets(s),
     )

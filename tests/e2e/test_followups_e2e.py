@@ -77,11 +77,15 @@ def test_never_twice_and_follow_ups(
         wait_for("the API", lambda: healthy(f"{base}/healthz"), 60, logs)
 
         # Two triggers at once (a label and a relabel, different deliveries): one run, one PR.
-        body = labeled(repo=REPO, number=w.number, sender="maria", title=TITLE, body="It says Teh.")
+        bodies = [
+            labeled(repo=REPO, number=w.number, sender="maria", title=TITLE, body="It says Teh.")
+            for _ in range(2)
+        ]
+        bodies[1]["issue"]["updated_at"] = "2019-05-15T15:20:19Z"  # the relabel, a second later
         codes: list[int] = []
         threads = [
-            threading.Thread(target=lambda: codes.append(post(base, "issues", body).status_code))
-            for _ in range(2)
+            threading.Thread(target=lambda b=b: codes.append(post(base, "issues", b).status_code))
+            for b in bodies
         ]
         for t in threads:
             t.start()

@@ -9,7 +9,7 @@ import httpx
 
 from tests.e2e.conftest import CHECK, FIXED, REPO, SECRET, TITLE, World
 from tests.e2e.test_reviewer_stage import deps, run, setup_repo
-from tests.support.deliveries import labeled, signed
+from tests.support.github_standin import labeled, signed
 from tests.support.model_server import ToolCall, Turn
 from tests.support.processes import burndown, free_port, healthy, process, wait_for
 from worker.store.models import OutcomeKind

@@ -25,7 +25,7 @@ def client(sqlite_engine: Engine, sent: list[str]) -> TestClient:
         engine=sqlite_engine,
         webhook_secret=SECRET,
         trigger_label="burndown",
-        enqueue_delivery=sent.append,
+        enqueue_deliveries=sent.extend,
     )
     return TestClient(app)
 
@@ -120,7 +120,7 @@ def test_without_a_configured_secret_nothing_is_accepted(sqlite_engine: Engine) 
         engine=sqlite_engine,
         webhook_secret=None,
         trigger_label="burndown",
-        enqueue_delivery=lambda d: None,
+        enqueue_deliveries=lambda ds: None,
     )
     body, headers = signed(SECRET, labeled())
     assert (

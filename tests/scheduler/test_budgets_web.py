@@ -44,7 +44,7 @@ def test_the_dashboard_shows_spend_against_each_budget_and_the_held_tickets(
         engine=engine,
         webhook_secret="s",
         trigger_label="burndown",
-        enqueue_delivery=print,
+        enqueue_deliveries=print,
         budgets=budgets,
         operator_token="t0ken-for-budgets",
     )

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from scheduler.handling import IntakeDeps
-from scheduler.intake import process_delivery
-from scheduler.routing import screen
+from scheduler.intake.process import process_delivery
+from scheduler.intake.shapes import IntakeDeps
+from scheduler.intake.table import screen
 from tests.support.github_standin import payload
 from worker.github.fake import FakeGitHub
 from worker.store.models import DeliveryStatus, OutcomeKind, RunKind, TicketStatus

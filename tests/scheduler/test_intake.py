@@ -5,8 +5,8 @@ import json
 import pytest
 from sqlalchemy import Engine
 
-from scheduler.handling import IntakeDeps
-from scheduler.intake import process_delivery
+from scheduler.intake.process import process_delivery
+from scheduler.intake.shapes import IntakeDeps
 from tests.support.github_standin import labeled
 from worker.github.fake import FakeGitHub
 from worker.store.models import DeliveryStatus, TicketStatus
@@ -100,3 +100,26 @@ def test_another_prefixed_label_is_not_a_trigger(engine: Engine) -> None:
     gh, enqueued = FakeGitHub(roles={(REPO, "Codertocat"): "write"}), []
     assert deliver(engine, gh, enqueued, "d1", label="burndownish") == DeliveryStatus.IGNORED
     assert enqueued == []
+
+
+@pytest.mark.parametrize(
+    ("event", "text"),
+    [
+        ("issues", "{not json"),
+        ("issues", "\ufeff" + json.dumps(labeled())),
+        ("issues", json.dumps({**labeled(), "issue": {**labeled()["issue"], "number": "1"}})),
+        ("issues", json.dumps({**labeled(), "sender": None})),
+        ("check_run", json.dumps({"action": "completed", "check_run": []})),
+        ("issues", '{"action": "labeled", "x": ' + "[" * 100 + "]" * 100 + "}"),
+    ],
+)
+def test_a_stored_body_that_does_not_read_is_a_recorded_refusal(
+    engine: Engine, event: str, text: str
+) -> None:
+    gh, enqueued = FakeGitHub(roles={(REPO, "Codertocat"): "write"}), []
+    record_delivery(engine, "d1", event, "labeled", text)
+    status = process_delivery("d1", IntakeDeps(engine, gh, "burndown", enqueued.append))
+    assert status == DeliveryStatus.IGNORED and enqueued == []
+    d = get_delivery(engine, "d1")
+    assert d is not None and d.status == DeliveryStatus.IGNORED and d.note.startswith("refused")
+    assert process_delivery("d1", IntakeDeps(engine, gh, "burndown", enqueued.append)) is None

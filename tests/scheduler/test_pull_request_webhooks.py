@@ -10,7 +10,8 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from scheduler.api import create_app
-from scheduler.intake import IntakeDeps, process_delivery
+from scheduler.intake.process import process_delivery
+from scheduler.intake.shapes import IntakeDeps
 from tests.support.github_standin import pull_request, signed
 from tests.support.history import HistoryBuilder
 from worker.github.fake import FakeGitHub
@@ -31,7 +32,7 @@ def post(engine: Engine) -> Post:
         engine=engine,
         webhook_secret=SECRET,
         trigger_label="burndown",
-        enqueue_delivery=lambda d: process_delivery(d, deps),
+        enqueue_deliveries=lambda ds: [process_delivery(d, deps) for d in ds] and None,
     )
     client = TestClient(app)
 

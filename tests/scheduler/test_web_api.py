@@ -24,7 +24,7 @@ def client(engine: Engine) -> TestClient:
         engine=engine,
         webhook_secret="s",
         trigger_label="burndown",
-        enqueue_delivery=print,
+        enqueue_deliveries=print,
         operator_token=TOKEN,
     )
     return TestClient(

@@ -16,7 +16,7 @@ def _client(engine: Engine, token: str | None = TOKEN) -> TestClient:
         engine=engine,
         webhook_secret="s",
         trigger_label="burndown",
-        enqueue_delivery=print,
+        enqueue_deliveries=print,
         operator_token=token,
     )
     return TestClient(app, raise_server_exceptions=False, follow_redirects=False)

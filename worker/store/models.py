@@ -234,6 +234,8 @@ class Delivery(SQLModel, table=True):
     event: str = Field(max_length=64)
     action: str | None = Field(default=None, max_length=64)
     payload: str = Field(sa_type=Text)
+    # SHA-256 of the signed body: the same body replayed under a new delivery id is refused.
+    body_sha256: str | None = Field(default=None, max_length=64, unique=True, index=True)
     status: DeliveryStatus = Field(
         default=DeliveryStatus.RECEIVED, index=True, sa_type=EnumColumn(DeliveryStatus, 16)
     )

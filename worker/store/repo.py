@@ -7,6 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, func, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 
 from worker.errors import DuplicateError, StoreError
@@ -32,16 +35,57 @@ from worker.store.rollup import refresh_run
 ACTIVE = (TicketStatus.QUEUED, TicketStatus.RUNNING)
 
 
-def record_delivery(
-    engine: Engine, delivery_id: str, event: str, action: str | None, payload: str
-) -> bool:
-    """Keep a delivery; False when this delivery id was seen before (a redelivery)."""
+@dataclass(frozen=True)
+class NewDelivery:
+    """A delivery to keep: its id (`X-GitHub-Delivery`), event, action, body and body digest."""
+
+    id: str
+    event: str
+    action: str | None
+    payload: str
+    body_sha256: str | None = None
+
+
+def record_deliveries(engine: Engine, deliveries: Sequence[NewDelivery]) -> set[str]:
+    """Keep deliveries with one INSERT in one transaction; the ids actually kept. One whose id
+    (a redelivery) or body digest (a replay under a new id) was seen before is skipped by the
+    unique constraints (ON CONFLICT DO NOTHING): no read first, no lock between callers."""
+    if not deliveries:
+        return set()
+    now = utcnow()
+    rows = [
+        {
+            "id": d.id,
+            "event": d.event,
+            "action": d.action,
+            "payload": d.payload,
+            "body_sha256": d.body_sha256,
+            "status": DeliveryStatus.RECEIVED,
+            "note": "",
+            "received_at": now,
+        }
+        for d in deliveries
+    ]
+    dialect = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+    stmt = dialect(Delivery).values(rows).on_conflict_do_nothing().returning(col(Delivery.id))
     try:
-        with session_scope(engine) as s:
-            s.add(Delivery(id=delivery_id, event=event, action=action, payload=payload))
-    except DuplicateError:
-        return False
-    return True
+        with engine.begin() as conn:
+            return set(conn.execute(stmt).scalars())
+    except SQLAlchemyError as exc:
+        raise StoreError(f"store error: {exc.__class__.__name__}: {exc}") from exc
+
+
+def record_delivery(
+    engine: Engine,
+    delivery_id: str,
+    event: str,
+    action: str | None,
+    payload: str,
+    body_sha256: str | None = None,
+) -> bool:
+    """Keep one delivery; False when its id or its body's digest was seen before."""
+    new = NewDelivery(delivery_id, event, action, payload, body_sha256)
+    return bool(record_deliveries(engine, [new]))
 
 
 def get_delivery(engine: Engine, delivery_id: str) -> Delivery | None:

@@ -4,7 +4,7 @@ import json
 import uuid
 from typing import Any
 
-from scheduler.webhooks import sign
+from scheduler.intake.signature import sign
 from tests.conftest import fixtures_dir
 
 

@@ -2,7 +2,6 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import Engine
 
@@ -19,6 +18,14 @@ class Verdict:
     keep: bool
     status: int
     message: str
+
+
+ACCEPT = Verdict(True, 202, "accepted")
+
+
+def ignore(why: str) -> Verdict:
+    """A delivery answered 2xx and dropped."""
+    return Verdict(False, IGNORE, f"ignored: {why}")
 
 
 @dataclass(frozen=True)
@@ -39,7 +46,3 @@ class Handled:
     status: DeliveryStatus
     note: str
     ticket_id: int | None = None
-
-
-Screen = Callable[[dict[str, Any], str], Verdict]
-Handler = Callable[[dict[str, Any], IntakeDeps], Handled]

@@ -1,0 +1,1 @@
+"""Webhook intake: payload models, the event table, screens and handlers, processing."""
