@@ -86,9 +86,10 @@ class DockerRuntime:
             self._client, deployment=deployment, run_state=run_state, grace_seconds=grace_seconds
         )
 
-    def stop_run(self, run_id: str) -> int:
+    def stop_run(self, run_id: str, deployment: str) -> int:
+        labels = [f"{RUN_LABEL}={run_id}", f"{DEPLOYMENT_LABEL}={deployment}"]
         with translate_docker_errors(f"cannot stop the sandboxes of run {run_id}"):
-            found = self._client.containers.list(filters={"label": f"{RUN_LABEL}={run_id}"})
+            found = self._client.containers.list(filters={"label": labels})
         # One that ended by itself meanwhile is gone already: that is fine.
         return sum(remove_resource(c.kill, f"sandbox {c.name}") for c in found)
 

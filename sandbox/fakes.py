@@ -41,7 +41,7 @@ class FakeRuntime:
                 on_line(line)
         return ContainerExit(exit_code=code, egress=self._egress)
 
-    def stop_run(self, run_id: str) -> int:
+    def stop_run(self, run_id: str, deployment: str) -> int:
         self.stopped.append(run_id)
         return 1
 

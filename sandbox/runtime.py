@@ -124,7 +124,8 @@ class ContainerRuntime(Protocol):
         `SandboxError` when the runtime itself fails or refuses the policy."""
         ...
 
-    def stop_run(self, run_id: str) -> int:
-        """Kill every running sandbox labelled with `run_id` now (its `run` calls then return);
-        the number killed. Used to cancel a run and to stop a run given up for lost."""
+    def stop_run(self, run_id: str, deployment: str) -> int:
+        """Kill every running sandbox labelled with `run_id` of `deployment` now (its `run`
+        calls then return); the number killed. Other deployments' runs of the same id are
+        never touched. Used to cancel a run and to stop a run given up for lost."""
         ...

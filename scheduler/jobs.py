@@ -99,6 +99,7 @@ def reconciler(app: Celery, settings: Settings) -> Reconciler:
         runtime=runtime,
         github=github,
         workspaces=settings.data_dir.resolve() / "workspaces",
+        deployment=settings.queue,
     )
 
 

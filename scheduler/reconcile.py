@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from sandbox.errors import BurndownError
-from sandbox.runtime import ContainerRuntime
+from sandbox.runtime import DEFAULT_DEPLOYMENT, ContainerRuntime
 from worker import texts
 from worker.github.protocol import GitHubClient
 from worker.logs import get_logger
@@ -55,6 +55,7 @@ class Reconciler:
     runtime: ContainerRuntime | None = None
     github: GitHubClient | None = None
     workspaces: Path | None = None
+    deployment: str = DEFAULT_DEPLOYMENT
 
     def run(self, now: datetime) -> dict[str, int]:
         p = self.policy
@@ -95,7 +96,7 @@ class Reconciler:
         )
         if self.runtime is not None:
             try:
-                self.runtime.stop_run(str(run_id))
+                self.runtime.stop_run(str(run_id), self.deployment)
             except BurndownError as exc:
                 log.warning("could not stop a lost run's sandboxes", run_id=run_id, error=str(exc))
         status = liveness.settle_ticket(

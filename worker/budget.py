@@ -16,7 +16,7 @@ from typing import TypeVar
 from sandbox.harness.events import EventKind, HarnessEvent, ResultStatus, Usage
 from sandbox.harness.prices import PriceTable
 from sandbox.harness.protocol import Harness, HarnessOptions
-from sandbox.runtime import ContainerRuntime
+from sandbox.runtime import DEFAULT_DEPLOYMENT, ContainerRuntime
 from worker.logs import get_logger
 
 log = get_logger(__name__)
@@ -87,8 +87,10 @@ class BudgetWatch:
         run_id: str,
         prices: PriceTable,
         model: str | None = None,
+        deployment: str = DEFAULT_DEPLOYMENT,
     ) -> None:
         self.limits, self._runtime, self._run_id = limits, runtime, run_id
+        self._deployment = deployment
         self._prices, self._default_model = prices, model
         self._lock = threading.Lock()
         self._earlier_usd = 0.0
@@ -116,7 +118,7 @@ class BudgetWatch:
             reason = self._over()
             if reason and self.overrun is None:
                 self.overrun = Overrun(reason, self.spent_usd, self.turns)
-                stopped = self._runtime.stop_run(self._run_id)
+                stopped = self._runtime.stop_run(self._run_id, self._deployment)
                 log.warning("run over its limit; sandboxes stopped", reason=reason, stopped=stopped)
 
     def _see(self, event: HarnessEvent) -> None:

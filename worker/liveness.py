@@ -16,7 +16,7 @@ from types import TracebackType
 from sqlalchemy import Engine
 
 from sandbox.errors import BurndownError
-from sandbox.runtime import ContainerRuntime
+from sandbox.runtime import DEFAULT_DEPLOYMENT, ContainerRuntime
 from worker.logs import get_logger
 from worker.store import liveness
 from worker.store.models import CancelRequest
@@ -56,6 +56,8 @@ class RunGuard:
     runtime: ContainerRuntime
     run_id: int
     interval: float = 5.0
+    deployment: str = DEFAULT_DEPLOYMENT
+    """The deployment whose sandboxes of this run are stopped (others share run ids)."""
     request: CancelRequest | None = None
     folder: Path | None = None
     """The run's folder on the host (checkout, verification trees), whose size is watched."""
@@ -114,7 +116,7 @@ class RunGuard:
     def _stop_sandboxes(self) -> None:
         why = "lost" if self.lost else "disk" if self.over_disk else str(self.request)
         try:
-            killed = self.runtime.stop_run(str(self.run_id))
+            killed = self.runtime.stop_run(str(self.run_id), self.deployment)
             log.info("stopped the run's sandboxes", run_id=self.run_id, why=why, killed=killed)
         except BurndownError as exc:
             log.warning("could not stop the run's sandboxes", run_id=self.run_id, error=str(exc))

@@ -128,6 +128,7 @@ def run_ticket(
         run_id=str(run.id),
         prices=deps.config.prices,
         model=deps.config.options.model,
+        deployment=deps.config.deployment,
     )
     with (
         structlog.contextvars.bound_contextvars(
@@ -140,6 +141,7 @@ def run_ticket(
             deps.config.heartbeat_interval,
             folder=_run_folder(deps, run.id),
             max_bytes=deps.config.workspace_max_bytes,
+            deployment=deps.config.deployment,
         ) as guard,
     ):
         ctx = RunContext(

@@ -5,25 +5,32 @@ Comments and reviews by people without write access never reach the agent. A tic
 busy keeps the delivery pending; the reconciler hands it over again once the ticket is free.
 """
 
+from scheduler.intake.cancel import stop
 from scheduler.intake.payloads import CheckRun, IssueComment, PullRequestReview
 from scheduler.intake.shapes import ACCEPT, Handled, IntakeDeps, Verdict, ignore
 from worker.branches import is_agent_branch
 from worker.github.protocol import WRITE_ROLES
 from worker.store.models import DeliveryStatus, RunKind
-from worker.store.repo import count_runs, queue_ticket, ticket_for_pull
+from worker.store.repo import count_runs, find_ticket, queue_ticket, ticket_for_pull
 
 COMMAND = "/burndown"
+STOP = "stop"
 FAILED_CHECK = {"failure", "timed_out"}
 MAX_FEEDBACK = 8000
 
 
 def screen_comment(ev: IssueComment, _: str) -> Verdict:
-    """Keep `/burndown` comments on pull requests."""
-    if ev.issue.pull_request is None:
-        return ignore("not a new pull request comment")
+    """Keep `/burndown` comments on pull requests, and `/burndown stop` on issues too."""
     if not ev.comment.body.lstrip().startswith(COMMAND):
         return ignore(f"comment does not start with {COMMAND}")
+    if ev.issue.pull_request is None and not _is_stop(ev.comment.body):
+        return ignore("not a new pull request comment")
     return ACCEPT
+
+
+def _is_stop(body: str) -> bool:
+    words = body.lstrip().removeprefix(COMMAND).split()
+    return bool(words) and words[0].lower() == STOP
 
 
 def screen_review(ev: PullRequestReview, _: str) -> Verdict:
@@ -71,6 +78,15 @@ def handle_comment(ev: IssueComment, deps: IntakeDeps) -> Handled:
     repo, who = ev.repository.full_name, ev.comment.user.login
     if not _trusted(deps, repo, who):
         return Handled(DeliveryStatus.REJECTED, f"{who} may not instruct the agent")
+    if _is_stop(ev.comment.body):
+        ticket = (
+            ticket_for_pull(deps.engine, repo, ev.issue.number)
+            if ev.issue.pull_request is not None
+            else find_ticket(deps.engine, repo, ev.issue.number)
+        )
+        if ticket is None:
+            return Handled(DeliveryStatus.IGNORED, "not a ticket of Burndown's")
+        return stop(deps, ticket.repo, ticket.number, f"@{who} asked to stop")
     feedback = ev.comment.body.lstrip().removeprefix(COMMAND).strip()
     return _queue(deps, repo, ev.issue.number, RunKind.FOLLOWUP, feedback or "Please revise.", who)
 

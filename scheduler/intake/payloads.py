@@ -163,6 +163,25 @@ class IssueLabeled(BaseModel):
     sender: _User
 
 
+class IssueUnlabeled(BaseModel):
+    """`issues.unlabeled`: a label removed from an issue."""
+
+    action: Literal["unlabeled"]
+    label: _Label
+    issue: _Issue
+    repository: _Repo
+    sender: _User
+
+
+class IssueClosed(BaseModel):
+    """`issues.closed`: an issue closed, by anyone or by a merged pull request."""
+
+    action: Literal["closed"]
+    issue: _Issue
+    repository: _Repo
+    sender: _User
+
+
 class _CommentIssue(BaseModel):
     number: Number
     pull_request: dict[str, Any] | None = None

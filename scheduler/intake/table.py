@@ -11,12 +11,14 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
-from scheduler.intake import followups, labels, pulls
+from scheduler.intake import cancel, followups, labels, pulls
 from scheduler.intake.payloads import (
     BadDelivery,
     CheckRun,
+    IssueClosed,
     IssueComment,
     IssueLabeled,
+    IssueUnlabeled,
     PullRequestEvent,
     PullRequestReview,
     parse,
@@ -38,6 +40,10 @@ class Route(Generic[M]):
 
 TABLE: dict[tuple[str, str], Route[Any]] = {
     ("issues", "labeled"): Route(IssueLabeled, labels.screen, labels.handle),
+    ("issues", "unlabeled"): Route(
+        IssueUnlabeled, cancel.screen_unlabeled, cancel.handle_unlabeled
+    ),
+    ("issues", "closed"): Route(IssueClosed, cancel.screen_closed, cancel.handle_closed),
     ("issue_comment", "created"): Route(
         IssueComment, followups.screen_comment, followups.handle_comment
     ),
