@@ -79,9 +79,12 @@ def api(
 @app.command()
 def worker(
     concurrency: Annotated[int, typer.Option(help="Runs at once.")] = 1,
+    queues: Annotated[
+        str, typer.Option(help="What to take: `control` (intake, periodic jobs), `runs`, or both.")
+    ] = "control,runs",
 ) -> None:
     """Run the Celery worker that processes deliveries and runs tickets."""
-    from scheduler.jobs import register
+    from scheduler.jobs import control_queue, register
     from worker.celery_app import create_celery
     from worker.wiring import reap_sandboxes
 
@@ -91,6 +94,10 @@ def worker(
         reap_sandboxes(s, grace_seconds=0)
     except BurndownError as exc:
         console.print(f"[yellow]warning:[/yellow] could not reap sandbox leftovers: {exc}")
+    names = {"control": control_queue(s), "runs": s.queue}
+    roles = [q.strip() for q in queues.split(",") if q.strip()]
+    if not roles or any(r not in names for r in roles):
+        raise typer.BadParameter(f"--queues takes control, runs or both, not {queues!r}")
     celery = create_celery(s)
     register(celery, s)
     celery.worker_main(
@@ -98,6 +105,7 @@ def worker(
             "worker",
             "--loglevel=INFO",
             f"--concurrency={concurrency}",
+            f"--queues={','.join(names[r] for r in roles)}",
             "--pool=prefork",
             "--without-gossip",
             "--without-mingle",

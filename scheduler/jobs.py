@@ -63,6 +63,17 @@ def register(app: Celery, settings: Settings) -> None:
         "lifecycle": {"task": LIFECYCLE_TASK, "schedule": settings.lifecycle_sync_interval_seconds},
         "reap-sandboxes": {"task": REAP_TASK, "schedule": settings.reconcile_interval_seconds},
     }
+    # Control tasks have a queue of their own, so that workers can be dedicated to intake or
+    # to runs (`burndown worker --queues`); runs stay on the deployment's queue.
+    control = {"queue": control_queue(settings)}
+    app.conf.task_routes = {
+        name: control for name in (INTAKE_TASK, RECONCILE_TASK, LIFECYCLE_TASK, REAP_TASK)
+    }
+
+
+def control_queue(settings: Settings) -> str:
+    """The queue of intake and the periodic jobs: `<queue>.control`."""
+    return f"{settings.queue}.control"
 
 
 def run_lifecycle_sync(settings: Settings) -> SyncCounts:
