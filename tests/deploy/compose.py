@@ -8,8 +8,9 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +75,17 @@ class Stack:
             return list(client.containers.list(all=True, filters={"label": labels}))
         finally:
             client.close()
+
+    def wait(self, what: str, check: Callable[[], object], timeout: float) -> None:
+        """Poll `check` each second until truthy; on timeout fail with every container's log."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if check():
+                return
+            time.sleep(1)
+        self.save_logs()
+        tail = self.logs.read_text(errors="replace")[-12000:]
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{tail}")
 
     def save_logs(self) -> None:
         """Every container's log into `logs` (read when a wait fails)."""

@@ -15,7 +15,7 @@ from tests.deploy.compose import Stack, build_images, compose_stack, leftovers
 from tests.support.deliveries import labeled, signed
 from tests.support.github_standin import GitHubStandIn
 from tests.support.model_server import ScriptedModel, ToolCall, Turn
-from tests.support.processes import free_port, healthy, wait_for
+from tests.support.processes import free_port, healthy
 from tests.support.sandbox_cli import leftovers_of_deployment
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(1800)]
@@ -100,13 +100,7 @@ def test_a_label_becomes_a_pull_request_through_the_compose_stack(
     env["BURNDOWN_FLOWER_IMAGE"] = tags["flower"]
     base = f"http://127.0.0.1:{env['BURNDOWN_API_PORT']}"
     with compose_stack(env, tmp_path, run_workers=2) as stack:
-        logs = [stack.logs]
-
-        def api_up() -> bool:
-            stack.save_logs()
-            return healthy(f"{base}/healthz")
-
-        wait_for("the API container", api_up, 180, logs)
+        stack.wait("the API container", lambda: healthy(f"{base}/healthz"), 240)
         for number in numbers:
             body, headers = signed(
                 SECRET, labeled(repo=REPO, number=number, sender="maria", body="It says Teh.")
@@ -114,11 +108,7 @@ def test_a_label_becomes_a_pull_request_through_the_compose_stack(
             r = httpx.post(f"{base}/webhooks/github", content=body, headers=headers, timeout=10)
             assert r.status_code == 202, r.text
 
-        def all_pull_requests() -> bool:
-            stack.save_logs()
-            return len(github.pulls(REPO)) == BURST
-
-        wait_for("a pull request per issue", all_pull_requests, 420, logs)
+        stack.wait("a pull request per issue", lambda: len(github.pulls(REPO)) == BURST, 420)
         taken = _runs_taken(stack)
         assert len(taken) == 2 and all(n >= 1 for n in taken.values()), taken
         (intake,) = stack.containers("intake-worker")
