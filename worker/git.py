@@ -130,7 +130,11 @@ class Checkout:
         tar = self.root / f"export-{sha[:12]}.tar"
         self._run(["archive", "--format=tar", "-o", str(tar), sha], cwd=self.gitdir)
         with tarfile.open(tar) as tf:
-            tf.extractall(dest, filter="tar")
+            if hasattr(tarfile, "tar_filter"):
+                tf.extractall(dest, filter="tar")
+            else:  # Python < 3.11.4 (Debian bookworm's 3.11.2, the images' Python): no filters;
+                # git archive writes only tree paths, never absolute or `..` ones.
+                tf.extractall(dest)
         tar.unlink()
         return dest
 
