@@ -89,15 +89,17 @@ def worker(
     from worker.wiring import reap_sandboxes
 
     s = _settings()
+    names = {"control": control_queue(s), "runs": s.queue}
+    roles = [q.strip() for q in queues.split(",") if q.strip()]
+    if not roles or any(r not in names for r in roles):
+        raise typer.BadParameter(
+            f"takes control, runs or both, not {queues!r}", param_hint="--queues"
+        )
     try:
         # Whatever a previous worker left behind: only runs the store still has open survive.
         reap_sandboxes(s, grace_seconds=0)
     except BurndownError as exc:
         console.print(f"[yellow]warning:[/yellow] could not reap sandbox leftovers: {exc}")
-    names = {"control": control_queue(s), "runs": s.queue}
-    roles = [q.strip() for q in queues.split(",") if q.strip()]
-    if not roles or any(r not in names for r in roles):
-        raise typer.BadParameter(f"--queues takes control, runs or both, not {queues!r}")
     celery = create_celery(s)
     register(celery, s)
     celery.worker_main(
