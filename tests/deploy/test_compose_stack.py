@@ -115,7 +115,7 @@ def test_a_label_becomes_a_pull_request_through_the_compose_stack(
         stack.wait("a pull request per issue", lambda: len(github.pulls(REPO)) == BURST, 420)
         taken = _runs_taken(stack, "run-worker")
         assert len(taken) == 2 and all(n >= 1 for n in taken.values()), taken
-        assert sum(taken.values()) == BURST
+        assert sum(taken.values()) >= BURST  # the reconciler may resend a ticket left queued
         assert list(_runs_taken(stack, "intake-worker").values()) == [0]
         flower = httpx.get(
             f"http://127.0.0.1:{env['BURNDOWN_FLOWER_PORT']}/healthcheck", timeout=10
