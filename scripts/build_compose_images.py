@@ -34,6 +34,7 @@ from sandbox.image import (
     docker_client,
     find_image,
     pip_command,
+    remove_stale_images,
 )
 from sandbox.rootfs import (
     LogFn,
@@ -171,11 +172,16 @@ def build_all(client: docker.DockerClient, inputs: BuildInputs) -> dict[str, str
     if find_image(client, f"{SANDBOX_REPOSITORY}:{LATEST}") is None:
         _log("note: no burndown-sandbox:latest yet; runs need it (`burndown sandbox build`)")
     control_plane = build_control_plane_image(client, ROOT, inputs, log=_log).tag
-    return {
+    tags = {
         "control-plane": control_plane,
         "services": build_services_image(client, inputs),
         "flower": build_flower_image(client, inputs, control_plane),
     }
+    # Each code change makes a new Flower image (it sits on the control-plane image).
+    for repository in (FLOWER_REPOSITORY, SERVICES_REPOSITORY):
+        for tag in remove_stale_images(client, repository):
+            _log(f"removed stale {tag}")
+    return tags
 
 
 def main() -> None:
