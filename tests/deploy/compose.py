@@ -84,8 +84,14 @@ class Stack:
                 return
             time.sleep(1)
         self.save_logs()
-        tail = self.logs.read_text(errors="replace")[-12000:]
-        raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{tail}")
+        tails = "".join(
+            f"===== {c.name}\n{c.logs(tail=40).decode(errors='replace')[-3000:]}\n"
+            for c in self.containers()
+            if "worker" in str(c.name) or "api" in str(c.name)
+        )
+        raise AssertionError(
+            f"timed out after {timeout}s waiting for {what} (all logs: {self.logs})\n{tails}"
+        )
 
     def save_logs(self) -> None:
         """Every container's log into `logs` (read when a wait fails)."""
