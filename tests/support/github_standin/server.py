@@ -206,9 +206,9 @@ class StandInServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, host: str = "127.0.0.1") -> None:
         self.app = app
-        super().__init__(("127.0.0.1", 0), StandInHandler)
+        super().__init__((host, 0), StandInHandler)
 
 
 class StandInHandler(BaseHTTPRequestHandler):

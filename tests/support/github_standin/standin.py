@@ -52,8 +52,10 @@ class GitHubStandIn:
     methods are thread-safe and may be called while clients talk to the server.
     """
 
-    def __init__(self, root: Path | None = None) -> None:
-        """Keep repositories under ``root``, else in a temporary directory removed on stop."""
+    def __init__(self, root: Path | None = None, host: str = "127.0.0.1") -> None:
+        """Keep repositories under ``root``, else in a temporary directory removed on stop;
+        listen on ``host`` (a local address: containers reach the Docker bridge's gateway)."""
+        self._host = host
         self._owns_root = root is None
         self.root = Path(tempfile.mkdtemp(prefix="github-standin-")) if root is None else root
         self._repos_root, self._home = self.root / "repos", self.root / "home"
@@ -67,8 +69,8 @@ class GitHubStandIn:
     def start(self) -> GitHubStandIn:
         """Bind an ephemeral port and serve in a daemon thread."""
         if self._server is None:
-            self._server = StandInServer(self._app)
-            self._app.set_base(f"http://127.0.0.1:{self._server.server_address[1]}")
+            self._server = StandInServer(self._app, self._host)
+            self._app.set_base(f"http://{self._host}:{self._server.server_address[1]}")
             self._thread = threading.Thread(
                 target=self._server.serve_forever,
                 kwargs={"poll_interval": 0.05},
