@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.docker_net import bridge_gateway
 from tests.support.github_standin import GitHubStandIn
 from tests.support.model_server import ScriptedModel
+from tests.support.processes import bridge_gateway
 
 CONTROL_PLANE_UID = 10001
 

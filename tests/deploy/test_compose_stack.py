@@ -13,11 +13,9 @@ import httpx
 import pytest
 
 from tests.deploy.compose import Stack, build_images, compose_stack, leftovers
-from tests.support.deliveries import labeled, signed
-from tests.support.github_standin import GitHubStandIn
+from tests.support.github_standin import GitHubStandIn, labeled, signed
 from tests.support.model_server import ScriptedModel, ToolCall, Turn
-from tests.support.processes import free_port, healthy
-from tests.support.sandbox_cli import leftovers_of_deployment
+from tests.support.processes import free_port, healthy, leftovers_of_deployment
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(1800)]
 

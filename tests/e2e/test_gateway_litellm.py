@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
-from worker.harness_run import SandboxTarget, harness_spec, run_harness
 
 from sandbox.docker_runtime import DockerRuntime
 from sandbox.egress_proxy import rule_for_url
@@ -22,7 +21,8 @@ from sandbox.harness.events import EventKind, HarnessEvent, ResultStatus, usage_
 from sandbox.harness.prices import default_prices
 from sandbox.harness.protocol import HarnessOptions
 from sandbox.harness.registry import get_harness
-from sandbox.runtime import DEPLOYMENT_LABEL, RUN_LABEL, SandboxPolicy
+from sandbox.harness.run import HarnessJob, run_harness
+from sandbox.runtime import SandboxPolicy
 from tests.sandbox.harness_runner import MODEL
 from tests.sandbox.scenarios import AIDER_EDIT, FIX, in_order, scenario
 from tests.support.litellm_proxy import LiteLLMProxy, litellm_proxy
@@ -83,7 +83,12 @@ def through_gateway(
     run_id = f"gw-{uuid.uuid4().hex[:12]}"
     runtime = DockerRuntime()
     watch = BudgetWatch(
-        limits, runtime=runtime, run_id=run_id, prices=default_prices(), model=MODEL
+        limits,
+        runtime=runtime,
+        run_id=run_id,
+        prices=default_prices(),
+        model=MODEL,
+        deployment="gateway-test",
     )
     events: list[HarnessEvent] = []
 
@@ -92,7 +97,9 @@ def through_gateway(
         watch(event)
 
     options = HarnessOptions(model=None if harness_name == "claude-code" else MODEL)
-    target = SandboxTarget(
+    job = HarnessJob(
+        harness=harness,
+        prompt="fix the greeting in greeting.txt",
         image=image,
         workspace=ws,
         user="1000:1000",
@@ -102,10 +109,12 @@ def through_gateway(
             # the sandbox reaches the gateway alone, not the model server behind it
             allow_hosts=(str(rule_for_url(proxy.base_url)),),
         ),
-        labels={RUN_LABEL: run_id, DEPLOYMENT_LABEL: "gateway-test"},
+        options=options,
+        models=access,
+        run_id=run_id,
+        deployment="gateway-test",
     )
-    spec = harness_spec(harness, "fix the greeting in greeting.txt", options, access, target)
-    run_harness(runtime, harness, spec, on_event, model=options.model)
+    run_harness(runtime, job, on_event)
     assert leftovers(run_id) == []
     return events, watch, len(model.model_requests()) - before, ws
 

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
-from worker.harness_run import SandboxTarget, harness_spec, run_harness
 
 from sandbox.docker_runtime import DockerRuntime
 from sandbox.egress_proxy import rule_for_url
 from sandbox.harness.events import EventKind, HarnessEvent
 from sandbox.harness.prices import default_prices
-from sandbox.harness.protocol import HarnessOptions, ModelAccess, get_harness
-from sandbox.runtime import DEPLOYMENT_LABEL, RUN_LABEL, ContainerExit, SandboxPolicy
+from sandbox.harness.protocol import HarnessOptions, ModelAccess
+from sandbox.harness.run import HarnessJob, run_harness
+from sandbox.runtime import ContainerExit, SandboxPolicy
 from tests.sandbox.harness_runner import MODEL
 from tests.sandbox.scenarios import AIDER_EDIT
 from tests.support.model_server import ScriptedModel, ScriptSource, Turn
@@ -44,11 +44,15 @@ def run_limited(
     (ws / "greeting.txt").write_text("helo\n")
     subprocess.run(["git", "init", "-q"], cwd=ws, check=True, timeout=30)
     subprocess.run(["chown", "-R", "1000:1000", str(ws)], check=True, timeout=30)
-    harness = get_harness(name)
     options = HarnessOptions(model=None if name == "claude-code" else MODEL)
     runtime = DockerRuntime()
     watch = BudgetWatch(
-        limits, runtime=runtime, run_id=run_id, prices=default_prices(), model=MODEL
+        limits,
+        runtime=runtime,
+        run_id=run_id,
+        prices=default_prices(),
+        model=MODEL,
+        deployment="budget-test",
     )
     events: list[HarnessEvent] = []
 
@@ -57,7 +61,9 @@ def run_limited(
         watch(event)
 
     with ScriptedModel(script, host=bridge_gateway(), script_toolless=name == "aider") as model:
-        target = SandboxTarget(
+        job = HarnessJob(
+            harness=name,
+            prompt="fix the greeting in greeting.txt",
             image=image,
             workspace=ws,
             user="1000:1000",
@@ -66,12 +72,13 @@ def run_limited(
                 idle_timeout_seconds=TIMEOUT,
                 allow_hosts=(str(rule_for_url(model.base_url)),),
             ),
-            labels={RUN_LABEL: run_id, DEPLOYMENT_LABEL: "budget-test"},
+            options=options,
+            models=ModelAccess(base_url=model.base_url, api_key=SecretStr("sk-test")),
+            run_id=run_id,
+            deployment="budget-test",
         )
-        access = ModelAccess(base_url=model.base_url, api_key=SecretStr("sk-test"))
-        spec = harness_spec(harness, "fix the greeting in greeting.txt", options, access, target)
         t0 = time.monotonic()
-        exit_ = run_harness(runtime, harness, spec, on_event, model=options.model)
+        exit_ = run_harness(runtime, job, on_event).exit
         seconds = time.monotonic() - t0
         requests = len(model.model_requests())
     return watch, exit_, events, requests, seconds

@@ -17,7 +17,7 @@ from sandbox.harness.protocol import HarnessOptions, ModelAccess
 from sandbox.harness.run import HarnessJob, HarnessRun, run_harness
 from sandbox.harness.scripted import Output, Run, Say, Script, ScriptedHarness, Sleep, Write
 from sandbox.runtime import SandboxPolicy
-from tests.support.sandbox_cli import leftovers
+from tests.support.processes import leftovers
 
 pytestmark = pytest.mark.docker
 
