@@ -22,8 +22,8 @@ def api(
     """Serve the web API (webhooks)."""
     import uvicorn
 
-    from scheduler.api import create_app
     from scheduler.jobs import INTAKE_BATCH_TASK, register
+    from scheduler.web.app import create_app
     from worker.celery_app import create_celery
     from worker.wiring import budgets, engine_for
 
@@ -56,7 +56,7 @@ def worker(
     ] = None,
 ) -> None:
     """Run a Celery worker: runs, intake, or both."""
-    from scheduler.workers import Role, serve
+    from scheduler.jobs.workers import Role, serve
 
     try:
         chosen = Role(role)

@@ -2,9 +2,8 @@
 
 from scheduler.intake.payloads import PullRequestEvent
 from scheduler.intake.shapes import ACCEPT, Handled, IntakeDeps, Verdict, ignore
-from scheduler.lifecycle import pull_state
 from worker.branches import is_agent_branch
-from worker.store.lifecycle import PullObservation, known_pull, observe_pull
+from worker.store.lifecycle import PullObservation, known_pull, observe_pull, pull_state
 from worker.store.models import DeliveryStatus
 
 

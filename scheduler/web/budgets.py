@@ -4,7 +4,7 @@ each budget's cap, spend and reset, and the tickets a spent budget holds."""
 from html import escape
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 from sqlalchemy import Engine
 
@@ -43,14 +43,15 @@ def _line(x: Standing) -> str:
     )
 
 
-def install_budgets(app: FastAPI, engine: Engine, budgets: Budgets) -> None:
-    """Add `/budgets` and `/api/budgets` to `app`."""
+def budgets_router(engine: Engine, budgets: Budgets) -> APIRouter:
+    """`/budgets` and `/api/budgets`: spend against each budget, and the tickets held."""
+    router = APIRouter()
 
-    @app.get("/api/budgets")
+    @router.get("/api/budgets")
     def api_budgets() -> dict[str, Any]:
         return budgets_json(engine, budgets)
 
-    @app.get("/budgets", response_class=HTMLResponse)
+    @router.get("/budgets", response_class=HTMLResponse)
     def budgets_page() -> HTMLResponse:
         data = budgets_json(engine, budgets)
         rows = "".join(
@@ -74,3 +75,5 @@ def install_budgets(app: FastAPI, engine: Engine, budgets: Budgets) -> None:
             + f"<h2>Held tickets</h2><ul>{held or '<li>none</li>'}</ul>"
         )
         return HTMLResponse(page("Burndown budgets", body))
+
+    return router

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Query, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -45,8 +45,9 @@ Repo = Annotated[str | None, Query(description="Only this owner/name.")]
 Harness = Annotated[str | None, Query(description="Only runs of this harness.")]
 
 
-def install(app: FastAPI, engine: Engine, now: Callable[[], datetime] | None = None) -> None:
-    """Add the dashboard, `/api/*`, `/metrics` and `/static/*` to `app`."""
+def dashboard_router(engine: Engine, now: Callable[[], datetime] | None = None) -> APIRouter:
+    """The dashboard, `/api/*`, `/metrics` and `/static/*`."""
+    router = APIRouter()
     clock = now or (lambda: datetime.now(UTC))
 
     def history(q: ReportQuery) -> Derived:
@@ -55,19 +56,7 @@ def install(app: FastAPI, engine: Engine, now: Callable[[], datetime] | None = N
     def report(q: ReportQuery) -> Any:
         return store_report(engine, q, clock())
 
-    @app.exception_handler(BadQuery)
-    async def bad_query(request: Request, exc: BadQuery) -> Response:
-        return _bad(request, str(exc))
-
-    @app.exception_handler(RequestValidationError)
-    async def bad_params(request: Request, exc: RequestValidationError) -> Response:
-        parts = [
-            f"{'.'.join(str(p) for p in e['loc'][1:]) or 'request'}: {e['msg']}"
-            for e in exc.errors()
-        ]
-        return _bad(request, "; ".join(parts))
-
-    @app.get("/api/report")
+    @router.get("/api/report")
     def api_report(
         since: Since = None,
         until: Until = None,
@@ -78,7 +67,7 @@ def install(app: FastAPI, engine: Engine, now: Callable[[], datetime] | None = N
         """The whole report, as `burndown report --format json` prints it."""
         return report_json(report(ReportQuery.parse(since, until, repo, harness, runs)))
 
-    @app.get("/api/summary")
+    @router.get("/api/summary")
     def api_summary(
         since: Since = None, until: Until = None, repo: Repo = None, harness: Harness = None
     ) -> dict[str, Any]:
@@ -90,7 +79,7 @@ def install(app: FastAPI, engine: Engine, now: Callable[[], datetime] | None = N
             "tickets_by_status": r.tickets_by_status,
         }
 
-    @app.get("/api/metrics")
+    @router.get("/api/metrics")
     def api_metrics(
         group_by: Annotated[str, Query(description=f"One of {', '.join(DIMENSIONS)}.")],
         since: Since = None,
@@ -105,20 +94,20 @@ def install(app: FastAPI, engine: Engine, now: Callable[[], datetime] | None = N
         groups = store_grouped(engine, q.period, group_by, q.where, now=clock())
         return {"group_by": group_by, "groups": jsonable(groups)}
 
-    @app.get("/api/trend")
+    @router.get("/api/trend")
     def api_trend(
         since: Since = None, until: Until = None, repo: Repo = None, harness: Harness = None
     ) -> dict[str, Any]:
         """Coverage per week."""
         return {"weeks": trend_points(report(ReportQuery.parse(since, until, repo, harness, 0)))}
 
-    @app.get("/api/compare")
+    @router.get("/api/compare")
     def api_compare(since: Since = None, until: Until = None, repo: Repo = None) -> dict[str, Any]:
         """Each pair of harnesses on the tickets both ran."""
         r = report(ReportQuery.parse(since, until, repo, None, 0))
         return {"comparisons": jsonable(r.comparisons)}
 
-    @app.get("/api/tickets")
+    @router.get("/api/tickets")
     def api_tickets(
         since: Since = None,
         until: Until = None,
@@ -133,7 +122,7 @@ def install(app: FastAPI, engine: Engine, now: Callable[[], datetime] | None = N
         rows = ticket_rows(history(q), q, status)
         return {"total": len(rows), "tickets": jsonable(rows[offset : offset + limit])}
 
-    @app.get("/api/runs/{run_id}")
+    @router.get("/api/runs/{run_id}")
     def api_run(run_id: int) -> Response:
         """One run with its unified transcript."""
         rec = load_run(engine, run_id)
@@ -141,13 +130,13 @@ def install(app: FastAPI, engine: Engine, now: Callable[[], datetime] | None = N
             return JSONResponse({"message": f"no run {run_id}"}, status_code=404)
         return JSONResponse(run_json(rec))
 
-    @app.get("/", response_class=HTMLResponse)
+    @router.get("/", response_class=HTMLResponse)
     def dashboard(
         since: Since = None, until: Until = None, repo: Repo = None, harness: Harness = None
     ) -> str:
         return overview(report(ReportQuery.parse(since, until, repo, harness, 0)))
 
-    @app.get("/tickets", response_class=HTMLResponse)
+    @router.get("/tickets", response_class=HTMLResponse)
     def tickets(
         since: Since = None,
         until: Until = None,
@@ -160,7 +149,7 @@ def install(app: FastAPI, engine: Engine, now: Callable[[], datetime] | None = N
         rows = ticket_rows(history(q), q, status)
         return tickets_page(rows[:limit], q, len(rows))
 
-    @app.get("/runs/{run_id}", response_class=HTMLResponse)
+    @router.get("/runs/{run_id}", response_class=HTMLResponse)
     def run(run_id: int) -> HTMLResponse:
         rec = load_run(engine, run_id)
         if rec is None:
@@ -168,16 +157,37 @@ def install(app: FastAPI, engine: Engine, now: Callable[[], datetime] | None = N
             return HTMLResponse(page("Not found", body), status_code=404)
         return HTMLResponse(run_page(rec))
 
-    @app.get("/metrics")
+    @router.get("/metrics")
     async def prometheus() -> Response:
         body = await run_in_threadpool(exposition, engine, clock())
         return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
-    @app.get("/static/{name}")
+    @router.get("/static/{name}")
     def static(name: str) -> Response:
         if name not in ASSETS:
             return JSONResponse({"message": f"no asset {name!r}"}, status_code=404)
         return Response(asset(name), media_type=f"{ASSETS[name]}; charset=utf-8")
+
+    return router
+
+
+def install(app: FastAPI, engine: Engine, now: Callable[[], datetime] | None = None) -> None:
+    """Add the dashboard router to `app`, with the handlers that turn bad parameters into a
+    400 saying what is wrong."""
+
+    @app.exception_handler(BadQuery)
+    async def bad_query(request: Request, exc: BadQuery) -> Response:
+        return _bad(request, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_params(request: Request, exc: RequestValidationError) -> Response:
+        parts = [
+            f"{'.'.join(str(p) for p in e['loc'][1:]) or 'request'}: {e['msg']}"
+            for e in exc.errors()
+        ]
+        return _bad(request, "; ".join(parts))
+
+    app.include_router(dashboard_router(engine, now))
 
 
 def _bad(request: Request, message: str) -> Response:

@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from scheduler.api import create_app
+from scheduler.web.app import create_app
 from tests.conftest import fixtures_dir
 from tests.support.github_standin import labeled, payload, signed
 from worker.store.repo import get_delivery

@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from scheduler.api import create_app
+from scheduler.web.app import create_app
 from tests.support.processes import burndown, child_env
 from worker.spend import Budgets, set_held
 from worker.store.db import make_engine

@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from scheduler.lifecycle import reverted_shas, sync_lifecycle
+from scheduler.jobs.lifecycle import reverted_shas, sync_lifecycle
 from tests.support.history import HistoryBuilder
 from worker.github.fake import FakeGitHub
 from worker.github.protocol import Commit, IssueState, PullRequest, Repository

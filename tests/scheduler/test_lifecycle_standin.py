@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from scheduler.lifecycle import sync_lifecycle
+from scheduler.jobs.lifecycle import sync_lifecycle
 from tests.support.github_standin import Git, GitHubStandIn, client
 from tests.support.history import HistoryBuilder
 from worker.github.client import PyGithubClient

@@ -9,9 +9,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from scheduler.api import create_app
 from scheduler.intake.process import process_delivery
 from scheduler.intake.shapes import IntakeDeps
+from scheduler.web.app import create_app
 from tests.support.github_standin import pull_request, signed
 from tests.support.history import HistoryBuilder
 from worker.github.fake import FakeGitHub

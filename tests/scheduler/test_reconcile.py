@@ -6,7 +6,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from sandbox.fakes import FakeRuntime
-from scheduler.reconcile import ReconcilePolicy, Reconciler
+from scheduler.jobs.reconcile import ReconcilePolicy, Reconciler
 from worker.github.fake import FakeGitHub
 from worker.store import liveness
 from worker.store.models import OutcomeKind, TicketStatus, utcnow

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine
 
-from scheduler.api import create_app
+from scheduler.web.app import create_app
 from tests.scheduler.test_metrics import build
 from tests.support.history import HistoryBuilder
 from worker.store.repo import NewEvent, append_events

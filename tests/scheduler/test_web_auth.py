@@ -5,7 +5,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from scheduler.api import create_app
+from scheduler.web.app import create_app
 
 TOKEN = "operator-token-0123456789"
 PROTECTED = ["/", "/tickets", "/runs/1", "/api/summary", "/api/report", "/api/runs/1", "/metrics"]

@@ -43,6 +43,13 @@ class PullObservation:
     head_sha: str | None = None
 
 
+def pull_state(state: str, merged: bool) -> PullState:
+    """A pull request's state (GitHub's `open`/`closed` and whether it merged) as kept here."""
+    if merged:
+        return PullState.MERGED
+    return PullState.CLOSED if state == "closed" else PullState.OPEN
+
+
 def observe_pull(engine: Engine, obs: PullObservation) -> AgentPull:
     """Apply one observation of a pull request. An observation older than the last one
     applied changes nothing; a merge is final; closed -> open counts one reopening."""

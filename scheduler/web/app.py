@@ -16,7 +16,7 @@ from scheduler.intake.signature import body_digest, signature_ok
 from scheduler.intake.table import screen
 from scheduler.intake.writer import DeliveryWriter
 from scheduler.web.auth import OperatorAuth
-from scheduler.web.budgets import install_budgets
+from scheduler.web.budgets import budgets_router
 from scheduler.web.routes import install
 from worker.logs import get_logger
 from worker.spend import Budgets
@@ -55,7 +55,7 @@ def create_app(
     app = FastAPI(title="Burndown", version="0.1.0", lifespan=lambda _: _closing(writer))
     app.add_middleware(OperatorAuth, token=operator_token)
     install(app, engine)  # dashboard, /api, /metrics
-    install_budgets(app, engine, budgets or Budgets())
+    app.include_router(budgets_router(engine, budgets or Budgets()))
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

@@ -24,22 +24,16 @@ from worker.store.lifecycle import (
     merged_pulls,
     observe_issue,
     observe_pull,
+    pull_state,
     pulls_to_check,
     save_cursor,
     tracked_repos,
 )
-from worker.store.models import IssueState, PullState
+from worker.store.models import IssueState
 
 log = get_logger(__name__)
 
 REVERTS = re.compile(r"This reverts commit ([0-9a-f]{7,40})", re.IGNORECASE)
-
-
-def pull_state(state: str, merged: bool) -> PullState:
-    """A pull request's state as the store keeps it."""
-    if merged:
-        return PullState.MERGED
-    return PullState.CLOSED if state == "closed" else PullState.OPEN
 
 
 def observation_of(repo: str, pr: PullRequest) -> PullObservation:

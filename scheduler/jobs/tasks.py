@@ -1,5 +1,5 @@
 """The control plane's Celery tasks (intake, reconcile, lifecycle sync, reaper) and the beat
-schedule. Tasks are thin: the work is in `scheduler.intake`, `scheduler.reconcile`, ...."""
+schedule. Tasks are thin: the work is in `scheduler.intake`, `scheduler.jobs.reconcile`, ...."""
 
 import contextlib
 from datetime import timedelta
@@ -10,8 +10,8 @@ from sandbox.errors import BurndownError
 from sandbox.runtime import ContainerRuntime
 from scheduler.intake.process import process_delivery
 from scheduler.intake.shapes import IntakeDeps
-from scheduler.lifecycle import SyncCounts, sync_lifecycle
-from scheduler.reconcile import ReconcilePolicy, Reconciler
+from scheduler.jobs.lifecycle import SyncCounts, sync_lifecycle
+from scheduler.jobs.reconcile import ReconcilePolicy, Reconciler
 from worker.celery_app import RUN_TASK
 from worker.errors import ConfigError
 from worker.github.protocol import GitHubClient
