@@ -27,6 +27,7 @@ from scheduler.report.report import BadQuery, ReportQuery
 from scheduler.web.pages import TicketRow, asset, overview, page, tickets_page, trend_points
 from scheduler.web.prom import exposition
 from scheduler.web.transcript import load_run, run_json, run_page
+from worker.secrets_scan import SecretScanner
 from worker.store.models import TicketStatus
 
 STATUSES = (
@@ -45,7 +46,12 @@ Repo = Annotated[str | None, Query(description="Only this owner/name.")]
 Harness = Annotated[str | None, Query(description="Only runs of this harness.")]
 
 
-def install(app: FastAPI, engine: Engine, now: Callable[[], datetime] | None = None) -> None:
+def install(
+    app: FastAPI,
+    engine: Engine,
+    now: Callable[[], datetime] | None = None,
+    secrets: SecretScanner | None = None,
+) -> None:
     """Add the dashboard, `/api/*`, `/metrics` and `/static/*` to `app`."""
     clock = now or (lambda: datetime.now(UTC))
 
@@ -136,7 +142,7 @@ def install(app: FastAPI, engine: Engine, now: Callable[[], datetime] | None = N
     @app.get("/api/runs/{run_id}")
     def api_run(run_id: int) -> Response:
         """One run with its unified transcript."""
-        rec = load_run(engine, run_id)
+        rec = load_run(engine, run_id, secrets)
         if rec is None:
             return JSONResponse({"message": f"no run {run_id}"}, status_code=404)
         return JSONResponse(run_json(rec))
@@ -162,7 +168,7 @@ def install(app: FastAPI, engine: Engine, now: Callable[[], datetime] | None = N
 
     @app.get("/runs/{run_id}", response_class=HTMLResponse)
     def run(run_id: int) -> HTMLResponse:
-        rec = load_run(engine, run_id)
+        rec = load_run(engine, run_id, secrets)
         if rec is None:
             body = f'<h1>No run {run_id}</h1><p><a href="/tickets">All tickets</a></p>'
             return HTMLResponse(page("Not found", body), status_code=404)

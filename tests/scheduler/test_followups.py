@@ -53,7 +53,7 @@ def review(state: str = "changes_requested", who: str = "maria") -> dict[str, An
 
 
 def check(conclusion: str = "failure", stale: bool = False) -> dict[str, Any]:
-    p = payload("check_run", "completed")
+    p = payload("check_run", "completed.1")  # from GitHub Actions (app slug)
     run = p["check_run"]
     run["conclusion"], run["output"]["title"] = conclusion, "2 lint errors"
     pr = run["pull_requests"][0]
