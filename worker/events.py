@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from sandbox.harness.events import HarnessEvent
+from worker.secrets_scan import SecretScanner
 from worker.store.models import EventSource, PipelineEventKind
 from worker.store.repo import NewEvent, append_events
 
@@ -17,7 +18,8 @@ MAX_EVENTS = 20_000
 
 class EventRecorder:
     """Collects a run's events and appends them to the store; the first event of a run and then
-    at most every `interval` seconds or `batch` events, so a long stream costs few commits."""
+    at most every `interval` seconds or `batch` events, so a long stream costs few commits.
+    Every event's data is stored with the values `secrets` holds redacted (`***`)."""
 
     def __init__(
         self,
@@ -28,8 +30,10 @@ class EventRecorder:
         interval: float = 0.25,
         batch: int = 100,
         max_events: int = MAX_EVENTS,
+        secrets: SecretScanner | None = None,
     ) -> None:
         self._engine, self._run_id, self._on_event = engine, run_id, on_event
+        self._secrets = secrets or SecretScanner()
         self._interval, self._batch = interval, batch
         self._pending: list[NewEvent] = []
         self._last_flush = 0.0
@@ -63,7 +67,8 @@ class EventRecorder:
         self.flush()
 
     def _add(self, event: NewEvent) -> None:
-        self._pending.append(event)
+        data = self._secrets.redact_data(event.data)
+        self._pending.append(NewEvent(event.source, event.kind, data))
         now = time.monotonic()
         if (
             self.stored <= 1

@@ -32,6 +32,7 @@ from worker.repo_config import CONFIG_FILE, RepoConfig, parse_repo_config
 from worker.review import Review
 from worker.run_cost import both, held, keyed_outcome, over_budget
 from worker.run_plan import RunPlan, TicketChoice, harness_label, plan_run, ticket_choice
+from worker.sanitize import clean
 from worker.steps import (
     Change,
     Checked,
@@ -46,6 +47,7 @@ from worker.store.models import (
     CancelRequest,
     Outcome,
     OutcomeKind,
+    PipelineEventKind,
     RunKind,
     Ticket,
     TicketStatus,
@@ -148,7 +150,9 @@ def run_ticket(
             ticket=ticket,
             run=run,
             deps=deps,
-            rec=EventRecorder(deps.engine, run.id, on_event=both(watch, on_event)),
+            rec=EventRecorder(
+                deps.engine, run.id, on_event=both(watch, on_event), secrets=deps.config.secrets
+            ),
             t0=time.monotonic(),
             labels={RUN_LABEL: str(run.id), DEPLOYMENT_LABEL: deps.config.deployment},
             deadline=Deadline.after(budget),
@@ -244,9 +248,11 @@ def _execute(ctx: RunContext, override: str | None) -> RunResult:
         if stale:  # things changed since the label: the person's wish is re-checked now
             ctx.tell(texts.not_started(stale, ctx.run_url))
             return RunResult(outcome=OutcomeKind.CANCELLED, detail=f"not started: {stale}")
-        plan = plan_for(
-            cfg, rc, override, ticket_choice(issue.labels, issue.body, cfg.trigger_label)
-        )
+        # The body is the one pinned at label time, as a reader saw it: edits since do not count.
+        choice = ticket_choice(issue.labels, clean(ctx.ticket.body).text, cfg.trigger_label)
+        plan = plan_for(cfg, rc, override, choice)
+        if hidden := texts.hidden_in_task(ctx.ticket, ctx.run):
+            ctx.rec.note(PipelineEventKind.HIDDEN_TEXT, hidden)
         for host in plan.refused_hosts:
             ctx.rec.sandbox(
                 "allow_host_refused", {"host": host, "reason": "not allowed by the operator"}

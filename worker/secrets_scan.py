@@ -11,6 +11,7 @@ import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 PATTERNS: dict[str, re.Pattern[str]] = {
     "GitHub token": re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,})"),
@@ -22,6 +23,7 @@ PATTERNS: dict[str, re.Pattern[str]] = {
     "Google API key": re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"),
 }
 
+REDACTED = "***"
 MIN_VALUE_LENGTH = 8
 """Shorter held values are not matched exactly (they would match ordinary text)."""
 
@@ -73,6 +75,25 @@ class SecretScanner:
             else:
                 fresh.append(f)
         return fresh
+
+    def redact(self, text: str) -> str:
+        """`text` with every held secret value replaced by `***` (longest first, so a value
+        holding another is cut whole). Patterns are left: this is for texts Burndown stores
+        and shows, where the exact values are what must never appear."""
+        for value in sorted(self._values.values(), key=len, reverse=True):
+            text = text.replace(value, REDACTED)
+        return text
+
+    def redact_data(self, data: Any) -> Any:
+        """`data` (JSON-like: dicts, lists, strings, numbers) with `redact` applied to every
+        string in it, keys included."""
+        if isinstance(data, str):
+            return self.redact(data)
+        if isinstance(data, dict):
+            return {self.redact_data(k): self.redact_data(v) for k, v in data.items()}
+        if isinstance(data, list | tuple):
+            return [self.redact_data(v) for v in data]
+        return data
 
     def first(self, text: str) -> Finding | None:
         """The first secret in `text`, or None when it may go out."""

@@ -164,6 +164,11 @@ class Settings(BaseSettings):
     review: bool = Field(False, description="Have a reviewer harness judge every change.")
     review_harness: str | None = Field(None, description="Reviewer harness; default: the agent's.")
     max_fix_runs: int = Field(2, description="Fix runs a failed check may start per ticket.")
+    trusted_check_apps: HostList = Field(
+        ["github-actions"],
+        description="Slugs of the apps whose failed checks may start a fix run (JSON list or "
+        "comma-separated); default: GitHub Actions, which reports the repository's workflows.",
+    )
 
     # git and pull requests
     git_timeout_seconds: int = defaults.GIT_TIMEOUT_SECONDS

@@ -6,10 +6,12 @@ module says it.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from worker.neutralize import neutralize
 from worker.review import Review
+from worker.sanitize import clean
 from worker.store.models import ReviewVerdict, Run, RunKind, Ticket
 from worker.verify import Verification
 
@@ -32,12 +34,14 @@ class RunFacts:
 
 
 def task_prompt(ticket: Ticket, run: Run) -> str:
-    """The task the agent gets: the issue, and for a follow-up the feedback to address."""
+    """The task the agent gets: the issue, and for a follow-up the feedback to address; what
+    a reader on GitHub cannot see is cut (`worker.sanitize`; `hidden_in_task` says what)."""
+    title, body = clean(ticket.title).text, clean(ticket.body).text
     base = (
         f"Resolve this GitHub issue of the repository {ticket.repo}, whose checkout is the "
         "current directory. Make the change in the working tree; do not commit or push, "
         "the changes are collected for you.\n\n"
-        f"Issue #{ticket.number}: {ticket.title}\n\n{ticket.body}"
+        f"Issue #{ticket.number}: {title}\n\n{body}"
     )
     if run.kind == RunKind.INITIAL:
         return base
@@ -48,8 +52,16 @@ def task_prompt(ticket: Ticket, run: Run) -> str:
     )
     return (
         f"{base}\n\nYou already opened a pull request for this issue; the checkout is "
-        f"its branch. {what}:\n\n{run.feedback or ''}\n\nAddress it."
+        f"its branch. {what}:\n\n{clean(run.feedback or '').text}\n\nAddress it."
     )
+
+
+def hidden_in_task(ticket: Ticket, run: Run) -> dict[str, list[dict[str, Any]]]:
+    """What `task_prompt` cut (escaped), by the text it was cut from, for the run's events;
+    only texts that lost something."""
+    texts = {"title": ticket.title, "body": ticket.body, "feedback": run.feedback or ""}
+    cut = {name: clean(text).removed for name, text in texts.items()}
+    return {name: [asdict(r) for r in removed] for name, removed in cut.items() if removed}
 
 
 def commit_message(ticket: Ticket, run: Run) -> str:

@@ -128,11 +128,12 @@ def events(run_id: Annotated[int, typer.Argument(help="The run's id.")]) -> None
     and pipeline stages), in order."""
     from worker.store.migrate import upgrade
     from worker.store.repo import run_events
-    from worker.wiring import engine_for
+    from worker.wiring import engine_for, secret_scanner
 
     s = get_settings()
     configure_logging(json=s.log_json)
     upgrade(s.resolved_database_url())
+    secrets = secret_scanner(s)
     rows = run_events(engine_for(s.resolved_database_url()), run_id)
     if not rows:
         raise _fail(f"run {run_id} has no events (or does not exist)")
@@ -142,7 +143,7 @@ def events(run_id: Annotated[int, typer.Argument(help="The run's id.")]) -> None
             "seq": row.seq,
             "source": row.source,
             "kind": row.kind,
-            "data": json.loads(row.data),
+            "data": secrets.redact_data(json.loads(row.data)),
             "created_at": row.created_at.isoformat(),
         }
         sys.stdout.write(json.dumps(line) + os.linesep)

@@ -25,7 +25,7 @@ def api(
     from scheduler.jobs import INTAKE_BATCH_TASK, register
     from scheduler.web.app import create_app
     from worker.celery_app import create_celery
-    from worker.wiring import budgets, engine_for
+    from worker.wiring import budgets, engine_for, secret_scanner
 
     s = settings()
     celery = create_celery(s)
@@ -38,6 +38,7 @@ def api(
         enqueue_deliveries=lambda ds: celery.send_task(INTAKE_BATCH_TASK, args=[ds]),
         operator_token=s.operator_token.get_secret_value() if s.operator_token else None,
         budgets=budgets(s),
+        secrets=secret_scanner(s),
     )
     uvicorn.run(web, host=host or s.api_host, port=port or s.api_port, log_level="warning")
 

@@ -10,8 +10,11 @@ from scheduler.intake.payloads import CheckRun, IssueComment, PullRequestReview
 from scheduler.intake.shapes import ACCEPT, Handled, IntakeDeps, Verdict, ignore
 from worker.branches import is_agent_branch
 from worker.github.protocol import WRITE_ROLES
+from worker.logs import get_logger
 from worker.store.models import DeliveryStatus, RunKind
 from worker.store.repo import count_runs, find_ticket, queue_ticket, ticket_for_pull
+
+log = get_logger(__name__)
 
 COMMAND = "/burndown"
 STOP = "stop"
@@ -101,8 +104,14 @@ def handle_review(ev: PullRequestReview, deps: IntakeDeps) -> Handled:
 
 
 def handle_check(ev: CheckRun, deps: IntakeDeps) -> Handled:
-    """A failed check on the current head of an agent pull request: a fix run."""
+    """A failed check of a trusted app (`BURNDOWN_TRUSTED_CHECK_APPS`) on the current head of
+    an agent pull request: a fix run, with the check's text bounded (`MAX_FEEDBACK`)."""
     run = ev.check_run
+    app = run.app.slug if run.app else None
+    if app not in deps.trusted_check_apps:
+        # Anyone may install an app that reports checks: its text must not instruct the agent.
+        log.info("check from an untrusted app ignored", app=app, check=run.name)
+        return Handled(DeliveryStatus.IGNORED, f"the check's app {app!r} is not trusted")
     prs = [
         p for p in run.pull_requests if is_agent_branch(p.head.ref) and p.head.sha == run.head_sha
     ]

@@ -6,6 +6,7 @@ from scheduler.intake.shapes import ACCEPT, Handled, IntakeDeps, Verdict, ignore
 from worker import texts
 from worker.github.protocol import WRITE_ROLES
 from worker.run_plan import harness_label, ticket_choice
+from worker.sanitize import clean
 from worker.store.models import DeliveryStatus
 from worker.store.repo import queue_ticket, upsert_ticket
 
@@ -37,7 +38,7 @@ def handle(ev: IssueLabeled, deps: IntakeDeps) -> Handled:
         )
     labels = {lb.name for lb in ev.issue.labels} | {label}
     try:
-        ticket_choice(labels, ev.issue.body or "", deps.trigger_label)
+        ticket_choice(labels, clean(ev.issue.body or "").text, deps.trigger_label)
     except BurndownError as exc:
         deps.github.comment(repo, number, texts.will_not_run(exc))
         return Handled(DeliveryStatus.REJECTED, str(exc))

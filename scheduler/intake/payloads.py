@@ -227,8 +227,14 @@ class _CheckOutput(BaseModel):
     text: Text | None = None
 
 
+class _App(BaseModel):
+    slug: Name | None = None
+    """Older deliveries carry no slug: such a check is from no trusted app."""
+
+
 class _Check(BaseModel):
     name: Name
+    app: _App | None = None
     conclusion: Name | None = None
     head_sha: Sha
     output: _CheckOutput = _CheckOutput()

@@ -37,6 +37,8 @@ class IntakeDeps:
     trigger_label: str
     enqueue_run: Callable[[int], None]
     max_fix_runs: int = 2
+    trusted_check_apps: frozenset[str] = frozenset({"github-actions"})
+    """Slugs of the apps whose failed checks may start a fix run."""
 
 
 @dataclass(frozen=True)

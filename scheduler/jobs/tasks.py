@@ -121,4 +121,5 @@ def intake_deps(app: Celery, settings: Settings) -> IntakeDeps:
         trigger_label=settings.trigger_label,
         enqueue_run=lambda tid: app.send_task(RUN_TASK, args=[tid]),
         max_fix_runs=settings.max_fix_runs,
+        trusted_check_apps=frozenset(settings.trusted_check_apps),
     )

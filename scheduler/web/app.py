@@ -19,6 +19,7 @@ from scheduler.web.auth import OperatorAuth
 from scheduler.web.budgets import budgets_router
 from scheduler.web.routes import install
 from worker.logs import get_logger
+from worker.secrets_scan import SecretScanner
 from worker.spend import Budgets
 from worker.store.repo import NewDelivery
 
@@ -48,13 +49,15 @@ def create_app(
     enqueue_deliveries: EnqueueDeliveries,
     operator_token: str | None = None,
     budgets: Budgets | None = None,
+    secrets: SecretScanner | None = None,
 ) -> FastAPI:
     """The API app. Dependencies are passed in; nothing is read from the environment here.
-    Everything but webhooks and health needs `operator_token` (see `scheduler.web.auth`)."""
+    Everything but webhooks and health needs `operator_token` (see `scheduler.web.auth`);
+    transcripts are shown redacted of the values `secrets` holds."""
     writer = DeliveryWriter(engine, enqueue_deliveries)
     app = FastAPI(title="Burndown", version="0.1.0", lifespan=lambda _: _closing(writer))
     app.add_middleware(OperatorAuth, token=operator_token)
-    install(app, engine)  # dashboard, /api, /metrics
+    install(app, engine, secrets=secrets)  # dashboard, /api, /metrics
     app.include_router(budgets_router(engine, budgets or Budgets()))
 
     @app.get("/healthz")

@@ -27,6 +27,7 @@ from scheduler.report.report import BadQuery, ReportQuery
 from scheduler.web.pages import TicketRow, asset, overview, page, tickets_page, trend_points
 from scheduler.web.prom import exposition
 from scheduler.web.transcript import load_run, run_json, run_page
+from worker.secrets_scan import SecretScanner
 from worker.store.models import TicketStatus
 
 STATUSES = (
@@ -45,8 +46,13 @@ Repo = Annotated[str | None, Query(description="Only this owner/name.")]
 Harness = Annotated[str | None, Query(description="Only runs of this harness.")]
 
 
-def dashboard_router(engine: Engine, now: Callable[[], datetime] | None = None) -> APIRouter:
-    """The dashboard, `/api/*`, `/metrics` and `/static/*`."""
+def dashboard_router(
+    engine: Engine,
+    now: Callable[[], datetime] | None = None,
+    secrets: SecretScanner | None = None,
+) -> APIRouter:
+    """The dashboard, `/api/*`, `/metrics` and `/static/*`; run transcripts are redacted of
+    the secret values `secrets` knows."""
     router = APIRouter()
     clock = now or (lambda: datetime.now(UTC))
 
@@ -125,7 +131,7 @@ def dashboard_router(engine: Engine, now: Callable[[], datetime] | None = None) 
     @router.get("/api/runs/{run_id}")
     def api_run(run_id: int) -> Response:
         """One run with its unified transcript."""
-        rec = load_run(engine, run_id)
+        rec = load_run(engine, run_id, secrets)
         if rec is None:
             return JSONResponse({"message": f"no run {run_id}"}, status_code=404)
         return JSONResponse(run_json(rec))
@@ -151,7 +157,7 @@ def dashboard_router(engine: Engine, now: Callable[[], datetime] | None = None) 
 
     @router.get("/runs/{run_id}", response_class=HTMLResponse)
     def run(run_id: int) -> HTMLResponse:
-        rec = load_run(engine, run_id)
+        rec = load_run(engine, run_id, secrets)
         if rec is None:
             body = f'<h1>No run {run_id}</h1><p><a href="/tickets">All tickets</a></p>'
             return HTMLResponse(page("Not found", body), status_code=404)
@@ -171,7 +177,12 @@ def dashboard_router(engine: Engine, now: Callable[[], datetime] | None = None) 
     return router
 
 
-def install(app: FastAPI, engine: Engine, now: Callable[[], datetime] | None = None) -> None:
+def install(
+    app: FastAPI,
+    engine: Engine,
+    now: Callable[[], datetime] | None = None,
+    secrets: SecretScanner | None = None,
+) -> None:
     """Add the dashboard router to `app`, with the handlers that turn bad parameters into a
     400 saying what is wrong."""
 
@@ -187,7 +198,7 @@ def install(app: FastAPI, engine: Engine, now: Callable[[], datetime] | None = N
         ]
         return _bad(request, "; ".join(parts))
 
-    app.include_router(dashboard_router(engine, now))
+    app.include_router(dashboard_router(engine, now, secrets))
 
 
 def _bad(request: Request, message: str) -> Response:

@@ -1,5 +1,6 @@
 """A run's unified transcript: its stored events (harness events and pipeline stages) as
-HTML and as JSON values."""
+HTML and as JSON values. What is shown is redacted of the secret values Burndown holds, again
+(events are stored redacted; this also covers rows stored before, and texts outside events)."""
 
 import json
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from sqlmodel import select
 from sandbox.harness.events import EventKind
 from scheduler.report.render import usd
 from scheduler.web.pages import page
+from worker.secrets_scan import SecretScanner
 from worker.store.db import session_scope
 from worker.store.models import (
     EventSource,
@@ -35,7 +37,8 @@ class RunRecord:
     events: list[RunEvent]
 
 
-def load_run(engine: Engine, run_id: int) -> RunRecord | None:
+def load_run(engine: Engine, run_id: int, secrets: SecretScanner | None = None) -> RunRecord | None:
+    """A run with its ticket, outcome and events, redacted by `secrets`."""
     with session_scope(engine) as s:
         run = s.get(Run, run_id)
         if run is None:
@@ -43,7 +46,24 @@ def load_run(engine: Engine, run_id: int) -> RunRecord | None:
         ticket = s.get(Ticket, run.ticket_id)
         outcome = s.exec(select(Outcome).where(Outcome.run_id == run_id)).first()
     assert ticket is not None
-    return RunRecord(run, ticket, outcome, list(run_events(engine, run_id)))
+    events = list(run_events(engine, run_id))
+    if secrets is None:
+        return RunRecord(run, ticket, outcome, events)
+    return RunRecord(
+        run.model_copy(update={"error": secrets.redact(run.error) if run.error else None}),
+        ticket.model_copy(
+            update={"title": secrets.redact(ticket.title), "body": secrets.redact(ticket.body)}
+        ),
+        outcome.model_copy(update={"detail": secrets.redact(outcome.detail)}) if outcome else None,
+        [e.model_copy(update={"data": _redacted(e.data, secrets)}) for e in events],
+    )
+
+
+def _redacted(data: str, secrets: SecretScanner) -> str:
+    try:
+        return json.dumps(secrets.redact_data(json.loads(data)))
+    except ValueError:
+        return secrets.redact(data)
 
 
 def event_json(e: RunEvent) -> dict[str, Any]:

@@ -32,7 +32,7 @@ def comment(number: int, who: str, text: str) -> dict[str, Any]:
 
 
 def failed_check(pr: int, sha: str, head: str) -> dict[str, Any]:
-    p = payload("check_run", "completed")
+    p = payload("check_run", "completed.1")  # from GitHub Actions (app slug)
     p["repository"]["full_name"] = REPO
     run = p["check_run"]
     run["conclusion"], run["head_sha"], run["name"] = "failure", sha, "lint"

@@ -123,3 +123,20 @@ def test_a_stored_body_that_does_not_read_is_a_recorded_refusal(
     d = get_delivery(engine, "d1")
     assert d is not None and d.status == DeliveryStatus.IGNORED and d.note.startswith("refused")
     assert process_delivery("d1", IntakeDeps(engine, gh, "burndown", enqueued.append)) is None
+
+
+def test_the_label_pins_the_text_and_a_new_label_pins_it_again(engine: Engine) -> None:
+    gh, enqueued = FakeGitHub(roles={(REPO, "Codertocat"): "write"}), []
+    assert deliver(engine, gh, enqueued, "d1", body="first text") == DeliveryStatus.PROCESSED
+    pinned = find_ticket(engine, REPO, 1)
+    assert pinned is not None and pinned.body == "first text"
+    deliver(engine, gh, enqueued, "d2", label="burndown:codex", body="second text", title="T2")
+    again = find_ticket(engine, REPO, 1)
+    assert again is not None and (again.title, again.body) == ("T2", "second text")
+
+
+def test_a_hidden_harness_line_is_not_a_choice_at_label_time(engine: Engine) -> None:
+    gh, enqueued = FakeGitHub(roles={(REPO, "Codertocat"): "write"}), []
+    body = "fix it\n<!--\nharness: nonesuch\n-->\n"
+    assert deliver(engine, gh, enqueued, "d1", body=body) == DeliveryStatus.PROCESSED
+    assert gh.comments == [] and len(enqueued) == 1

@@ -202,7 +202,7 @@ def _review() -> dict[str, Any]:
 
 
 def _check() -> dict[str, Any]:
-    p = payload("check_run", "completed")
+    p = payload("check_run", "completed.1")  # from GitHub Actions (app slug)
     p["check_run"]["conclusion"] = "failure"
     p["check_run"]["pull_requests"][0]["head"]["ref"] = "burndown/issue-1"
     return p

@@ -120,12 +120,14 @@ class World:
         feedback: str | None = None,
         labels: list[str] | None = None,
         body: str = "helo->hello",
+        edited: str | None = None,
     ) -> int:
+        """A ticket pinned with `body` at label time; the live issue says `edited` if given."""
         self.gh.issues[(REPO, number)] = Issue(
             repo=REPO,
             number=number,
             title="Typo in greeting",
-            body=body,
+            body=body if edited is None else edited,
             url="u",
             author="alice",
             state="open",
@@ -136,7 +138,7 @@ class World:
             REPO,
             number,
             title="Typo in greeting",
-            body="helo->hello",
+            body=body,
             url="u",
             labeled_by="alice",
         )

@@ -37,3 +37,12 @@ def test_new_in_counts_copies_the_old_text_already_had() -> None:
     (f,) = scanner.new_in(f"x {key}", f"y {key}\n{key}")
     assert (f.what, f.line) == ("looks like an AWS access key", 2)
     assert scanner.first("nothing here") is None
+
+
+def test_redact_replaces_every_held_value_wherever_it_is() -> None:
+    scanner = SecretScanner({"A": "short-secret", "B": "short-secret-and-more", "C": "tiny"})
+    text = "x short-secret-and-more y short-secret tiny"
+    assert scanner.redact(text) == "x *** y *** tiny"  # the longer value is cut whole
+    data = {"short-secret": ["a short-secret", 3, None, {"k": "short-secret"}], "n": 1.5}
+    assert scanner.redact_data(data) == {"***": ["a ***", 3, None, {"k": "***"}], "n": 1.5}
+    assert SecretScanner().redact("ghp_" + "A" * 36) == "ghp_" + "A" * 36  # values, not shapes

@@ -111,6 +111,7 @@ class PipelineEventKind(StrEnum):
     SECRET_WITHHELD = "secret_withheld"  # a text going out held a secret: nothing went out
     SPEND = "spend"  # what the run spent, by Burndown's count and the gateway's
     BUDGET = "budget"  # the run crossed its dollar cap or turn limit: it was stopped
+    HIDDEN_TEXT = "hidden_text_removed"  # text a reader cannot see was cut from the task
 
 
 class Ticket(SQLModel, table=True):
