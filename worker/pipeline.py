@@ -189,7 +189,7 @@ def _execute(ctx: RunContext, override: str | None) -> RunResult:
     t0 = time.monotonic()
     with checkout(
         repo.clone_url,
-        ctx.deps.git_token,
+        ctx.deps.token_for(ctx.ticket.repo),
         base_branch=ctx.run.branch if followup else repo.default_branch,
         branch=ctx.run.branch,
         # One folder per run, so the reconciler can sweep what a killed worker left.

@@ -10,6 +10,7 @@ from sandbox.harness.base import HarnessOptions
 from sandbox.runtime import DEFAULT_DEPLOYMENT, ContainerRuntime, SandboxPolicy
 from worker import defaults
 from worker.diff_policy import DiffPolicy
+from worker.github.app_auth import TokenSource
 from worker.github.protocol import GitHubClient
 
 
@@ -53,3 +54,9 @@ class PipelineDeps:
     runtime: ContainerRuntime
     git_token: str | None
     config: PipelineConfig
+    tokens: TokenSource | None = None
+    """Per-repository tokens (a GitHub App's); when set, `git_token` is not used."""
+
+    def token_for(self, full_name: str) -> str | None:
+        """The token git uses for `full_name`."""
+        return self.tokens.token(full_name) if self.tokens is not None else self.git_token

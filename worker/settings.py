@@ -61,6 +61,15 @@ class Settings(BaseSettings):
     github_api_url: str = "https://api.github.com"
     github_token: SecretStr | None = None
     github_webhook_secret: SecretStr | None = None
+    github_app_id: str | None = Field(
+        None, description="GitHub App id (or client id): act as the App, not with a token."
+    )
+    github_app_private_key: SecretStr | None = Field(
+        None, description="The App's private key (PEM text)."
+    )
+    github_app_private_key_file: Path | None = Field(
+        None, description="The App's private key, from a .pem file."
+    )
     trigger_label: str = defaults.TRIGGER_LABEL
     http_timeout_seconds: float = 30.0
 

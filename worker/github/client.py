@@ -1,14 +1,18 @@
 """`GitHubClient` on PyGithub. PyGithub's and requests' errors become `GitHubError` here."""
 
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TypeVar
 
 from github import Auth, Github, GithubException, GithubRetry
 from github.PullRequest import PullRequest as GhPull
+from github.Repository import Repository as GhRepo
+from pydantic import SecretStr
 from requests.exceptions import RequestException
 
 from worker.errors import GitHubError
+from worker.github.app_auth import StaticToken, TokenSource
 from worker.github.protocol import (
     Commit,
     Issue,
@@ -19,27 +23,60 @@ from worker.github.protocol import (
 )
 
 T = TypeVar("T")
+MAX_CLIENTS = 64
 RETRYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PATCH", "PUT", "DELETE"})
 
 
 class PyGithubClient:
     """GitHub (or GitHub Enterprise, or our stand-in) through PyGithub."""
 
-    def __init__(self, api_url: str, token: str, timeout: float = 30.0, retries: int = 3) -> None:
-        self._gh = Github(
-            base_url=api_url,
+    def __init__(
+        self, api_url: str, token: str | TokenSource, timeout: float = 30.0, retries: int = 3
+    ) -> None:
+        self._api_url, self._timeout, self._retries = api_url, timeout, retries
+        self._tokens: TokenSource = (
+            StaticToken(SecretStr(token)) if isinstance(token, str) else token
+        )
+        self._clients: dict[str, Github] = {}
+        """One PyGithub client per token: an App's tokens differ by repository and expire."""
+        self._lock = threading.Lock()
+
+    def _github(self, token: str) -> Github:
+        return Github(
+            base_url=self._api_url,
             auth=Auth.Token(token),
-            timeout=int(timeout),
+            timeout=int(self._timeout),
             # Creates (POST) are never retried blindly: one that timed out may have happened.
             # Reads and idempotent writes (PATCH, PUT, DELETE) are.
-            retry=GithubRetry(total=retries, backoff_factor=0.5, allowed_methods=RETRYABLE_METHODS),
+            retry=GithubRetry(
+                total=self._retries, backoff_factor=0.5, allowed_methods=RETRYABLE_METHODS
+            ),
             seconds_between_requests=None,
             seconds_between_writes=None,
             lazy=True,  # objects load on first attribute read: one request, not two
         )
 
+    def _repo(self, full_name: str) -> GhRepo:
+        """The PyGithub repository, through a client holding a token valid for it."""
+        token = self._tokens.token(full_name)
+        with self._lock:
+            gh = self._clients.get(token)
+            if gh is None:
+                self._forget_oldest()
+                gh = self._clients[token] = self._github(token)
+        return gh.get_repo(full_name)
+
+    def _forget_oldest(self) -> None:
+        # An App's tokens are replaced hourly: the oldest clients hold expired ones.
+        if len(self._clients) >= MAX_CLIENTS:
+            for old in list(self._clients)[: MAX_CLIENTS // 2]:
+                self._clients.pop(old).close()
+
     def close(self) -> None:
-        self._gh.close()
+        with self._lock:
+            for gh in self._clients.values():
+                gh.close()
+            self._clients.clear()
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         try:
@@ -52,7 +89,7 @@ class PyGithubClient:
 
     def get_repo(self, full_name: str) -> Repository:
         def go() -> Repository:
-            r = self._gh.get_repo(full_name)
+            r = self._repo(full_name)
             return Repository(
                 full_name=r.full_name, clone_url=r.clone_url, default_branch=r.default_branch
             )
@@ -61,7 +98,7 @@ class PyGithubClient:
 
     def get_issue(self, full_name: str, number: int) -> Issue:
         def go() -> Issue:
-            i = self._gh.get_repo(full_name).get_issue(number)
+            i = self._repo(full_name).get_issue(number)
             return Issue(
                 repo=full_name,
                 number=i.number,
@@ -77,7 +114,7 @@ class PyGithubClient:
 
     def role(self, full_name: str, login: str) -> str:
         def go() -> str:
-            repo = self._gh.get_repo(full_name)
+            repo = self._repo(full_name)
             _, data = repo._requester.requestJsonAndCheck(
                 "GET", f"{repo.url}/collaborators/{login}/permission"
             )
@@ -97,11 +134,11 @@ class PyGithubClient:
             return self._call(what, lambda: self._upsert_comment(full_name, number, key, marked))
 
     def _create_comment(self, full_name: str, number: int, body: str) -> str:
-        issue = self._gh.get_repo(full_name).get_issue(number)
+        issue = self._repo(full_name).get_issue(number)
         return str(issue.create_comment(body).html_url)
 
     def _upsert_comment(self, full_name: str, number: int, key: str, body: str) -> str:
-        issue = self._gh.get_repo(full_name).get_issue(number)
+        issue = self._repo(full_name).get_issue(number)
         for c in issue.get_comments():
             if comment_marker(key) in (c.body or ""):
                 if c.body != body:
@@ -112,9 +149,7 @@ class PyGithubClient:
     def find_open_pull(self, full_name: str, head_branch: str) -> PullRequest | None:
         def go() -> PullRequest | None:
             owner = full_name.split("/", 1)[0]
-            pulls = self._gh.get_repo(full_name).get_pulls(
-                state="open", head=f"{owner}:{head_branch}"
-            )
+            pulls = self._repo(full_name).get_pulls(state="open", head=f"{owner}:{head_branch}")
             for p in pulls:
                 return _pull(p)
             return None
@@ -125,7 +160,7 @@ class PyGithubClient:
         self, full_name: str, *, head: str, base: str, title: str, body: str, draft: bool = False
     ) -> PullRequest:
         def go() -> PullRequest:
-            p = self._gh.get_repo(full_name).create_pull(
+            p = self._repo(full_name).create_pull(
                 base=base, head=head, title=title, body=body, draft=draft
             )
             return _pull(p)
@@ -134,13 +169,13 @@ class PyGithubClient:
 
     def get_pull(self, full_name: str, number: int) -> PullRequest:
         def go() -> PullRequest:
-            return _pull(self._gh.get_repo(full_name).get_pull(number))
+            return _pull(self._repo(full_name).get_pull(number))
 
         return self._call(f"get pull request {full_name}#{number}", go)
 
     def issues_updated_since(self, full_name: str, since: datetime) -> list[IssueState]:
         def go() -> list[IssueState]:
-            found = self._gh.get_repo(full_name).get_issues(
+            found = self._repo(full_name).get_issues(
                 state="all", since=since, sort="updated", direction="asc"
             )
             return [
@@ -160,7 +195,7 @@ class PyGithubClient:
 
     def commits_since(self, full_name: str, branch: str, since: datetime) -> list[Commit]:
         def go() -> list[Commit]:
-            found = self._gh.get_repo(full_name).get_commits(sha=branch, since=since)
+            found = self._repo(full_name).get_commits(sha=branch, since=since)
             return [
                 Commit(
                     sha=c.sha,
@@ -174,7 +209,7 @@ class PyGithubClient:
 
     def update_pull(self, full_name: str, number: int, *, body: str) -> PullRequest:
         def go() -> PullRequest:
-            p = self._gh.get_repo(full_name).get_pull(number)
+            p = self._repo(full_name).get_pull(number)
             p.edit(body=body)
             return _pull(p)
 
@@ -183,17 +218,13 @@ class PyGithubClient:
     def add_labels(self, full_name: str, number: int, labels: list[str]) -> None:
         self._call(
             f"label {full_name}#{number}",
-            lambda: self._gh.get_repo(full_name).get_issue(number).add_to_labels(*labels),
+            lambda: self._repo(full_name).get_issue(number).add_to_labels(*labels),
         )
 
     def request_review(self, full_name: str, number: int, logins: list[str]) -> None:
         self._call(
             f"request review on {full_name}#{number}",
-            lambda: (
-                self._gh.get_repo(full_name)
-                .get_pull(number)
-                .create_review_request(reviewers=logins)
-            ),
+            lambda: self._repo(full_name).get_pull(number).create_review_request(reviewers=logins),
         )
 
 

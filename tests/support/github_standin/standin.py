@@ -35,6 +35,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from tests.support.github_standin.apps import AppKeys, AppReg, Installation
 from tests.support.github_standin.git import BareRepo
 from tests.support.github_standin.issues import DEFAULT_LABELS
 from tests.support.github_standin.pulls import render_pull
@@ -208,6 +209,51 @@ class GitHubStandIn:
             repo.comments[comment.id] = comment
             issue.touch()
         return comment.id
+
+    def add_app(self, slug: str, owner: str, permissions: dict[str, str] | None = None) -> AppKeys:
+        """Register a GitHub App owned by ``owner``; returns its id and private key (PEM)."""
+        granted = permissions or {
+            "contents": "write",
+            "issues": "write",
+            "pull_requests": "write",
+            "metadata": "read",
+        }
+        with self._state.lock:
+            apps = self._app.apps
+            pem, public = apps.new_key()
+            app_id = next(self._state.ids)
+            client_id = "Iv23li" + secrets.token_hex(7)
+            apps.apps[app_id] = AppReg(app_id, slug, client_id, owner, public, dict(granted))
+        return AppKeys(app_id, client_id, pem)
+
+    def install_app(self, app_id: int, account: str, repos: Sequence[str] | None = None) -> int:
+        """Install the App on ``account``: on the named repositories (full names), or on all of
+        the account's (None); returns the installation id."""
+        with self._state.lock:
+            apps = self._app.apps
+            names = None if repos is None else {r.lower() for r in repos}
+            inst = Installation(next(self._state.ids), apps.apps[app_id], account, names)
+            apps.installations[inst.id] = inst
+        return inst.id
+
+    def set_token_lifetime(self, seconds: float) -> None:
+        """How long installation tokens issued from now on stay valid (GitHub: one hour)."""
+        with self._state.lock:
+            self._app.apps.token_seconds = seconds
+
+    def issued_tokens(self) -> list[dict[str, Any]]:
+        """Every installation token issued: its repositories, permissions and expiry."""
+        with self._state.lock:
+            return [
+                {
+                    "token": t.token,
+                    "installation": t.installation.id,
+                    "repositories": None if t.repos is None else sorted(t.repos),
+                    "permissions": dict(t.permissions),
+                    "expires_at": t.expires_at,
+                }
+                for t in self._app.apps.tokens.values()
+            ]
 
     def fail_next(
         self,
