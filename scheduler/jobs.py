@@ -11,6 +11,7 @@ from sandbox.runtime import ContainerRuntime
 from scheduler.handling import IntakeDeps
 from scheduler.intake import process_delivery
 from scheduler.lifecycle import SyncCounts, sync_lifecycle
+from scheduler.poll_jobs import register_polling
 from scheduler.reconcile import ReconcilePolicy, Reconciler
 from worker.celery_app import RUN_TASK
 from worker.errors import ConfigError
@@ -60,6 +61,7 @@ def register(app: Celery, settings: Settings) -> None:
         "lifecycle": {"task": LIFECYCLE_TASK, "schedule": settings.lifecycle_sync_interval_seconds},
         "reap-sandboxes": {"task": REAP_TASK, "schedule": settings.reconcile_interval_seconds},
     }
+    register_polling(app, settings, INTAKE_TASK)
 
 
 def reconciler(app: Celery, settings: Settings) -> Reconciler:

@@ -71,6 +71,15 @@ class Settings(BaseSettings):
         None, description="The App's private key, from a .pem file."
     )
     trigger_label: str = defaults.TRIGGER_LABEL
+    poll_repos: HostList = Field(
+        default_factory=list,
+        description="Repositories (owner/name, comma-separated) to poll for trigger labels: "
+        "for a deployment GitHub's webhooks cannot reach.",
+    )
+    poll_installations: bool = Field(
+        False, description="Poll every repository the GitHub App is installed on."
+    )
+    poll_interval_seconds: float = Field(60.0, gt=0, description="How often to poll.")
     http_timeout_seconds: float = 30.0
 
     # The agent

@@ -121,10 +121,22 @@ class GitHubApp:
             self._installations[key] = int(data["id"])
         return self._installations[key]
 
-    def installation_ids(self) -> list[int]:
-        """Every installation of the App (for polling whole installations)."""
-        data = self._request("GET", "/app/installations?per_page=100", "list installations")
-        return [int(i["id"]) for i in data] if isinstance(data, list) else []
+    def repositories(self) -> list[str]:
+        """Full names of every repository of every installation of the App (for polling)."""
+        names: list[str] = []
+        for inst in self._request("GET", "/app/installations?per_page=100", "installations"):
+            path = f"/app/installations/{inst['id']}/access_tokens"
+            body = {"permissions": {"metadata": "read"}}
+            token = self._request("POST", path, "a token to list repositories", body)["token"]
+            headers = {"Authorization": f"token {token}", "Accept": "application/vnd.github+json"}
+            url: str | None = f"{self._api}/installation/repositories?per_page=100"
+            while url:
+                r = self._http.get(url, headers=headers)
+                if r.status_code != 200:
+                    raise GitHubError(f"GitHub App: list repositories: {r.status_code}: {_msg(r)}")
+                names += [str(repo["full_name"]) for repo in r.json()["repositories"]]
+                url = r.links.get("next", {}).get("url")
+        return names
 
     def _issue(self, full_name: str) -> InstallationToken:
         installation = self.installation_id(full_name)

@@ -1,9 +1,10 @@
 """`GitHubClient` on PyGithub. PyGithub's and requests' errors become `GitHubError` here."""
 
+import json
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from github import Auth, Github, GithubException, GithubRetry
 from github.PullRequest import PullRequest as GhPull
@@ -17,6 +18,8 @@ from worker.github.protocol import (
     Commit,
     Issue,
     IssueState,
+    LabelEvent,
+    Polled,
     PullRequest,
     Repository,
     comment_marker,
@@ -108,9 +111,51 @@ class PyGithubClient:
                 author=i.user.login,
                 state=i.state,
                 labels=[lb.name for lb in i.labels],
+                updated_at=_utc(i.updated_at),
+                is_pull=i.pull_request is not None,
             )
 
         return self._call(f"get issue {full_name}#{number}", go)
+
+    def open_issues(self, full_name: str, etag: str | None = None) -> Polled:
+        def go() -> Polled:
+            repo = self._repo(full_name)
+            params = {"state": "open", "sort": "updated", "direction": "desc", "per_page": 100}
+            headers = {"If-None-Match": etag} if etag else {}
+            status, answer, data = repo._requester.requestJson(
+                "GET", f"{repo.url}/issues", parameters=params, headers=headers
+            )
+            tag = answer.get("etag") or answer.get("ETag") or etag
+            if status == 304:
+                return Polled(etag=tag, issues=None)
+            if status >= 300:
+                raise GitHubError(f"list issues of {full_name}: GitHub answered {status}")
+            return Polled(etag=tag, issues=[_issue(full_name, i) for i in json.loads(data)])
+
+        return self._call(f"list issues of {full_name}", go)
+
+    def label_events(self, full_name: str, number: int) -> list[LabelEvent]:
+        def go() -> list[LabelEvent]:
+            found = self._repo(full_name).get_issue(number).get_events()
+            return [
+                LabelEvent(
+                    id=e.id,
+                    label=e.label.name,
+                    actor=e.actor.login if e.actor else "ghost",
+                    created_at=_utc(e.created_at) or datetime.now(UTC),
+                )
+                for e in found
+                if e.event == "labeled" and e.label is not None
+            ]
+
+        return self._call(f"events of {full_name}#{number}", go)
+
+    def react(self, full_name: str, number: int, content: str) -> None:
+        # GitHub answers 200 (not 201) for a reaction that exists: safe to repeat.
+        self._call(
+            f"react to {full_name}#{number}",
+            lambda: self._repo(full_name).get_issue(number).create_reaction(content),
+        )
 
     def role(self, full_name: str, login: str) -> str:
         def go() -> str:
@@ -232,6 +277,22 @@ def _utc(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _issue(full_name: str, i: dict[str, Any]) -> Issue:
+    updated = i.get("updated_at")
+    return Issue(
+        repo=full_name,
+        number=int(i["number"]),
+        title=str(i.get("title") or ""),
+        body=str(i.get("body") or ""),
+        url=str(i.get("html_url") or ""),
+        author=str((i.get("user") or {}).get("login") or "ghost"),
+        state=str(i.get("state") or "open"),
+        labels=[str(lb["name"]) for lb in i.get("labels") or []],
+        updated_at=datetime.fromisoformat(updated.replace("Z", "+00:00")) if updated else None,
+        is_pull="pull_request" in i,
+    )
 
 
 def _pull(p: GhPull) -> PullRequest:

@@ -23,6 +23,24 @@ class Issue(BaseModel):
     author: str
     state: str
     labels: list[str]
+    updated_at: datetime | None = None
+    is_pull: bool = False
+
+
+class Polled(BaseModel):
+    """A conditional read: `issues` is None when GitHub answered 304 Not Modified."""
+
+    etag: str | None
+    issues: list[Issue] | None
+
+
+class LabelEvent(BaseModel):
+    """A `labeled` event of an issue: who added which label, when."""
+
+    id: int
+    label: str
+    actor: str
+    created_at: datetime
 
 
 class PullRequest(BaseModel):
@@ -113,6 +131,19 @@ class GitHubClient(Protocol):
 
     def request_review(self, full_name: str, number: int, logins: list[str]) -> None:
         """Ask these people to review a pull request."""
+        ...
+
+    def open_issues(self, full_name: str, etag: str | None = None) -> Polled:
+        """The most recently updated open issues (up to 100, pull requests included and marked),
+        asked with `If-None-Match: etag`: a 304 (nothing changed) costs no rate limit."""
+        ...
+
+    def label_events(self, full_name: str, number: int) -> list[LabelEvent]:
+        """The issue's `labeled` events, oldest first (who added a label: the trust check)."""
+        ...
+
+    def react(self, full_name: str, number: int, content: str) -> None:
+        """Add a reaction (`eyes`, `rocket`, ...) to an issue as the bot (idempotent)."""
         ...
 
 

@@ -286,3 +286,15 @@ class SyncCursor(SQLModel, table=True):
     repo: str = Field(primary_key=True, max_length=255)
     issues_until: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     commits_until: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class PollCursor(SQLModel, table=True):
+    """Where polling a source (a repository's issues, its comments) stopped: the ETag of its
+    last answer (a 304 costs no rate limit) and the newest change already seen."""
+
+    __tablename__ = "poll_cursor"
+
+    source: str = Field(primary_key=True, max_length=255)  # e.g. github-issues:acme/widgets
+    etag: str | None = Field(default=None, max_length=255)
+    seen_until: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    polled_at: datetime = Field(default_factory=utcnow, sa_column=_ts())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import gzip
+import hashlib
 import json
 import re
 import secrets
@@ -16,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from tests.support.github_standin import gitdata, issues, pulls
+from tests.support.github_standin import events, gitdata, issues, pulls
 from tests.support.github_standin.apps import (
     Apps,
     can_push,
@@ -69,7 +70,7 @@ class App:
     def __init__(self, state: State, repos_root: Path, home: Path) -> None:
         self.state, self.repos_root, self.home = state, repos_root, home
         self.router = Router()
-        for module in (issues, pulls, gitdata):
+        for module in (issues, pulls, gitdata, events):
             module.register(self.router)
         self.log: list[tuple[str, str]] = []
         self.failures: list[FailRule] = []
@@ -234,6 +235,16 @@ class App:
             with self.state.lock:
                 repo.pushed_at = now()
         return result.status, result.headers, result.body
+
+
+def not_modified(reply: Reply, headers: dict[str, str]) -> bool:
+    """Tag the answer with an ETag (as GitHub does); True when the client's `If-None-Match`
+    names it: the answer is then 304 with no body."""
+    data = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
+    digest = hashlib.sha256(data + reply.headers.get("Link", "").encode()).hexdigest()[:40]
+    reply.headers["ETag"] = f'W/"{digest}"'
+    asked = {t.strip() for t in headers.get("if-none-match", "").split(",")}
+    return reply.headers["ETag"] in asked or reply.headers["ETag"][2:] in asked
 
 
 def _request_id() -> str:

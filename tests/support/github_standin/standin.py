@@ -36,6 +36,7 @@ from types import TracebackType
 from typing import Any
 
 from tests.support.github_standin.apps import AppKeys, AppReg, Installation
+from tests.support.github_standin.events import labels_changed
 from tests.support.github_standin.git import BareRepo
 from tests.support.github_standin.issues import DEFAULT_LABELS
 from tests.support.github_standin.pulls import render_pull
@@ -184,19 +185,22 @@ class GitHubStandIn:
             issue = Issue(number, next(self._state.ids), title, body, user.login, moment, moment)
             repo.issues[number] = issue
             for label in labels:
-                self._add_label(repo, issue, label)
+                self._add_label(repo, issue, label, user.login)
         return number
 
-    def add_label(self, full_name: str, number: int, label: str) -> None:
-        """Put ``label`` on issue or pull request ``number`` (creating the repository label)."""
+    def add_label(self, full_name: str, number: int, label: str, by: str | None = None) -> None:
+        """Put ``label`` on issue or pull request ``number`` (creating the repository label),
+        as ``by`` (the issue's events name who; default: the repository's owner)."""
         with self._state.lock:
             repo = self._state.require_repo(full_name)
-            self._add_label(repo, repo.issues[number], label)
+            self._add_label(repo, repo.issues[number], label, by or repo.owner)
 
-    def _add_label(self, repo: Repo, issue: Issue, name: str) -> None:
+    def _add_label(self, repo: Repo, issue: Issue, name: str, actor: str) -> None:
         label = repo.label(name, self._state.ids)
         if label.name not in issue.labels:
+            before = list(issue.labels)
             issue.labels.append(label.name)
+            labels_changed(issue, before, self._state.ensure_user(actor).login, self._state.ids)
             issue.touch()
 
     def add_comment(self, full_name: str, number: int, body: str, author: str) -> int:
