@@ -63,7 +63,7 @@ def poll_repository(deps: PollDeps, repo: str, counts: PollCounts) -> None:
     source = f"github-issues:{repo}"
     cursor = get_cursor(deps.engine, source)
     polled = deps.github.open_issues(repo, cursor.etag if cursor else None)
-    seen_until = cursor.seen_until if cursor else None
+    seen_until = _utc(cursor.seen_until) if cursor and cursor.seen_until else None
     if polled.issues is None:
         counts.not_modified += 1
         save_cursor(deps.engine, source, polled.etag, seen_until)
@@ -73,7 +73,7 @@ def poll_repository(deps: PollDeps, repo: str, counts: PollCounts) -> None:
         if issue.is_pull or issue.updated_at is None:
             continue
         newest = issue.updated_at if newest is None else max(newest, issue.updated_at)
-        if seen_until is not None and issue.updated_at < _utc(seen_until):
+        if seen_until is not None and issue.updated_at < seen_until:
             continue  # unchanged since the last poll that read it
         delivery = _deliver_label(deps, repo, issue)
         if delivery is not None:

@@ -135,10 +135,13 @@ class App:
             try:
                 call = self._call(method, path, query, headers, body, user.login)
                 if issued is not None:
-                    return self._rest_response(
-                        installation_call(issued, call, self.router), user.login
-                    )
-                return self._rest_response(self.router.dispatch(call), user.login)
+                    reply = installation_call(issued, call, self.router)
+                else:
+                    reply = self.router.dispatch(call)
+                if method == "GET" and reply.status == 200 and not_modified(reply, headers):
+                    self.used[user.login] -= 1  # GitHub: a 304 costs no rate limit
+                    reply = Reply(304, None, {"ETag": reply.headers["ETag"]})
+                return self._rest_response(reply, user.login)
             except ApiError as error:
                 return self._error(error, user.login)
 
