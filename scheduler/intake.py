@@ -13,7 +13,7 @@ from scheduler import followups
 from scheduler.handling import Handled, Handler, IntakeDeps
 from scheduler.lifecycle import observation_from_event
 from scheduler.webhooks import BadDelivery, parse_issue_labeled, parse_pull_request
-from worker import texts
+from worker import live_status, texts
 from worker.github.protocol import WRITE_ROLES
 from worker.logs import get_logger
 from worker.run_plan import harness_label, ticket_choice
@@ -63,6 +63,7 @@ def handle_issue_labeled(payload: dict[str, Any], deps: IntakeDeps) -> Handled:
         return Handled(
             DeliveryStatus.REJECTED, f"{who} has role {role!r}; write, maintain or admin is needed"
         )
+    live_status.acknowledge(deps.github, repo, number)
     labels = {lb.name for lb in ev.issue.labels} | {label}
     try:
         ticket_choice(labels, ev.issue.body or "", deps.trigger_label)
@@ -81,6 +82,7 @@ def handle_issue_labeled(payload: dict[str, Any], deps: IntakeDeps) -> Handled:
     assert ticket.id is not None
     queued = queue_ticket(deps.engine, ticket.id)
     if queued:
+        live_status.show(deps.github, repo, number, ticket.id, texts.status_queued(who))
         deps.enqueue_run(ticket.id)
     return Handled(
         DeliveryStatus.PROCESSED, "queued" if queued else "already queued or running", ticket.id

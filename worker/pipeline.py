@@ -140,6 +140,7 @@ def run_ticket(
         elif result.outcome == OutcomeKind.FAILED:
             ctx.tell(texts.could_not_finish(result.detail, ctx.run_url))
         outcome = finish_run(deps.engine, run.id, result)
+        ctx.status(texts.status_final(outcome.kind, outcome.pr_url, outcome.detail, ctx.run_url))
         if guard.request == CancelRequest.REQUEUE:
             liveness.requeue(deps.engine, ticket_id)
         log.info(
@@ -211,6 +212,7 @@ def _execute(ctx: RunContext, override: str | None) -> RunResult:
             )
         assert ctx.run.id is not None
         set_run_choice(ctx.deps.engine, ctx.run.id, plan.harness.name, plan.options.model)
+        ctx.status(texts.status_running(plan.harness.name, plan.options.model, ctx.run_url))
         others = [] if followup else co.others_commits(base, cfg.author_email)
         if others:  # a person's work on the branch: a run from the default branch would drop it
             detail = texts.others_on_branch(ctx.run.branch, others)
@@ -251,6 +253,7 @@ def _agent_and_after(
         return replace(
             result, outcome=OutcomeKind.REFUSED, detail="; ".join(str(v) for v in violations)
         )
+    ctx.status(texts.status_verifying(ctx.run_url))
     verification = verify_change(ctx, change)
     review = review_step(ctx, change)
     ctx.guard.check()

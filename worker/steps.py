@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sandbox.errors import BurndownError
 from sandbox.runtime import SandboxPolicy
-from worker import texts
+from worker import live_status, texts
 from worker.agent import HarnessRun
 from worker.diff_policy import Violation, check_diff
 from worker.errors import GitError
@@ -79,6 +79,13 @@ class RunContext:
         """The run's one comment on the issue (written once, however often this is retried);
         the outcome is recorded either way, the comment is a courtesy."""
         tell(self.deps, self.ticket, body, key=f"run-{self.run.id}")
+
+    def status(self, body: str) -> None:
+        """Update the ticket's live status comment (one per ticket, edited in place)."""
+        assert self.ticket.id is not None
+        live_status.show(
+            self.deps.github, self.ticket.repo, self.ticket.number, self.ticket.id, body
+        )
 
     def tell_pr(self, number: int, body: str) -> None:
         try:

@@ -150,6 +150,9 @@ class PyGithubClient:
 
         return self._call(f"events of {full_name}#{number}", go)
 
+    def set_status(self, full_name: str, number: int, key: str, body: str) -> str:
+        return self.comment(full_name, number, body, key=key)
+
     def react(self, full_name: str, number: int, content: str) -> None:
         # GitHub answers 200 (not 201) for a reaction that exists: safe to repeat.
         self._call(

@@ -32,6 +32,8 @@ class FakeGitHub:
     commits: dict[tuple[str, str], list[Commit]] = field(default_factory=dict)  # newest first
     events: dict[tuple[str, int], list[LabelEvent]] = field(default_factory=dict)
     reactions: list[tuple[str, int, str]] = field(default_factory=list)
+    statuses: dict[tuple[str, int, str], list[str]] = field(default_factory=dict)
+    """Every version of each live status (repo, issue, key), oldest first."""
     etags: dict[str, str] = field(default_factory=dict)  # repo -> ETag of its issue list
 
     def _maybe_fail(self, method: str) -> None:
@@ -146,6 +148,13 @@ class FakeGitHub:
     def label_events(self, full_name: str, number: int) -> list[LabelEvent]:
         self._maybe_fail("label_events")
         return list(self.events.get((full_name, number), []))
+
+    def set_status(self, full_name: str, number: int, key: str, body: str) -> str:
+        self._maybe_fail("set_status")
+        versions = self.statuses.setdefault((full_name, number, key), [])
+        if not versions or versions[-1] != body:
+            versions.append(body)
+        return f"https://github.test/{full_name}/issues/{number}#status-{key}"
 
     def react(self, full_name: str, number: int, content: str) -> None:
         self._maybe_fail("react")

@@ -142,6 +142,11 @@ class GitHubClient(Protocol):
         """The issue's `labeled` events, oldest first (who added a label: the trust check)."""
         ...
 
+    def set_status(self, full_name: str, number: int, key: str, body: str) -> str:
+        """Write a live status: one comment per `key` on the issue, edited in place at every
+        change (a keyed `comment`, kept apart so that a status is never a new message)."""
+        ...
+
     def react(self, full_name: str, number: int, content: str) -> None:
         """Add a reaction (`eyes`, `rocket`, ...) to an issue as the bot (idempotent)."""
         ...
