@@ -15,6 +15,7 @@ from rich.console import Console
 from sandbox.errors import BurndownError
 from sandbox.harness.events import EventKind, HarnessEvent
 from scheduler.cli_dead import dead_app
+from scheduler.cli_doctor import doctor
 from scheduler.cli_harness import events, harness_app
 from worker.logs import configure_logging
 from worker.settings import Settings, get_settings
@@ -33,6 +34,7 @@ app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(harness_app, name="harness")
 app.add_typer(dead_app, name="dead")
 app.command("events")(events)
+app.command("doctor")(doctor)
 # Piped output (scripts, CI) must not be cut to 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 200)
 
