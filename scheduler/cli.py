@@ -15,7 +15,7 @@ from rich.console import Console
 from sandbox.errors import BurndownError
 from sandbox.harness.events import EventKind, HarnessEvent
 from scheduler.cli_dead import dead_app
-from scheduler.cli_doctor import doctor
+from scheduler.cli_doctor import doctor, warn_unconfigured
 from scheduler.cli_harness import events, harness_app
 from worker.logs import configure_logging
 from worker.settings import Settings, get_settings
@@ -125,6 +125,7 @@ def up() -> None:
 
     s = _settings()
     upgrade(s.resolved_database_url())
+    warn_unconfigured(s)
     me = [sys.executable, "-m", "scheduler.cli"]
     commands = [["api"], ["worker", "--role=intake"], ["worker", "--role=runs"], ["beat"]]
     procs = [subprocess.Popen([*me, *args]) for args in commands]

@@ -5,9 +5,20 @@ from rich.console import Console
 
 from scheduler.doctor import run_checks
 from worker.logs import configure_logging
-from worker.settings import get_settings
+from worker.settings import Settings, get_settings
 
 console = Console()
+
+
+def warn_unconfigured(settings: Settings) -> None:
+    """At start-up: name what is missing (with its fix) instead of running silently."""
+    failed = [c for c in run_checks(settings) if not c.ok]
+    for c in failed:
+        console.print(f"[yellow]not ready:[/yellow] {c.name}: {c.detail}", highlight=False)
+        if c.fix:
+            console.print(f"           fix: {c.fix}", highlight=False)
+    if failed:
+        console.print("run `burndown doctor` again once fixed")
 
 
 def doctor() -> None:

@@ -11,7 +11,7 @@ from pydantic import SecretStr
 from scheduler.doctor import Check, check_broker, check_github, check_image, run_checks
 from tests.conftest import require_env
 from tests.support.github_standin import GitHubStandIn
-from tests.support.processes import burndown, child_env, free_port
+from tests.support.processes import burndown, child_env, free_port, process, wait_for
 from worker.settings import Settings
 from worker.store.migrate import upgrade
 
@@ -120,3 +120,14 @@ def test_an_unreachable_broker_and_a_missing_image_are_caught(tmp_path: Path) ->
     broker, image = check_broker(s), check_image(s)
     assert not broker.ok and "Redis" in broker.detail and "BURNDOWN_BROKER_URL" in broker.fix
     assert not image.ok and "burndown sandbox build" in image.fix
+
+
+def test_up_with_nothing_configured_names_what_is_missing(tmp_path: Path) -> None:
+    port = free_port()
+    env = child_env({"BURNDOWN_DATA_DIR": str(tmp_path / "data"), "BURNDOWN_API_PORT": str(port)})
+    log = tmp_path / "up.log"
+    with process(["up"], env, log):
+        wait_for("the start", lambda: "burndown is up" in log.read_text(), 120, [log])
+        text = log.read_text()
+    assert "not ready: github" in text and "BURNDOWN_GITHUB_APP_ID" in text
+    assert "not ready: intake" in text and "burndown doctor" in text
