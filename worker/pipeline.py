@@ -21,6 +21,7 @@ from worker import texts
 from worker.agent import HarnessRun, run_harness
 from worker.events import EventRecorder, EventSink
 from worker.git import Checkout, checkout
+from worker.github.ratelimit import reporting_waits
 from worker.liveness import AGENT_SHARE, Deadline, RunGuard
 from worker.logs import get_logger
 from worker.pipeline_config import PipelineConfig, PipelineDeps
@@ -37,12 +38,21 @@ from worker.steps import (
     verify_change,
 )
 from worker.store import liveness
-from worker.store.models import CancelRequest, Outcome, OutcomeKind, RunKind, Ticket, utcnow
+from worker.store.models import (
+    CancelRequest,
+    Outcome,
+    OutcomeKind,
+    PipelineEventKind,
+    RunKind,
+    Ticket,
+    utcnow,
+)
 from worker.store.repo import RunResult, finish_run, get_ticket, mark_run, set_run_choice, start_run
 
 __all__ = ["PipelineConfig", "PipelineDeps", "branch_for", "plan_for", "run_ticket"]
 
 log = get_logger(__name__)
+RATE_LIMITED = PipelineEventKind.RATE_LIMITED
 
 SANDBOX_UID = 1000
 
@@ -133,7 +143,10 @@ def run_ticket(
             deadline=Deadline.after(budget),
             guard=guard,
         )
-        result = _outcome_of(ctx, harness)
+        with reporting_waits(
+            lambda wait, why: ctx.rec.note(RATE_LIMITED, {"seconds": wait, **why})
+        ):
+            result = _outcome_of(ctx, harness)
         ctx.rec.flush()
         if guard.stopping:
             result = _stopped(ctx, result)

@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     )
     poll_interval_seconds: float = Field(60.0, gt=0, description="How often to poll.")
     http_timeout_seconds: float = 30.0
+    github_write_interval_seconds: float = Field(
+        1.0, ge=0, description="Pause between content-creating GitHub requests (GitHub's advice)."
+    )
 
     # The agent
     harness: str = Field("claude-code", description="Default harness (`burndown harness list`).")

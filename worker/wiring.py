@@ -165,7 +165,10 @@ def app_private_key(settings: Settings) -> SecretStr:
 def github_client(settings: Settings) -> PyGithubClient:
     """The GitHub client of the configured credentials (App or token)."""
     return PyGithubClient(
-        settings.github_api_url, github_tokens(settings), timeout=settings.http_timeout_seconds
+        settings.github_api_url,
+        github_tokens(settings),
+        timeout=settings.http_timeout_seconds,
+        write_interval=settings.github_write_interval_seconds,
     )
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from github import Auth, Github, GithubException, GithubRetry
+from github import Auth, Github, GithubException
 from github.PullRequest import PullRequest as GhPull
 from github.Repository import Repository as GhRepo
 from pydantic import SecretStr
@@ -24,6 +24,7 @@ from worker.github.protocol import (
     Repository,
     comment_marker,
 )
+from worker.github.ratelimit import RateLimitRetry
 
 T = TypeVar("T")
 MAX_CLIENTS = 64
@@ -34,9 +35,17 @@ class PyGithubClient:
     """GitHub (or GitHub Enterprise, or our stand-in) through PyGithub."""
 
     def __init__(
-        self, api_url: str, token: str | TokenSource, timeout: float = 30.0, retries: int = 3
+        self,
+        api_url: str,
+        token: str | TokenSource,
+        timeout: float = 30.0,
+        retries: int = 3,
+        *,
+        write_interval: float = 0.0,
+        secondary_wait: float = 60.0,
     ) -> None:
         self._api_url, self._timeout, self._retries = api_url, timeout, retries
+        self._write_interval, self._secondary_wait = write_interval, secondary_wait
         self._tokens: TokenSource = (
             StaticToken(SecretStr(token)) if isinstance(token, str) else token
         )
@@ -49,13 +58,17 @@ class PyGithubClient:
             base_url=self._api_url,
             auth=Auth.Token(token),
             timeout=int(self._timeout),
-            # Creates (POST) are never retried blindly: one that timed out may have happened.
-            # Reads and idempotent writes (PATCH, PUT, DELETE) are.
-            retry=GithubRetry(
-                total=self._retries, backoff_factor=0.5, allowed_methods=RETRYABLE_METHODS
+            # Creates (POST) are never retried blindly: one that timed out may have happened
+            # (only one a rate limit refused is). Reads and idempotent writes are.
+            retry=RateLimitRetry(
+                total=self._retries,
+                backoff_factor=0.5,
+                allowed_methods=RETRYABLE_METHODS | {"POST"},  # POST: only on a rate limit
+                secondary_rate_wait=self._secondary_wait,
             ),
             seconds_between_requests=None,
-            seconds_between_writes=None,
+            # GitHub asks for pacing of content-creating requests (80 a minute at most).
+            seconds_between_writes=self._write_interval or None,
             lazy=True,  # objects load on first attribute read: one request, not two
         )
 

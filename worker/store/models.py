@@ -103,6 +103,7 @@ class PipelineEventKind(StrEnum):
     POLICY = "policy"
     VERIFICATION = "verification"
     REVIEW = "review"
+    RATE_LIMITED = "rate_limited"  # a GitHub call waited for a rate limit; data: seconds, why
 
 
 class Ticket(SQLModel, table=True):
