@@ -10,6 +10,7 @@ import jwt
 import pytest
 from pydantic import SecretStr
 
+from scheduler.poll_jobs import polled_repositories
 from tests.support.github_standin import Git, GitHubStandIn
 from tests.support.github_standin.apps import AppKeys
 from worker.errors import ConfigError, GitHubError
@@ -170,3 +171,26 @@ def test_wiring_chooses_the_app_or_the_token(
         github_tokens(Settings(github_app_id="2", _env_file=None))
     with pytest.raises(ConfigError, match="no GitHub credentials"):
         github_tokens(Settings(_env_file=None))
+
+
+def test_polling_whole_installations_lists_their_repositories(
+    gh: GitHubStandIn, keys: AppKeys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gh.add_repo("zeta/tool", {"README.md": "z\n"})
+    gh.install_app(keys.app_id, "zeta", ["zeta/tool"])
+    gh.add_repo("zeta/other", {"README.md": "o\n"})  # not in the installation
+    pem = tmp_path / "app.pem"
+    pem.write_text(keys.private_key)
+    monkeypatch.delenv("BURNDOWN_GITHUB_TOKEN", raising=False)
+    s = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        github_api_url=gh.api_url,
+        github_app_id=str(keys.app_id),
+        github_app_private_key_file=pem,
+        poll_repos=["acme/widgets"],
+        poll_installations=True,
+    )
+    found = polled_repositories(s)
+    assert sorted(found) == sorted([REPO, OTHER, "zeta/tool"])  # listed once, not twice
+    listing = [t for t in gh.issued_tokens() if t["permissions"] == {"metadata": "read"}]
+    assert listing and all(t["repositories"] is None for t in listing)
