@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 
+from scheduler.linear.api import add_linear_webhook
 from scheduler.routing import screen
 from scheduler.web.routes import install
 from scheduler.webhooks import signature_ok
@@ -26,10 +27,18 @@ def create_app(
     webhook_secret: str | None,
     trigger_label: str,
     enqueue_delivery: EnqueueDelivery,
+    linear_webhook_secret: str | None = None,
 ) -> FastAPI:
     """The API app. Dependencies are passed in; nothing is read from the environment here."""
     app = FastAPI(title="Burndown", version="0.1.0")
     install(app, engine)  # dashboard, /api, /metrics
+    add_linear_webhook(
+        app,
+        engine=engine,
+        secret=linear_webhook_secret,
+        trigger_label=trigger_label,
+        enqueue_delivery=enqueue_delivery,
+    )
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from pydantic import SecretStr
 from rich.console import Console
 
 from sandbox.errors import BurndownError
@@ -37,6 +38,10 @@ app.command("events")(events)
 app.command("doctor")(doctor)
 # Piped output (scripts, CI) must not be cut to 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 200)
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value else None
 
 
 def _settings() -> Settings:
@@ -77,6 +82,7 @@ def api(
         webhook_secret=secret,
         trigger_label=s.trigger_label,
         enqueue_delivery=lambda d: celery.send_task(INTAKE_TASK, args=[d]),
+        linear_webhook_secret=_secret(s.linear_webhook_secret),
     )
     uvicorn.run(web, host=host or s.api_host, port=port or s.api_port, log_level="warning")
 

@@ -71,6 +71,9 @@ class Settings(BaseSettings):
         None, description="The App's private key, from a .pem file."
     )
     trigger_label: str = defaults.TRIGGER_LABEL
+    linear_webhook_secret: SecretStr | None = Field(
+        None, description="Signing secret of the Linear webhook (POST /webhooks/linear)."
+    )
     poll_repos: HostList = Field(
         default_factory=list,
         description="Repositories (owner/name, comma-separated) to poll for trigger labels: "
