@@ -1,6 +1,7 @@
 """Polling GitHub, for a deployment no webhook can reach.
 
-Each listed repository's open issues are read with `If-None-Match` (a 304 costs no rate
+Each listed repository's open issues (and its new `/burndown` comments on pull requests:
+`scheduler.poll_comments`) are read with `If-None-Match` (a 304 costs no rate
 limit). A trigger label newly on an issue becomes the `issues.labeled` delivery GitHub would
 have sent, with the person who added it (from the issue's events) as sender, so intake's
 trust check, ticket claim and everything after are the webhook path's own. A label event
@@ -16,6 +17,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from sandbox.errors import BurndownError
+from scheduler.poll_comments import poll_comments
 from worker.github.protocol import GitHubClient, Issue, LabelEvent
 from worker.logs import get_logger
 from worker.run_plan import harness_label
@@ -52,6 +54,7 @@ def poll_repositories(deps: PollDeps, repos: Iterable[str]) -> PollCounts:
         counts.repos += 1
         try:
             poll_repository(deps, repo, counts)
+            poll_comments(deps, repo, counts.delivered)
         except BurndownError as exc:
             counts.errors.append(f"{repo}: {exc}")
             log.warning("poll failed", repo=repo, error=str(exc))

@@ -2,6 +2,7 @@
 conditional issue lists (ETag, 304 at no rate-limit cost), label events, reactions."""
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -61,3 +62,26 @@ def test_a_reaction_is_added_once(gh: GitHubStandIn) -> None:
     ours.react(REPO, number, "eyes")
     reactions = client(gh, token).get_repo(REPO).get_issue(number).get_reactions()
     assert [(r.content, r.user.login) for r in reactions] == [("eyes", "acme")]
+
+
+def test_comments_since_reads_the_repository_conditionally(gh: GitHubStandIn) -> None:
+    token = gh.add_repo(REPO, {"README.md": "# w\n"})
+    ours = PyGithubClient(gh.api_url, token, timeout=10, retries=0)
+    number = gh.create_issue(REPO, "one", "", "alice")
+    before = datetime.now(UTC) - timedelta(seconds=2)
+    first = gh.add_comment(REPO, number, "/burndown go", "maria")
+    polled = ours.comments_since(REPO, before)
+    assert polled.comments is not None and polled.etag
+    ((c),) = polled.comments
+    assert (c.id, c.number, c.body, c.author, c.is_pull) == (
+        first,
+        number,
+        "/burndown go",
+        "maria",
+        False,
+    )
+    assert ours.comments_since(REPO, before, polled.etag).comments is None
+    gh.add_comment(REPO, number, "second", "maria")
+    again = ours.comments_since(REPO, before, polled.etag)
+    assert again.comments is not None and [x.body for x in again.comments][-1] == "second"
+    assert ours.comments_since(REPO, datetime.now(UTC) + timedelta(minutes=1)).comments == []

@@ -17,9 +17,11 @@ from worker.github.app_auth import StaticToken, TokenSource
 from worker.github.protocol import (
     Commit,
     Issue,
+    IssueComment,
     IssueState,
     LabelEvent,
     Polled,
+    PolledComments,
     PullRequest,
     Repository,
     comment_marker,
@@ -146,6 +148,26 @@ class PyGithubClient:
             return Polled(etag=tag, issues=[_issue(full_name, i) for i in json.loads(data)])
 
         return self._call(f"list issues of {full_name}", go)
+
+    def comments_since(
+        self, full_name: str, since: datetime, etag: str | None = None
+    ) -> PolledComments:
+        def go() -> PolledComments:
+            repo = self._repo(full_name)
+            stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            params = {"since": stamp, "sort": "updated", "direction": "asc", "per_page": 100}
+            headers = {"If-None-Match": etag} if etag else {}
+            status, answer, data = repo._requester.requestJson(
+                "GET", f"{repo.url}/issues/comments", parameters=params, headers=headers
+            )
+            tag = answer.get("etag") or answer.get("ETag") or etag
+            if status == 304:
+                return PolledComments(etag=tag, comments=None)
+            if status >= 300:
+                raise GitHubError(f"list comments of {full_name}: GitHub answered {status}")
+            return PolledComments(etag=tag, comments=[_comment(c) for c in json.loads(data)])
+
+        return self._call(f"list comments of {full_name}", go)
 
     def label_events(self, full_name: str, number: int) -> list[LabelEvent]:
         def go() -> list[LabelEvent]:
@@ -308,6 +330,18 @@ def _issue(full_name: str, i: dict[str, Any]) -> Issue:
         labels=[str(lb["name"]) for lb in i.get("labels") or []],
         updated_at=datetime.fromisoformat(updated.replace("Z", "+00:00")) if updated else None,
         is_pull="pull_request" in i,
+    )
+
+
+def _comment(c: dict[str, Any]) -> IssueComment:
+    html = str(c.get("html_url") or "")
+    return IssueComment(
+        id=int(c["id"]),
+        number=int(str(c["issue_url"]).rstrip("/").rsplit("/", 1)[1]),
+        body=str(c.get("body") or ""),
+        author=str((c.get("user") or {}).get("login") or "ghost"),
+        is_pull="/pull/" in html,
+        updated_at=datetime.fromisoformat(str(c["updated_at"]).replace("Z", "+00:00")),
     )
 
 

@@ -7,9 +7,11 @@ from worker.errors import GitHubError
 from worker.github.protocol import (
     Commit,
     Issue,
+    IssueComment,
     IssueState,
     LabelEvent,
     Polled,
+    PolledComments,
     PullRequest,
     Repository,
     comment_marker,
@@ -35,6 +37,7 @@ class FakeGitHub:
     statuses: dict[tuple[str, int, str], list[str]] = field(default_factory=dict)
     """Every version of each live status (repo, issue, key), oldest first."""
     etags: dict[str, str] = field(default_factory=dict)  # repo -> ETag of its issue list
+    issue_comments: dict[str, list[IssueComment]] = field(default_factory=dict)  # by repo
 
     def _maybe_fail(self, method: str) -> None:
         if method in self.fail:
@@ -144,6 +147,16 @@ class FakeGitHub:
             return Polled(etag=current, issues=None)
         newest = sorted(found, key=lambda i: (i.updated_at is None, i.updated_at), reverse=True)
         return Polled(etag=current, issues=newest[:100])
+
+    def comments_since(
+        self, full_name: str, since: datetime, etag: str | None = None
+    ) -> PolledComments:
+        self._maybe_fail("comments_since")
+        found = [c for c in self.issue_comments.get(full_name, []) if c.updated_at >= since]
+        current = f'W/"{since.isoformat()}:{len(found)}"'
+        if etag == current:
+            return PolledComments(etag=current, comments=None)
+        return PolledComments(etag=current, comments=sorted(found, key=lambda c: c.updated_at))
 
     def label_events(self, full_name: str, number: int) -> list[LabelEvent]:
         self._maybe_fail("label_events")

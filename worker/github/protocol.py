@@ -34,6 +34,24 @@ class Polled(BaseModel):
     issues: list[Issue] | None
 
 
+class IssueComment(BaseModel):
+    """A comment on an issue or pull request (`is_pull`), as the repository's list gives it."""
+
+    id: int
+    number: int
+    body: str
+    author: str
+    is_pull: bool
+    updated_at: datetime
+
+
+class PolledComments(BaseModel):
+    """A conditional read of comments: `comments` is None when GitHub answered 304."""
+
+    etag: str | None
+    comments: list[IssueComment] | None
+
+
 class LabelEvent(BaseModel):
     """A `labeled` event of an issue: who added which label, when."""
 
@@ -136,6 +154,13 @@ class GitHubClient(Protocol):
     def open_issues(self, full_name: str, etag: str | None = None) -> Polled:
         """The most recently updated open issues (up to 100, pull requests included and marked),
         asked with `If-None-Match: etag`: a 304 (nothing changed) costs no rate limit."""
+        ...
+
+    def comments_since(
+        self, full_name: str, since: datetime, etag: str | None = None
+    ) -> PolledComments:
+        """Comments of the repository's issues and pull requests updated at or after `since`
+        (up to 100, oldest first), asked with `If-None-Match: etag`."""
         ...
 
     def label_events(self, full_name: str, number: int) -> list[LabelEvent]:

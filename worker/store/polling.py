@@ -66,3 +66,23 @@ def _is_about(payload: str, repo: str, number: int) -> bool:
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def comment_delivered(engine: Engine, comment_id: int, since: datetime) -> bool:
+    """Whether an `issue_comment` delivery (a webhook's) about this comment arrived after
+    `since` (the comment's time): polling then leaves it alone."""
+    with session_scope(engine) as s:
+        recent = s.exec(
+            select(Delivery.payload).where(
+                Delivery.event == "issue_comment",
+                col(Delivery.received_at) >= _aware(since) - WEBHOOK_SKEW,
+            )
+        )
+        return any(_comment_id(payload) == comment_id for payload in recent)
+
+
+def _comment_id(payload: str) -> int | None:
+    try:
+        return int(json.loads(payload)["comment"]["id"])
+    except (ValueError, KeyError, TypeError):
+        return None

@@ -6,13 +6,14 @@ import itertools
 from datetime import datetime
 
 from tests.support.github_standin.rest import Call, Reply, Router, invalid, not_found, paginate
-from tests.support.github_standin.state import Issue, IssueEvent, Repo, iso, now
+from tests.support.github_standin.state import Issue, IssueEvent, Repo, iso, now, parse_iso
 
 REACTIONS = ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes")
 
 
 def register(router: Router) -> None:
     router.add("GET", r"/issues/(?P<n>\d+)/events", list_events)
+    router.add("GET", "/issues/comments", list_repo_comments)
     router.add("GET", r"/issues/(?P<n>\d+)/reactions", list_reactions)
     router.add("POST", r"/issues/(?P<n>\d+)/reactions", create_reaction)
 
@@ -54,6 +55,17 @@ def _event(call: Call, repo: Repo, issue: Issue, e: IssueEvent) -> dict[str, obj
         "label": {"name": e.label, "color": label.color if label else "ededed"},
         "performed_via_github_app": None,
     }
+
+
+def list_repo_comments(call: Call) -> Reply:
+    """`GET /repos/{o}/{r}/issues/comments`: every comment of the repository, `since` an
+    update time, sorted by `created` (default) or `updated`, ascending unless asked."""
+    query = call.query
+    since = parse_iso(query["since"]) if query.get("since") else None
+    found = [c for c in call.repo.comments.values() if since is None or c.updated_at >= since]
+    key = (lambda c: (c.updated_at, c.id)) if query.get("sort") == "updated" else (lambda c: c.id)
+    found.sort(key=key, reverse=query.get("direction") == "desc")
+    return paginate(call, [call.render.comment(call.repo, c) for c in found])
 
 
 def list_reactions(call: Call) -> Reply:
