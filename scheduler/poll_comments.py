@@ -3,44 +3,47 @@ the repository's comments updated since the last poll, becomes the `issue_commen
 a webhook would have brought (handled by `scheduler.followups`, with its trust check)."""
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine
 
 from scheduler.followups import COMMAND
-from worker.github.protocol import IssueComment
+from worker.github.protocol import GitHubClient, IssueComment
 from worker.store.models import utcnow
 from worker.store.polling import comment_delivered, get_cursor, save_cursor
 from worker.store.repo import record_delivery
 
-if TYPE_CHECKING:
-    from scheduler.polling import PollDeps
 
-
-def poll_comments(deps: "PollDeps", repo: str, delivered: list[str]) -> bool:
+def poll_comments(
+    engine: Engine,
+    github: GitHubClient,
+    enqueue_delivery: Callable[[str], None],
+    repo: str,
+    delivered: list[str],
+) -> bool:
     """One conditional read of `repo`'s comments; False when GitHub answered 304. The first
     poll only starts the cursor: comments older than Burndown's polling are not replayed."""
     source = f"github-comments:{repo}"
-    cursor = get_cursor(deps.engine, source)
+    cursor = get_cursor(engine, source)
     if cursor is None or cursor.seen_until is None:
-        save_cursor(deps.engine, source, None, utcnow())
+        save_cursor(engine, source, None, utcnow())
         return True
     since = _utc(cursor.seen_until)
-    polled = deps.github.comments_since(repo, since, cursor.etag)
+    polled = github.comments_since(repo, since, cursor.etag)
     if polled.comments is None:
-        save_cursor(deps.engine, source, polled.etag, since)
+        save_cursor(engine, source, polled.etag, since)
         return False
     newest = since
     for comment in polled.comments:
         newest = max(newest, comment.updated_at)
-        if _is_command(comment) and not comment_delivered(
-            deps.engine, comment.id, comment.updated_at
-        ):
+        if _is_command(comment) and not comment_delivered(engine, comment.id, comment.updated_at):
             delivery = f"poll:{repo}:comment:{comment.id}"
             body = json_payload(repo, comment)
-            if record_delivery(deps.engine, delivery, "issue_comment", "created", body):
-                deps.enqueue_delivery(delivery)
+            if record_delivery(engine, delivery, "issue_comment", "created", body):
+                enqueue_delivery(delivery)
                 delivered.append(delivery)
-    save_cursor(deps.engine, source, polled.etag, newest)
+    save_cursor(engine, source, polled.etag, newest)
     return True
 
 

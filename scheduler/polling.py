@@ -54,7 +54,7 @@ def poll_repositories(deps: PollDeps, repos: Iterable[str]) -> PollCounts:
         counts.repos += 1
         try:
             poll_repository(deps, repo, counts)
-            poll_comments(deps, repo, counts.delivered)
+            poll_comments(deps.engine, deps.github, deps.enqueue_delivery, repo, counts.delivered)
         except BurndownError as exc:
             counts.errors.append(f"{repo}: {exc}")
             log.warning("poll failed", repo=repo, error=str(exc))
