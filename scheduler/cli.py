@@ -69,14 +69,18 @@ def api(
     import uvicorn
 
     from scheduler.api import create_app
+    from scheduler.app_manifest import add_app_setup
     from scheduler.jobs import INTAKE_TASK, register
     from worker.celery_app import create_celery
+    from worker.github.stored_app import stored_app
     from worker.wiring import engine_for
 
     s = _settings()
     celery = create_celery(s)
     register(celery, s)
     secret = s.github_webhook_secret.get_secret_value() if s.github_webhook_secret else None
+    stored = stored_app(s.data_dir)  # an App created through /setup/github-app
+    secret = secret or (_secret(stored.webhook_secret) if stored else None)
     web = create_app(
         engine=engine_for(s.resolved_database_url()),
         webhook_secret=secret,
@@ -84,6 +88,7 @@ def api(
         enqueue_delivery=lambda d: celery.send_task(INTAKE_TASK, args=[d]),
         linear_webhook_secret=_secret(s.linear_webhook_secret),
     )
+    add_app_setup(web, s)
     uvicorn.run(web, host=host or s.api_host, port=port or s.api_port, log_level="warning")
 
 

@@ -24,7 +24,8 @@ from worker.wiring import app_private_key, github_tokens, store
 
 TIMEOUT = 5.0
 TOKEN_FIX = (
-    "create a GitHub App (the dashboard's first page, or README 'Connect your tracker') and set "
+    "create a GitHub App (open BURNDOWN_PUBLIC_URL/setup/github-app, or README "
+    "'Connect your tracker') and set "
     "BURNDOWN_GITHUB_APP_ID and BURNDOWN_GITHUB_APP_PRIVATE_KEY_FILE; or set "
     "BURNDOWN_GITHUB_TOKEN to a fine-grained token with Contents, Issues and Pull requests: "
     "read and write (Metadata: read)"

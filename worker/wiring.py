@@ -18,6 +18,7 @@ from worker.diff_policy import DiffPolicy
 from worker.errors import ConfigError
 from worker.github.app_auth import GitHubApp, StaticToken, TokenSource
 from worker.github.client import PyGithubClient
+from worker.github.stored_app import stored_app
 from worker.logs import get_logger
 from worker.pipeline_config import PipelineConfig, PipelineDeps
 from worker.settings import Settings
@@ -135,6 +136,17 @@ def github_tokens(settings: Settings) -> TokenSource:
                 settings.github_api_url,
                 settings.github_app_id,
                 app_private_key(settings),
+                timeout=settings.http_timeout_seconds,
+            )
+        return _token_sources[key]
+    stored = stored_app(settings.data_dir) if settings.github_token is None else None
+    if stored is not None:  # created through the dashboard's manifest flow
+        key = (settings.github_api_url, str(stored.id))
+        if key not in _token_sources:
+            _token_sources[key] = GitHubApp(
+                settings.github_api_url,
+                str(stored.id),
+                stored.pem,
                 timeout=settings.http_timeout_seconds,
             )
         return _token_sources[key]

@@ -81,6 +81,16 @@ class Apps:
     installations: dict[int, Installation] = field(default_factory=dict)
     tokens: dict[str, IssuedToken] = field(default_factory=dict)
     token_seconds: float = 3600.0
+    manifests: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """One-time codes of confirmed manifests: what the conversion answers (once)."""
+
+    def convert(self, code: str) -> Reply:
+        """`POST /app-manifests/{code}/conversions` (no authentication): the App's credentials,
+        once; 404 for an unknown or used code."""
+        created = self.manifests.pop(code, None)
+        if created is None:
+            raise not_found()
+        return Reply(201, created)
 
     def new_key(self) -> tuple[str, Any]:
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)

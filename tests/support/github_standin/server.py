@@ -32,6 +32,7 @@ from tests.support.github_standin.rest import DOCS, ApiError, Call, Reply, Route
 from tests.support.github_standin.state import Repo, State, at_least, now
 
 API_PREFIX = "/api/v3"
+MANIFEST_CONVERSION = re.compile(r"/app-manifests/[^/]+/conversions")
 _GIT_PATH = re.compile(
     r"/(?P<owner>[^/]+)/(?P<name>[^/]+?)(?:\.git)?/(?P<rest>info/refs|git-upload-pack|git-receive-pack)"
 )
@@ -120,6 +121,8 @@ class App:
         with self.state.lock:
             apps = self.apps
             try:
+                if method == "POST" and MANIFEST_CONVERSION.fullmatch(path):
+                    return self._rest_response(apps.convert(path.split("/")[2]), None)
                 if looks_like_jwt(token):
                     app = apps.app_for_jwt(token)
                     call = self._call(method, path, query, headers, body, app.bot, roles=False)

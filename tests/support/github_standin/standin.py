@@ -230,6 +230,26 @@ class GitHubStandIn:
             apps.apps[app_id] = AppReg(app_id, slug, client_id, owner, public, dict(granted))
         return AppKeys(app_id, client_id, pem)
 
+    def confirm_manifest(self, manifest: dict[str, Any], owner: str) -> str:
+        """What a person confirming the manifest on GitHub causes: the App is created with the
+        manifest's permissions; returns the one-time code GitHub redirects back with."""
+        permissions = dict(manifest.get("default_permissions") or {})
+        keys = self.add_app(str(manifest["name"]).lower(), owner, permissions)
+        code = secrets.token_hex(10)
+        with self._state.lock:
+            self._app.apps.manifests[code] = {
+                "id": keys.app_id,
+                "slug": str(manifest["name"]).lower(),
+                "client_id": keys.client_id,
+                "client_secret": secrets.token_hex(20),
+                "webhook_secret": secrets.token_hex(20),
+                "pem": keys.private_key,
+                "owner": self._render().user(owner),
+                "permissions": permissions,
+                "events": list(manifest.get("default_events") or []),
+            }
+        return code
+
     def install_app(self, app_id: int, account: str, repos: Sequence[str] | None = None) -> int:
         """Install the App on ``account``: on the named repositories (full names), or on all of
         the account's (None); returns the installation id."""
