@@ -21,6 +21,11 @@ Faithfulness notes (what GitHub does and the stand-in copies):
 - ``GET /pulls?head=`` filters only with the ``owner:branch`` form; a bare branch is ignored.
 - Paginated lists carry GitHub's ``Link`` header pointing at ``/repositories/{id}/...``.
 - New repositories get GitHub's nine default labels.
+- GitHub Apps (``add_app``, ``install_app``): the App's JWT is verified with its public key
+  (``apps``); installation tokens expire, reach only the repositories they were issued for
+  (404 elsewhere) and only with their permissions (403); the manifest flow's code converts once.
+- Every 200 answer to a GET carries an ``ETag``; ``If-None-Match`` with it answers 304, which
+  costs no rate limit. Label changes are issue events (``/issues/{n}/events``) naming who.
 """
 
 from __future__ import annotations
