@@ -84,8 +84,11 @@ class Settings(BaseSettings):
     )
     poll_interval_seconds: float = Field(60.0, gt=0, description="How often to poll.")
     http_timeout_seconds: float = 30.0
-    github_write_interval_seconds: float = Field(
-        1.0, ge=0, description="Pause between content-creating GitHub requests (GitHub's advice)."
+    github_writes_per_minute: float = Field(
+        80.0,
+        ge=0,
+        description="Content-creating GitHub requests a minute, after a burst of "
+        "20 (GitHub's limit is 80); 0: unpaced.",
     )
 
     # The agent

@@ -180,7 +180,7 @@ def github_client(settings: Settings) -> PyGithubClient:
         settings.github_api_url,
         github_tokens(settings),
         timeout=settings.http_timeout_seconds,
-        write_interval=settings.github_write_interval_seconds,
+        writes_per_minute=settings.github_writes_per_minute or None,
     )
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from tests.support.github_standin import GitHubStandIn
 from worker.errors import GitHubError
+from worker.github import ratelimit
 from worker.github.client import PyGithubClient
 from worker.github.ratelimit import reporting_waits
 
@@ -84,10 +85,31 @@ def test_a_create_failing_otherwise_is_not_sent_again(gh: GitHubStandIn) -> None
     assert [m for m, p in gh.requests if p == path].count("POST") == 1
 
 
-def test_content_creating_requests_are_paced(gh: GitHubStandIn) -> None:
-    ours, number = _setup(gh, write_interval=0.5)
-    t0 = time.monotonic()
-    for text in ("one", "two", "three"):
-        ours.comment(REPO, number, text)
-    assert time.monotonic() - t0 >= 1.0
-    assert len(gh.issue_comments(REPO, number)) == 3
+def test_content_creating_requests_are_paced_after_a_burst(
+    gh: GitHubStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ours, number = _setup(gh, writes_per_minute=1.0)  # one a minute once the burst is spent
+    slept: list[float] = []
+    monkeypatch.setattr(ratelimit.time, "sleep", slept.append)
+    waits: list[float] = []
+    with reporting_waits(lambda s, why: waits.append(s)):
+        for i in range(21):
+            ours.comment(REPO, number, f"c{i}")
+    assert len(slept) == 1 and 50 < slept[0] <= 60 and waits == slept  # the 21st only
+    assert len(gh.issue_comments(REPO, number)) == 21
+
+
+def test_the_pacer_refills_at_its_rate() -> None:
+    now = [0.0]
+    pacer = ratelimit.WritePacer(per_minute=60.0, burst=2, clock=lambda: now[0])
+    slept: list[float] = []
+    original = ratelimit.time.sleep
+    ratelimit.time.sleep = slept.append  # type: ignore[assignment]
+    try:
+        assert [pacer.take(), pacer.take()] == [0.0, 0.0]
+        assert pacer.take() == pytest.approx(1.0)  # the bucket is empty: one second
+        now[0] += 5.0  # refilled (up to the burst)
+        assert [pacer.take(), pacer.take()] == [0.0, 0.0]
+    finally:
+        ratelimit.time.sleep = original  # type: ignore[assignment]
+    assert slept == [pytest.approx(1.0)]

@@ -26,7 +26,7 @@ from worker.github.protocol import (
     Repository,
     comment_marker,
 )
-from worker.github.ratelimit import RateLimitRetry
+from worker.github.ratelimit import RateLimitRetry, WritePacer
 
 T = TypeVar("T")
 MAX_CLIENTS = 64
@@ -43,11 +43,12 @@ class PyGithubClient:
         timeout: float = 30.0,
         retries: int = 3,
         *,
-        write_interval: float = 0.0,
+        writes_per_minute: float | None = None,
         secondary_wait: float = 60.0,
     ) -> None:
         self._api_url, self._timeout, self._retries = api_url, timeout, retries
-        self._write_interval, self._secondary_wait = write_interval, secondary_wait
+        self._secondary_wait = secondary_wait
+        self._pacer = WritePacer(writes_per_minute) if writes_per_minute else None
         self._tokens: TokenSource = (
             StaticToken(SecretStr(token)) if isinstance(token, str) else token
         )
@@ -69,8 +70,7 @@ class PyGithubClient:
                 secondary_rate_wait=self._secondary_wait,
             ),
             seconds_between_requests=None,
-            # GitHub asks for pacing of content-creating requests (80 a minute at most).
-            seconds_between_writes=self._write_interval or None,
+            seconds_between_writes=None,  # our own pacer: a burst, then 80 a minute
             lazy=True,  # objects load on first attribute read: one request, not two
         )
 
@@ -95,6 +95,10 @@ class PyGithubClient:
             for gh in self._clients.values():
                 gh.close()
             self._clients.clear()
+
+    def _pace(self) -> None:
+        if self._pacer is not None:
+            self._pacer.take()
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         try:
@@ -190,6 +194,7 @@ class PyGithubClient:
 
     def react(self, full_name: str, number: int, content: str) -> None:
         # GitHub answers 200 (not 201) for a reaction that exists: safe to repeat.
+        self._pace()
         self._call(
             f"react to {full_name}#{number}",
             lambda: self._repo(full_name).get_issue(number).create_reaction(content),
@@ -218,6 +223,7 @@ class PyGithubClient:
 
     def _create_comment(self, full_name: str, number: int, body: str) -> str:
         issue = self._repo(full_name).get_issue(number)
+        self._pace()
         return str(issue.create_comment(body).html_url)
 
     def _upsert_comment(self, full_name: str, number: int, key: str, body: str) -> str:
@@ -225,8 +231,10 @@ class PyGithubClient:
         for c in issue.get_comments():
             if comment_marker(key) in (c.body or ""):
                 if c.body != body:
+                    self._pace()
                     c.edit(body)
                 return str(c.html_url)
+        self._pace()
         return str(issue.create_comment(body).html_url)
 
     def find_open_pull(self, full_name: str, head_branch: str) -> PullRequest | None:
@@ -243,6 +251,7 @@ class PyGithubClient:
         self, full_name: str, *, head: str, base: str, title: str, body: str, draft: bool = False
     ) -> PullRequest:
         def go() -> PullRequest:
+            self._pace()
             p = self._repo(full_name).create_pull(
                 base=base, head=head, title=title, body=body, draft=draft
             )
@@ -293,18 +302,21 @@ class PyGithubClient:
     def update_pull(self, full_name: str, number: int, *, body: str) -> PullRequest:
         def go() -> PullRequest:
             p = self._repo(full_name).get_pull(number)
+            self._pace()
             p.edit(body=body)
             return _pull(p)
 
         return self._call(f"update pull request {full_name}#{number}", go)
 
     def add_labels(self, full_name: str, number: int, labels: list[str]) -> None:
+        self._pace()
         self._call(
             f"label {full_name}#{number}",
             lambda: self._repo(full_name).get_issue(number).add_to_labels(*labels),
         )
 
     def request_review(self, full_name: str, number: int, logins: list[str]) -> None:
+        self._pace()
         self._call(
             f"request review on {full_name}#{number}",
             lambda: self._repo(full_name).get_pull(number).create_review_request(reviewers=logins),

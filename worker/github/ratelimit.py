@@ -7,6 +7,8 @@ never retried blindly (it may have happened). PyGithub's `GithubRetry` reads `Re
 the reset time of a primary limit, and waits a minute for a secondary one.
 """
 
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -57,3 +59,30 @@ class RateLimitRetry(GithubRetry):
                 },
             )
         super().sleep(response)
+
+
+class WritePacer:
+    """Paces content-creating requests as GitHub asks (at most 80 a minute): a token bucket,
+    so a run's few writes go out at once and only a burst beyond `burst` waits."""
+
+    def __init__(
+        self, per_minute: float, burst: int = 20, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._rate, self._burst, self._clock = per_minute / 60.0, float(burst), clock
+        self._tokens, self._at = float(burst), clock()
+        self._lock = threading.Lock()
+
+    def take(self) -> float:
+        """Wait until a write may go; returns the seconds waited (reported like a limit)."""
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
+            self._at = now
+            wait = 0.0 if self._tokens >= 1 else (1 - self._tokens) / self._rate
+            self._tokens -= 1  # may go negative: later writers wait behind this one
+        if wait > 0:
+            sink = _sink.get()
+            if sink is not None:
+                sink(wait, {"status": None, "retry_after": None, "paced": True})
+            time.sleep(wait)
+        return wait
