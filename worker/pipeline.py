@@ -25,6 +25,7 @@ from worker.budget import BudgetWatch, harness_options
 from worker.events import EventRecorder, EventSink
 from worker.git import Checkout, checkout
 from worker.github.protocol import WRITE_ROLES, Issue
+from worker.github.ratelimit import reporting_waits
 from worker.liveness import AGENT_SHARE, Deadline, RunGuard
 from worker.logs import get_logger
 from worker.pipeline_config import PipelineConfig, PipelineDeps
@@ -159,7 +160,10 @@ def run_ticket(
             guard=guard,
             budget=watch,
         )
-        result = keyed_outcome(ctx, lambda c: _outcome_of(c, harness))
+        with reporting_waits(
+            lambda wait, why: ctx.rec.note(PipelineEventKind.RATE_LIMITED, {"seconds": wait, **why})
+        ):
+            result = keyed_outcome(ctx, lambda c: _outcome_of(c, harness))
         ctx.rec.close()
         if guard.stopping:
             result = _stopped(ctx, result)
@@ -170,6 +174,7 @@ def run_ticket(
         elif result.outcome == OutcomeKind.FAILED:
             ctx.tell(texts.could_not_finish(result.detail, ctx.run_url))
         outcome = finish_run(deps.engine, run.id, result)
+        ctx.status(texts.status_final(outcome.kind, outcome.pr_url, outcome.detail, ctx.run_url))
         if guard.request == CancelRequest.REQUEUE:
             liveness.requeue(deps.engine, ticket_id)
         log.info(
@@ -232,7 +237,7 @@ def _execute(ctx: RunContext, override: str | None) -> RunResult:
     t0 = time.monotonic()
     with checkout(
         repo.clone_url,
-        ctx.deps.git_token,
+        ctx.deps.token_for(ctx.ticket.repo),
         base_branch=ctx.run.branch if followup else repo.default_branch,
         branch=ctx.run.branch,
         parent=_run_folder(ctx.deps, ctx.run.id),
@@ -259,6 +264,7 @@ def _execute(ctx: RunContext, override: str | None) -> RunResult:
             )
         assert ctx.run.id is not None
         set_run_choice(ctx.deps.engine, ctx.run.id, plan.harness.name, plan.options.model)
+        ctx.status(texts.status_running(plan.harness.name, plan.options.model, ctx.run_url))
         ctx.budget.limits = cfg.limits.within(plan.options)
         others = [] if followup else co.others_commits(base, cfg.author_email)
         if others:  # a person's work on the branch: a run from the default branch would drop it
@@ -310,6 +316,7 @@ def _agent_and_after(
         return replace(
             result, outcome=OutcomeKind.REFUSED, detail="; ".join(str(v) for v in violations)
         )
+    ctx.status(texts.status_verifying(ctx.run_url))
     verification = verify_change(ctx, change)
     review = review_step(ctx, change)
     ctx.guard.check()

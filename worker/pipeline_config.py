@@ -13,6 +13,7 @@ from worker import defaults
 from worker.budget import RunLimits
 from worker.diff_policy import DiffPolicy
 from worker.gateway_keys import GatewayKeys
+from worker.github.app_auth import TokenSource
 from worker.github.protocol import GitHubClient
 from worker.secrets_scan import SecretScanner
 from worker.spend import Budgets
@@ -70,3 +71,9 @@ class PipelineDeps:
     config: PipelineConfig
     gateway_keys: GatewayKeys | None = None
     """The gateway's key API: with it, every run gets its own key (`worker.gateway_keys`)."""
+    tokens: TokenSource | None = None
+    """Per-repository tokens (a GitHub App's); when set, `git_token` is not used."""
+
+    def token_for(self, full_name: str) -> str | None:
+        """The token git uses for `full_name`."""
+        return self.tokens.token(full_name) if self.tokens is not None else self.git_token

@@ -65,8 +65,35 @@ class Settings(BaseSettings):
     operator_token: SecretStr | None = Field(
         None, description="Opens the dashboard, JSON API, /metrics and transcripts."
     )
+    github_app_id: str | None = Field(
+        None, description="GitHub App id (or client id): act as the App, not with a token."
+    )
+    github_app_private_key: SecretStr | None = Field(
+        None, description="The App's private key (PEM text)."
+    )
+    github_app_private_key_file: Path | None = Field(
+        None, description="The App's private key, from a .pem file."
+    )
     trigger_label: str = defaults.TRIGGER_LABEL
+    linear_webhook_secret: SecretStr | None = Field(
+        None, description="Signing secret of the Linear webhook (POST /webhooks/linear)."
+    )
+    poll_repos: HostList = Field(
+        default_factory=list,
+        description="Repositories (owner/name, comma-separated) to poll for trigger labels: "
+        "for a deployment GitHub's webhooks cannot reach.",
+    )
+    poll_installations: bool = Field(
+        False, description="Poll every repository the GitHub App is installed on."
+    )
+    poll_interval_seconds: float = Field(60.0, gt=0, description="How often to poll.")
     http_timeout_seconds: float = 30.0
+    github_writes_per_minute: float = Field(
+        80.0,
+        ge=0,
+        description="Content-creating GitHub requests a minute, after a burst of "
+        "20 (GitHub's limit is 80); 0: unpaced.",
+    )
 
     # The agent
     harness: str = Field("claude-code", description="Default harness (`burndown harness list`).")

@@ -14,7 +14,7 @@ from sandbox.errors import BurndownError
 from sandbox.harness.protocol import Harness, HarnessOptions, ModelAccess
 from sandbox.harness.run import HarnessJob, HarnessRun
 from sandbox.runtime import SandboxPolicy
-from worker import texts
+from worker import live_status, texts
 from worker.budget import BudgetWatch
 from worker.diff_policy import Violation, check_change
 from worker.errors import GitError
@@ -116,6 +116,13 @@ class RunContext:
         """The run's one comment on the issue (written once, however often this is retried);
         the outcome is recorded either way, the comment is a courtesy."""
         tell(self.deps, self.ticket, body, key=f"run-{self.run.id}")
+
+    def status(self, body: str) -> None:
+        """Update the ticket's live status comment (one per ticket, edited in place)."""
+        assert self.ticket.id is not None
+        live_status.show(
+            self.deps.github, self.ticket.repo, self.ticket.number, self.ticket.id, body
+        )
 
     def tell_pr(self, number: int, body: str) -> None:
         try:

@@ -267,3 +267,36 @@ def budget_refused(budget: str) -> str:
         f"{MARKER}\nBurndown will not work on this issue now: {budget} is spent. "
         "Add the label again once it starts again."
     )
+
+
+def status_queued(labeller: str) -> str:
+    """The live status: queued (at intake)."""
+    return f"{MARKER}\n**Burndown status: queued** (asked by @{labeller}). A run starts shortly."
+
+
+def status_running(harness: str, model: str | None, run_url: str) -> str:
+    """The live status: the agent is running."""
+    on = f"`{harness}` with `{model}`" if model else f"`{harness}`"
+    return f"{MARKER}\n**Burndown status: running** {on}. Follow it live: {run_url}"
+
+
+def status_verifying(run_url: str) -> str:
+    """The live status: the change is being checked (policy, tests, review)."""
+    return f"{MARKER}\n**Burndown status: verifying** the agent's change. Run: {run_url}"
+
+
+_FINAL = {
+    "pr_opened": "done: pull request {pr}",
+    "pr_draft": "done: draft pull request {pr}",
+    "pr_updated": "done: pull request {pr} updated",
+    "no_changes": "no pull request: the agent changed nothing",
+    "refused": "no pull request: the change broke the diff policy ({detail})",
+    "failed": "no pull request: {detail}",
+    "cancelled": "stopped: {detail}",
+}
+
+
+def status_final(kind: str, pr_url: str | None, detail: str, run_url: str) -> str:
+    """The live status once the run has ended: the pull request, or why there is none."""
+    line = _FINAL.get(kind, "ended: {detail}").format(pr=pr_url or "", detail=detail[:300])
+    return f"{MARKER}\n**Burndown status: {line}**\n\nRun: {run_url}"

@@ -19,7 +19,9 @@ from worker.budget import RunLimits
 from worker.diff_policy import DiffPolicy
 from worker.errors import ConfigError
 from worker.gateway_keys import LiteLLMKeys
+from worker.github.app_auth import GitHubApp, StaticToken, TokenSource
 from worker.github.client import PyGithubClient
+from worker.github.stored_app import stored_app
 from worker.logs import get_logger
 from worker.pipeline_config import PipelineConfig, PipelineDeps
 from worker.secrets_scan import SecretScanner
@@ -153,26 +155,77 @@ def secret_scanner(settings: Settings) -> SecretScanner:
     return SecretScanner(values)
 
 
-def github_client(settings: Settings) -> PyGithubClient:
-    """The GitHub client of the configured token; `ConfigError` without one."""
+_token_sources: dict[tuple[str, str], GitHubApp] = {}
+
+
+def github_tokens(settings: Settings) -> TokenSource:
+    """The GitHub credentials: the App's installation tokens when an App is configured (one
+    token cache per process), else the personal token; `ConfigError` without either."""
+    if settings.github_app_id:
+        key = (settings.github_api_url, settings.github_app_id)
+        if key not in _token_sources:
+            _token_sources[key] = GitHubApp(
+                settings.github_api_url,
+                settings.github_app_id,
+                app_private_key(settings),
+                timeout=settings.http_timeout_seconds,
+            )
+        return _token_sources[key]
+    stored = stored_app(settings.data_dir) if settings.github_token is None else None
+    if stored is not None:  # created through the dashboard's manifest flow
+        key = (settings.github_api_url, str(stored.id))
+        if key not in _token_sources:
+            _token_sources[key] = GitHubApp(
+                settings.github_api_url,
+                str(stored.id),
+                stored.pem,
+                timeout=settings.http_timeout_seconds,
+            )
+        return _token_sources[key]
     if settings.github_token is None:
-        raise ConfigError("BURNDOWN_GITHUB_TOKEN is not set")
+        raise ConfigError(
+            "no GitHub credentials: set BURNDOWN_GITHUB_APP_ID and "
+            "BURNDOWN_GITHUB_APP_PRIVATE_KEY_FILE (a GitHub App), or BURNDOWN_GITHUB_TOKEN"
+        )
+    return StaticToken(settings.github_token)
+
+
+def app_private_key(settings: Settings) -> SecretStr:
+    """The App's private key, from the setting or its file; `ConfigError` without one."""
+    if settings.github_app_private_key is not None:
+        return settings.github_app_private_key
+    path = settings.github_app_private_key_file
+    if path is None:
+        raise ConfigError(
+            "BURNDOWN_GITHUB_APP_ID is set but neither BURNDOWN_GITHUB_APP_PRIVATE_KEY "
+            "nor BURNDOWN_GITHUB_APP_PRIVATE_KEY_FILE"
+        )
+    try:
+        return SecretStr(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read the GitHub App's private key {path}: {exc}") from exc
+
+
+def github_client(settings: Settings) -> PyGithubClient:
+    """The GitHub client of the configured credentials (App or token)."""
     return PyGithubClient(
         settings.github_api_url,
-        settings.github_token.get_secret_value(),
+        github_tokens(settings),
         timeout=settings.http_timeout_seconds,
+        writes_per_minute=settings.github_writes_per_minute or None,
     )
 
 
 def pipeline_deps(settings: Settings) -> PipelineDeps:
     """The pipeline's dependencies, built from settings."""
-    token = settings.github_token.get_secret_value() if settings.github_token else None
+    tokens = github_tokens(settings)
     return PipelineDeps(
         engine=store(settings),
         github=github_client(settings),
         runtime=container_runtime(settings),
-        git_token=token,
+        git_token=None,
         config=pipeline_config(settings),
+        tokens=tokens,
         gateway_keys=gateway_keys(settings),
     )
 

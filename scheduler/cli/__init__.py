@@ -7,6 +7,7 @@ Settings become objects only through `worker.wiring`; each command reads them on
 from scheduler.cli import report, sandbox, serve, store, tickets  # noqa: F401  (registers)
 from scheduler.cli.app import app, db_app, sandbox_app
 from scheduler.cli.dead import dead_app
+from scheduler.cli.doctor import doctor
 from scheduler.cli.harness import events, harness_app
 from scheduler.cli.prices import prices
 
@@ -15,6 +16,7 @@ app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(harness_app, name="harness")
 app.add_typer(dead_app, name="dead")
 app.command("events")(events)
+app.command("doctor")(doctor)
 app.command("prices")(prices)
 
 __all__ = ["app", "main"]

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from scheduler.cli.app import app, console, settings
+from scheduler.cli.doctor import warn_unconfigured
 
 if TYPE_CHECKING:
     pass
@@ -24,13 +25,18 @@ def api(
 
     from scheduler.jobs import INTAKE_BATCH_TASK, register
     from scheduler.web.app import create_app
+    from scheduler.web.app_manifest import add_app_setup
     from worker.celery_app import create_celery
+    from worker.github.stored_app import stored_app
     from worker.wiring import budgets, engine_for, secret_scanner
 
     s = settings()
     celery = create_celery(s)
     register(celery, s)
     secret = s.github_webhook_secret.get_secret_value() if s.github_webhook_secret else None
+    stored = stored_app(s.data_dir)  # an App created through /setup/github-app
+    if secret is None and stored is not None and stored.webhook_secret is not None:
+        secret = stored.webhook_secret.get_secret_value()
     web = create_app(
         engine=engine_for(s.resolved_database_url()),
         webhook_secret=secret,
@@ -39,7 +45,11 @@ def api(
         operator_token=s.operator_token.get_secret_value() if s.operator_token else None,
         budgets=budgets(s),
         secrets=secret_scanner(s),
+        linear_webhook_secret=(
+            s.linear_webhook_secret.get_secret_value() if s.linear_webhook_secret else None
+        ),
     )
+    add_app_setup(web, s)
     uvicorn.run(web, host=host or s.api_host, port=port or s.api_port, log_level="warning")
 
 
@@ -87,6 +97,7 @@ def up() -> None:
 
     s = settings()
     upgrade(s.resolved_database_url())
+    warn_unconfigured(s)
     me = [sys.executable, "-m", "scheduler.cli"]
     commands = [["api"], ["worker", "--role=intake"], ["worker", "--role=runs"], ["beat"]]
     procs = [subprocess.Popen([*me, *args]) for args in commands]

@@ -3,7 +3,7 @@
 from sandbox.errors import BurndownError
 from scheduler.intake.payloads import IssueLabeled
 from scheduler.intake.shapes import ACCEPT, Handled, IntakeDeps, Verdict, ignore
-from worker import texts
+from worker import live_status, texts
 from worker.github.protocol import WRITE_ROLES
 from worker.run_plan import harness_label, ticket_choice
 from worker.sanitize import clean
@@ -36,6 +36,7 @@ def handle(ev: IssueLabeled, deps: IntakeDeps) -> Handled:
         return Handled(
             DeliveryStatus.REJECTED, f"{who} has role {role!r}; write, maintain or admin is needed"
         )
+    live_status.acknowledge(deps.github, repo, number)
     labels = {lb.name for lb in ev.issue.labels} | {label}
     try:
         ticket_choice(labels, clean(ev.issue.body or "").text, deps.trigger_label)
@@ -54,6 +55,7 @@ def handle(ev: IssueLabeled, deps: IntakeDeps) -> Handled:
     assert ticket.id is not None
     queued = queue_ticket(deps.engine, ticket.id)
     if queued:
+        live_status.show(deps.github, repo, number, ticket.id, texts.status_queued(who))
         deps.enqueue_run(ticket.id)
     return Handled(
         DeliveryStatus.PROCESSED, "queued" if queued else "already queued or running", ticket.id

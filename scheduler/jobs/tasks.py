@@ -11,6 +11,7 @@ from sandbox.runtime import ContainerRuntime
 from scheduler.intake.process import process_delivery
 from scheduler.intake.shapes import IntakeDeps
 from scheduler.jobs.lifecycle import SyncCounts, sync_lifecycle
+from scheduler.jobs.polling import register_polling
 from scheduler.jobs.reconcile import ReconcilePolicy, Reconciler
 from worker.celery_app import RUN_TASK
 from worker.errors import ConfigError
@@ -70,6 +71,7 @@ def register(app: Celery, settings: Settings) -> None:
         "lifecycle": {"task": LIFECYCLE_TASK, "schedule": settings.lifecycle_sync_interval_seconds},
         "reap-sandboxes": {"task": REAP_TASK, "schedule": settings.reconcile_interval_seconds},
     }
+    register_polling(app, settings, INTAKE_TASK)
 
 
 def reconciler(app: Celery, settings: Settings) -> Reconciler:

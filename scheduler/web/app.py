@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 
 from sandbox.errors import BurndownError
+from scheduler.intake.linear.api import add_linear_webhook
 from scheduler.intake.payloads import BadDelivery, decode, read_text
 from scheduler.intake.signature import body_digest, signature_ok
 from scheduler.intake.table import screen
@@ -49,6 +50,7 @@ def create_app(
     enqueue_deliveries: EnqueueDeliveries,
     operator_token: str | None = None,
     budgets: Budgets | None = None,
+    linear_webhook_secret: str | None = None,
     secrets: SecretScanner | None = None,
 ) -> FastAPI:
     """The API app. Dependencies are passed in; nothing is read from the environment here.
@@ -59,6 +61,13 @@ def create_app(
     app.add_middleware(OperatorAuth, token=operator_token)
     install(app, engine, secrets=secrets)  # dashboard, /api, /metrics
     app.include_router(budgets_router(engine, budgets or Budgets()))
+    add_linear_webhook(
+        app,
+        engine=engine,
+        secret=linear_webhook_secret,
+        trigger_label=trigger_label,
+        enqueue_delivery=lambda d: enqueue_deliveries([d]),
+    )
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from scheduler.web.app import create_app
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from scheduler.cli import app
+from scheduler.web.app import create_app
 from worker.logs import configure_logging
 from worker.secrets_scan import SecretScanner
 from worker.settings import get_settings

@@ -7,7 +7,11 @@ from worker.errors import GitHubError
 from worker.github.protocol import (
     Commit,
     Issue,
+    IssueComment,
     IssueState,
+    LabelEvent,
+    Polled,
+    PolledComments,
     PullRequest,
     Repository,
     comment_marker,
@@ -28,6 +32,12 @@ class FakeGitHub:
     fail: dict[str, str] = field(default_factory=dict)  # method name -> error message
     issue_states: dict[tuple[str, int], IssueState] = field(default_factory=dict)
     commits: dict[tuple[str, str], list[Commit]] = field(default_factory=dict)  # newest first
+    events: dict[tuple[str, int], list[LabelEvent]] = field(default_factory=dict)
+    reactions: list[tuple[str, int, str]] = field(default_factory=list)
+    statuses: dict[tuple[str, int, str], list[str]] = field(default_factory=dict)
+    """Every version of each live status (repo, issue, key), oldest first."""
+    etags: dict[str, str] = field(default_factory=dict)  # repo -> ETag of its issue list
+    issue_comments: dict[str, list[IssueComment]] = field(default_factory=dict)  # by repo
 
     def _maybe_fail(self, method: str) -> None:
         if method in self.fail:
@@ -128,3 +138,38 @@ class FakeGitHub:
     def request_review(self, full_name: str, number: int, logins: list[str]) -> None:
         self._maybe_fail("request_review")
         self.reviews_requested.append((full_name, number, logins))
+
+    def open_issues(self, full_name: str, etag: str | None = None) -> Polled:
+        self._maybe_fail("open_issues")
+        found = [i for (r, _), i in self.issues.items() if r == full_name and i.state == "open"]
+        current = self.etags.get(full_name, f'W/"{len(found)}"')
+        if etag is not None and etag == current:
+            return Polled(etag=current, issues=None)
+        newest = sorted(found, key=lambda i: (i.updated_at is None, i.updated_at), reverse=True)
+        return Polled(etag=current, issues=newest[:100])
+
+    def comments_since(
+        self, full_name: str, since: datetime, etag: str | None = None
+    ) -> PolledComments:
+        self._maybe_fail("comments_since")
+        found = [c for c in self.issue_comments.get(full_name, []) if c.updated_at >= since]
+        current = f'W/"{since.isoformat()}:{len(found)}"'
+        if etag == current:
+            return PolledComments(etag=current, comments=None)
+        return PolledComments(etag=current, comments=sorted(found, key=lambda c: c.updated_at))
+
+    def label_events(self, full_name: str, number: int) -> list[LabelEvent]:
+        self._maybe_fail("label_events")
+        return list(self.events.get((full_name, number), []))
+
+    def set_status(self, full_name: str, number: int, key: str, body: str) -> str:
+        self._maybe_fail("set_status")
+        versions = self.statuses.setdefault((full_name, number, key), [])
+        if not versions or versions[-1] != body:
+            versions.append(body)
+        return f"https://github.test/{full_name}/issues/{number}#status-{key}"
+
+    def react(self, full_name: str, number: int, content: str) -> None:
+        self._maybe_fail("react")
+        if (full_name, number, content) not in self.reactions:
+            self.reactions.append((full_name, number, content))

@@ -23,6 +23,42 @@ class Issue(BaseModel):
     author: str
     state: str
     labels: list[str]
+    updated_at: datetime | None = None
+    is_pull: bool = False
+
+
+class Polled(BaseModel):
+    """A conditional read: `issues` is None when GitHub answered 304 Not Modified."""
+
+    etag: str | None
+    issues: list[Issue] | None
+
+
+class IssueComment(BaseModel):
+    """A comment on an issue or pull request (`is_pull`), as the repository's list gives it."""
+
+    id: int
+    number: int
+    body: str
+    author: str
+    is_pull: bool
+    updated_at: datetime
+
+
+class PolledComments(BaseModel):
+    """A conditional read of comments: `comments` is None when GitHub answered 304."""
+
+    etag: str | None
+    comments: list[IssueComment] | None
+
+
+class LabelEvent(BaseModel):
+    """A `labeled` event of an issue: who added which label, when."""
+
+    id: int
+    label: str
+    actor: str
+    created_at: datetime
 
 
 class PullRequest(BaseModel):
@@ -113,6 +149,31 @@ class GitHubClient(Protocol):
 
     def request_review(self, full_name: str, number: int, logins: list[str]) -> None:
         """Ask these people to review a pull request."""
+        ...
+
+    def open_issues(self, full_name: str, etag: str | None = None) -> Polled:
+        """The most recently updated open issues (up to 100, pull requests included and marked),
+        asked with `If-None-Match: etag`: a 304 (nothing changed) costs no rate limit."""
+        ...
+
+    def comments_since(
+        self, full_name: str, since: datetime, etag: str | None = None
+    ) -> PolledComments:
+        """Comments of the repository's issues and pull requests updated at or after `since`
+        (up to 100, oldest first), asked with `If-None-Match: etag`."""
+        ...
+
+    def label_events(self, full_name: str, number: int) -> list[LabelEvent]:
+        """The issue's `labeled` events, oldest first (who added a label: the trust check)."""
+        ...
+
+    def set_status(self, full_name: str, number: int, key: str, body: str) -> str:
+        """Write a live status: one comment per `key` on the issue, edited in place at every
+        change (a keyed `comment`, kept apart so that a status is never a new message)."""
+        ...
+
+    def react(self, full_name: str, number: int, content: str) -> None:
+        """Add a reaction (`eyes`, `rocket`, ...) to an issue as the bot (idempotent)."""
         ...
 
 

@@ -112,6 +112,7 @@ class PipelineEventKind(StrEnum):
     SPEND = "spend"  # what the run spent, by Burndown's count and the gateway's
     BUDGET = "budget"  # the run crossed its dollar cap or turn limit: it was stopped
     HIDDEN_TEXT = "hidden_text_removed"  # text a reader cannot see was cut from the task
+    RATE_LIMITED = "rate_limited"  # a GitHub call waited for a rate limit; data: seconds, why
 
 
 class Ticket(SQLModel, table=True):
@@ -338,3 +339,15 @@ class TicketRollup(SQLModel, table=True):
     pulls: str = Field(default="", sa_type=Text)  # "harness<US>model<US>kept(0/1)" items
     resolved_by: str | None = Field(default=None, max_length=255)  # "harness<US>model"
     resolved_at: datetime | None = Field(default=None, sa_column=_ts_opt(index=True))
+
+
+class PollCursor(SQLModel, table=True):
+    """Where polling a source (a repository's issues, its comments) stopped: the ETag of its
+    last answer (a 304 costs no rate limit) and the newest change already seen."""
+
+    __tablename__ = "poll_cursor"
+
+    source: str = Field(primary_key=True, max_length=255)  # e.g. github-issues:acme/widgets
+    etag: str | None = Field(default=None, max_length=255)
+    seen_until: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    polled_at: datetime = Field(default_factory=utcnow, sa_column=_ts())

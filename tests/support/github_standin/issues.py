@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from tests.support.github_standin.events import labels_changed
 from tests.support.github_standin.pulls import refresh
 from tests.support.github_standin.rest import (
     ApiError,
@@ -116,6 +117,7 @@ def create_issue(call: Call) -> Reply:
     issue = Issue(number, next(call.state.ids), title, text, call.login, moment, moment)
     if at_least(repo.role(call.login), "triage"):
         issue.labels = _canonical(call, _names(data.get("labels", [])))
+        labels_changed(issue, [], call.login, call.state.ids)
     repo.issues[number] = issue
     body = call.render.issue(repo, issue, single=True)
     return Reply(201, body, call.location(body["url"]))
@@ -141,7 +143,8 @@ def edit_issue(call: Call) -> Reply:
             refresh(call.render, call.repo, issue.pull, issue.state == "open")
         issue.set_state(data["state"], call.login, data.get("state_reason"))
     if "labels" in data and at_least(call.repo.role(call.login), "triage"):
-        issue.labels = _canonical(call, _names(data["labels"]))
+        before, issue.labels = issue.labels, _canonical(call, _names(data["labels"]))
+        labels_changed(issue, before, call.login, call.state.ids)
     issue.touch()
     return Reply(200, call.render.issue(call.repo, issue, single=True))
 
@@ -228,7 +231,9 @@ def add_labels(call: Call) -> Reply:
     issue = _issue(call)
     call.need("triage")
     added = _canonical(call, _names(call.json()))
+    before = list(issue.labels)
     issue.labels += [name for name in added if name not in issue.labels]
+    labels_changed(issue, before, call.login, call.state.ids)
     issue.touch()
     return _labels_reply(call, issue)
 
@@ -236,7 +241,8 @@ def add_labels(call: Call) -> Reply:
 def set_labels(call: Call) -> Reply:
     issue = _issue(call)
     call.need("triage")
-    issue.labels = _canonical(call, _names(call.json()))
+    before, issue.labels = issue.labels, _canonical(call, _names(call.json()))
+    labels_changed(issue, before, call.login, call.state.ids)
     issue.touch()
     return _labels_reply(call, issue)
 
@@ -248,7 +254,8 @@ def remove_label(call: Call) -> Reply:
     if name not in {label.lower() for label in issue.labels}:
         doc = "https://docs.github.com/rest/issues/labels#remove-a-label-from-an-issue"
         raise ApiError(404, {"message": "Label does not exist", "documentation_url": doc})
-    issue.labels = [label for label in issue.labels if label.lower() != name]
+    before, issue.labels = issue.labels, [lb for lb in issue.labels if lb.lower() != name]
+    labels_changed(issue, before, call.login, call.state.ids)
     issue.touch()
     return _labels_reply(call, issue)
 

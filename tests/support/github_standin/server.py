@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import gzip
+import hashlib
 import json
 import re
 import secrets
@@ -16,13 +17,22 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from tests.support.github_standin import gitdata, issues, pulls
+from tests.support.github_standin import events, gitdata, issues, pulls
+from tests.support.github_standin.apps import (
+    Apps,
+    can_push,
+    handle_app_call,
+    in_scope,
+    installation_call,
+    looks_like_jwt,
+)
 from tests.support.github_standin.git import run_http_backend
 from tests.support.github_standin.render import Renderer
 from tests.support.github_standin.rest import DOCS, ApiError, Call, Reply, Router, parse_repo_path
 from tests.support.github_standin.state import Repo, State, at_least, now
 
 API_PREFIX = "/api/v3"
+MANIFEST_CONVERSION = re.compile(r"/app-manifests/[^/]+/conversions")
 _GIT_PATH = re.compile(
     r"/(?P<owner>[^/]+)/(?P<name>[^/]+?)(?:\.git)?/(?P<rest>info/refs|git-upload-pack|git-receive-pack)"
 )
@@ -61,11 +71,12 @@ class App:
     def __init__(self, state: State, repos_root: Path, home: Path) -> None:
         self.state, self.repos_root, self.home = state, repos_root, home
         self.router = Router()
-        for module in (issues, pulls, gitdata):
+        for module in (issues, pulls, gitdata, events):
             module.register(self.router)
         self.log: list[tuple[str, str]] = []
         self.failures: list[FailRule] = []
         self.used: dict[str, int] = {}
+        self.apps = Apps()
         self.render = Renderer(state, "", "", home)
 
     def set_base(self, web_url: str) -> None:
@@ -106,20 +117,46 @@ class App:
     def _rest(
         self, method: str, path: str, query: str, headers: dict[str, str], body: bytes
     ) -> Response:
+        token = token_from(headers.get("authorization", "")) or ""
         with self.state.lock:
-            user = self.state.user_for_token(token_from(headers.get("authorization", "")) or "")
-            if user is None:
-                error = ApiError(401, {"message": "Bad credentials", "documentation_url": DOCS})
+            apps = self.apps
+            try:
+                if method == "POST" and MANIFEST_CONVERSION.fullmatch(path):
+                    return self._rest_response(apps.convert(path.split("/")[2]), None)
+                if looks_like_jwt(token):
+                    app = apps.app_for_jwt(token)
+                    call = self._call(method, path, query, headers, body, app.bot, roles=False)
+                    return self._rest_response(handle_app_call(apps, app, call), None)
+                issued = apps.installation_token(token)
+            except ApiError as error:
                 return self._error(error, None)
+            user = self.state.user_for_token(token)
+            if user is None:
+                refused = ApiError(401, {"message": "Bad credentials", "documentation_url": DOCS})
+                return self._error(refused, None)
             self.used[user.login] = self.used.get(user.login, 0) + 1
             try:
                 call = self._call(method, path, query, headers, body, user.login)
-                return self._rest_response(self.router.dispatch(call), user.login)
+                if issued is not None:
+                    reply = installation_call(issued, call, self.router)
+                else:
+                    reply = self.router.dispatch(call)
+                if method == "GET" and reply.status == 200 and not_modified(reply, headers):
+                    self.used[user.login] -= 1  # GitHub: a 304 costs no rate limit
+                    reply = Reply(304, None, {"ETag": reply.headers["ETag"]})
+                return self._rest_response(reply, user.login)
             except ApiError as error:
                 return self._error(error, user.login)
 
     def _call(
-        self, method: str, path: str, query: str, headers: dict[str, str], body: bytes, login: str
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: dict[str, str],
+        body: bytes,
+        login: str,
+        roles: bool = True,
     ) -> Call:
         repo: Repo | None = None
         sub, link_base = path, self.render.api + path
@@ -127,7 +164,7 @@ class App:
         if parsed is not None:
             key, sub = parsed
             repo = self.state.repo_by_id(key) if isinstance(key, int) else self.state.repo(key)
-            if repo is None or repo.role(login) == "none":
+            if repo is None or (roles and repo.role(login) == "none"):
                 raise ApiError(404, {"message": "Not Found", "documentation_url": DOCS})
             link_base = f"{self.render.api}/repositories/{repo.id}{sub}"
         pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
@@ -163,14 +200,25 @@ class App:
         text = [("Content-Type", "text/plain; charset=utf-8")]
         service = urllib.parse.parse_qs(query).get("service", [""])[0]
         writes = "git-receive-pack" in (match["rest"], service)
+        token = token_from(headers.get("authorization", "")) or ""
         with self.state.lock:
-            user = self.state.user_for_token(token_from(headers.get("authorization", "")) or "")
+            try:
+                issued = self.apps.installation_token(token)
+            except ApiError:
+                issued = None
+                token = ""  # expired: refused like an unknown token
+            user = self.state.user_for_token(token)
             if user is None:
                 challenge = [("WWW-Authenticate", 'Basic realm="GitHub"'), *text]
                 return 401, challenge, b"Invalid username or token.\n"
             repo = self.state.repo(f"{match['owner']}/{match['name']}")
             if repo is None or repo.role(user.login) == "none":
                 return 404, text, b"Repository not found.\n"
+            if issued is not None and not in_scope(issued, repo):
+                return 404, text, b"Repository not found.\n"
+            if issued is not None and writes and not can_push(issued):
+                denied = f"Permission to {repo.full_name}.git denied to {user.login}.\n"
+                return 403, text, denied.encode()
             if writes and not at_least(repo.role(user.login), "write"):
                 denied = f"Permission to {repo.full_name}.git denied to {user.login}.\n"
                 return 403, text, denied.encode()
@@ -193,6 +241,16 @@ class App:
             with self.state.lock:
                 repo.pushed_at = now()
         return result.status, result.headers, result.body
+
+
+def not_modified(reply: Reply, headers: dict[str, str]) -> bool:
+    """Tag the answer with an ETag (as GitHub does); True when the client's `If-None-Match`
+    names it: the answer is then 304 with no body."""
+    data = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
+    digest = hashlib.sha256(data + reply.headers.get("Link", "").encode()).hexdigest()[:40]
+    reply.headers["ETag"] = f'W/"{digest}"'
+    asked = {t.strip() for t in headers.get("if-none-match", "").split(",")}
+    return reply.headers["ETag"] in asked or reply.headers["ETag"][2:] in asked
 
 
 def _request_id() -> str:

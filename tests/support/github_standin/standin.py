@@ -21,6 +21,11 @@ Faithfulness notes (what GitHub does and the stand-in copies):
 - ``GET /pulls?head=`` filters only with the ``owner:branch`` form; a bare branch is ignored.
 - Paginated lists carry GitHub's ``Link`` header pointing at ``/repositories/{id}/...``.
 - New repositories get GitHub's nine default labels.
+- GitHub Apps (``add_app``, ``install_app``): the App's JWT is verified with its public key
+  (``apps``); installation tokens expire, reach only the repositories they were issued for
+  (404 elsewhere) and only with their permissions (403); the manifest flow's code converts once.
+- Every 200 answer to a GET carries an ``ETag``; ``If-None-Match`` with it answers 304, which
+  costs no rate limit. Label changes are issue events (``/issues/{n}/events``) naming who.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from tests.support.github_standin.apps import AppKeys, AppReg, Installation
+from tests.support.github_standin.events import labels_changed
 from tests.support.github_standin.git import BareRepo
 from tests.support.github_standin.issues import DEFAULT_LABELS
 from tests.support.github_standin.pulls import render_pull
@@ -185,19 +192,22 @@ class GitHubStandIn:
             issue = Issue(number, next(self._state.ids), title, body, user.login, moment, moment)
             repo.issues[number] = issue
             for label in labels:
-                self._add_label(repo, issue, label)
+                self._add_label(repo, issue, label, user.login)
         return number
 
-    def add_label(self, full_name: str, number: int, label: str) -> None:
-        """Put ``label`` on issue or pull request ``number`` (creating the repository label)."""
+    def add_label(self, full_name: str, number: int, label: str, by: str | None = None) -> None:
+        """Put ``label`` on issue or pull request ``number`` (creating the repository label),
+        as ``by`` (the issue's events name who; default: the repository's owner)."""
         with self._state.lock:
             repo = self._state.require_repo(full_name)
-            self._add_label(repo, repo.issues[number], label)
+            self._add_label(repo, repo.issues[number], label, by or repo.owner)
 
-    def _add_label(self, repo: Repo, issue: Issue, name: str) -> None:
+    def _add_label(self, repo: Repo, issue: Issue, name: str, actor: str) -> None:
         label = repo.label(name, self._state.ids)
         if label.name not in issue.labels:
+            before = list(issue.labels)
             issue.labels.append(label.name)
+            labels_changed(issue, before, self._state.ensure_user(actor).login, self._state.ids)
             issue.touch()
 
     def add_comment(self, full_name: str, number: int, body: str, author: str) -> int:
@@ -210,6 +220,71 @@ class GitHubStandIn:
             repo.comments[comment.id] = comment
             issue.touch()
         return comment.id
+
+    def add_app(self, slug: str, owner: str, permissions: dict[str, str] | None = None) -> AppKeys:
+        """Register a GitHub App owned by ``owner``; returns its id and private key (PEM)."""
+        granted = permissions or {
+            "contents": "write",
+            "issues": "write",
+            "pull_requests": "write",
+            "metadata": "read",
+        }
+        with self._state.lock:
+            apps = self._app.apps
+            pem, public = apps.new_key()
+            app_id = next(self._state.ids)
+            client_id = "Iv23li" + secrets.token_hex(7)
+            apps.apps[app_id] = AppReg(app_id, slug, client_id, owner, public, dict(granted))
+        return AppKeys(app_id, client_id, pem)
+
+    def confirm_manifest(self, manifest: dict[str, Any], owner: str) -> str:
+        """What a person confirming the manifest on GitHub causes: the App is created with the
+        manifest's permissions; returns the one-time code GitHub redirects back with."""
+        permissions = dict(manifest.get("default_permissions") or {})
+        keys = self.add_app(str(manifest["name"]).lower(), owner, permissions)
+        code = secrets.token_hex(10)
+        with self._state.lock:
+            self._app.apps.manifests[code] = {
+                "id": keys.app_id,
+                "slug": str(manifest["name"]).lower(),
+                "client_id": keys.client_id,
+                "client_secret": secrets.token_hex(20),
+                "webhook_secret": secrets.token_hex(20),
+                "pem": keys.private_key,
+                "owner": self._render().user(owner),
+                "permissions": permissions,
+                "events": list(manifest.get("default_events") or []),
+            }
+        return code
+
+    def install_app(self, app_id: int, account: str, repos: Sequence[str] | None = None) -> int:
+        """Install the App on ``account``: on the named repositories (full names), or on all of
+        the account's (None); returns the installation id."""
+        with self._state.lock:
+            apps = self._app.apps
+            names = None if repos is None else {r.lower() for r in repos}
+            inst = Installation(next(self._state.ids), apps.apps[app_id], account, names)
+            apps.installations[inst.id] = inst
+        return inst.id
+
+    def set_token_lifetime(self, seconds: float) -> None:
+        """How long installation tokens issued from now on stay valid (GitHub: one hour)."""
+        with self._state.lock:
+            self._app.apps.token_seconds = seconds
+
+    def issued_tokens(self) -> list[dict[str, Any]]:
+        """Every installation token issued: its repositories, permissions and expiry."""
+        with self._state.lock:
+            return [
+                {
+                    "token": t.token,
+                    "installation": t.installation.id,
+                    "repositories": None if t.repos is None else sorted(t.repos),
+                    "permissions": dict(t.permissions),
+                    "expires_at": t.expires_at,
+                }
+                for t in self._app.apps.tokens.values()
+            ]
 
     def fail_next(
         self,

@@ -93,6 +93,17 @@ class Pull:
 
 
 @dataclass
+class IssueEvent:
+    """A timeline event of an issue (`labeled`, `unlabeled`), as `/issues/{n}/events` lists."""
+
+    id: int
+    event: str
+    actor: str
+    label: str
+    created_at: datetime
+
+
+@dataclass
 class Issue:
     number: int
     id: int
@@ -108,6 +119,9 @@ class Issue:
     closed_at: datetime | None = None
     closed_by: str | None = None
     pull: Pull | None = None
+    events: list[IssueEvent] = field(default_factory=list)
+    reactions: list[tuple[int, str, str, datetime]] = field(default_factory=list)
+    """(id, user login, content, created_at) per reaction on the issue itself."""
 
     def touch(self) -> None:
         self.updated_at = now()

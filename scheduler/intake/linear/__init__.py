@@ -1,0 +1,1 @@
+"""Linear as a way in: its webhook (signature, timestamp window, delivery id, triggers)."""
