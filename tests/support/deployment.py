@@ -15,7 +15,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,10 +89,8 @@ class Deployment:
     def kill(self, name: str) -> None:
         """SIGKILL process `name` and its children at once, and reap it."""
         proc = self.procs.pop(name)
-        try:
+        with suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         proc.wait(timeout=30)
 
     def stop_all(self) -> None:
@@ -100,14 +98,10 @@ class Deployment:
             proc = self.procs.pop(name)
             if proc.poll() is None:
                 proc.terminate()
-                try:
+                with suppress(subprocess.TimeoutExpired):
                     proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    pass
-            try:
+            with suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             proc.wait(timeout=30)
 
     def api(self) -> None:
@@ -126,7 +120,9 @@ class Deployment:
             labeled(repo=REPO, number=number, sender="maria", title="Fix the typo", body="x"),
         )
         t0 = time.monotonic()
-        r = httpx.post(f"{self.base}/webhooks/github", content=body, headers=headers, timeout=timeout)
+        r = httpx.post(
+            f"{self.base}/webhooks/github", content=body, headers=headers, timeout=timeout
+        )
         assert r.status_code == 202, r.text
         return time.monotonic() - t0
 
@@ -230,4 +226,3 @@ def deployment(
         yield d
     if d._engine is not None:
         d._engine.dispose()
-
