@@ -47,15 +47,19 @@ def kill(tmp: Path, image: str, trials: int) -> Figures:
         d = w.d
         _control_plane(d)
         numbers: list[int] = []
+        recovery: list[float] = []
+        d.start("runs0", ["worker", "--role", "runs"])
         for trial in range(trials):
-            d.start(f"runs{trial}", ["worker", "--role", "runs"])
             n = d.issue()
             numbers.append(n)
             d.deliver(n)
             d.wait("a run", lambda n=n: d.ticket_status(n) == "running", 120)
             time.sleep(random.uniform(0, 3))
             d.kill(f"runs{trial}")
-        d.start("runs-last", ["worker", "--role", "runs"])
+            killed = time.monotonic()
+            d.start(f"runs{trial + 1}", ["worker", "--role", "runs"])
+            wait_ended(d, [n], END_TIMEOUT)
+            recovery.append(time.monotonic() - killed)
         done = wait_ended(d, numbers, END_TIMEOUT)
         return {
             "trials": trials,
@@ -64,6 +68,7 @@ def kill(tmp: Path, image: str, trials: int) -> Figures:
             "duplicate_pull_requests": duplicate_pulls(d),
             "duplicate_comments": d.duplicate_comments(numbers),
             "leftovers": leftovers(d),
+            "kill_to_end_p50_s": round(percentile(recovery, 0.5), 1),
         }
 
 
@@ -154,11 +159,18 @@ def github_faults(tmp: Path, image: str, tickets: int) -> Figures:
             "tickets": tickets,
             "ended": f"{done}/{tickets}",
             "lost_pull_requests": tickets - pulls_of(d, numbers),
+            "pull_requests_recorded": f"{_recorded_pulls(d)}/{tickets}",
             "duplicate_pull_requests": duplicate_pulls(d),
             "duplicate_comments": d.duplicate_comments(numbers),
             "retry_after_honoured": f"{honoured}/{2 * tickets}",
             "outcomes": _outcomes(d),
         }
+
+
+def _recorded_pulls(d: Deployment) -> int:
+    """Tickets whose run recorded the pull request it opened (none lost to a lost answer)."""
+    rows = d.rows("SELECT count(DISTINCT ticket_id) FROM outcome WHERE pr_url IS NOT NULL")
+    return int(rows[0][0])
 
 
 def _outcomes(d: Deployment) -> dict[str, int]:

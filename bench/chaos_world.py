@@ -15,7 +15,6 @@ from sandbox.harness.scripted import Script
 from sandbox.runtime import DEPLOYMENT_LABEL, RUN_LABEL
 from tests.support.deployment import END_STATES, Deployment, deployment
 from tests.support.github_standin import GitHubStandIn
-from tests.support.processes import leftovers_of_deployment
 from tests.support.services import PostgresServer, RedisServer, postgres_server, redis_server
 
 
@@ -76,7 +75,7 @@ def leftovers(d: Deployment, settle: float = 30) -> int:
     """Containers, networks and workspaces the deployment still has once things settled."""
     deadline = time.monotonic() + settle
     while True:
-        count = len(leftovers_of_deployment(d.queue)) + len(d.workspaces())
+        count = len(d.sandboxes()) + len(d.workspaces())
         if count == 0 or time.monotonic() > deadline:
             return count
         time.sleep(1)

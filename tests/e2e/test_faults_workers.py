@@ -10,7 +10,6 @@ import pytest
 
 from tests.support.deployment import REPO, Deployment, deployment, fix_script
 from tests.support.github_standin import GitHubStandIn
-from tests.support.processes import leftovers_of_deployment
 
 
 @pytest.fixture
@@ -20,7 +19,7 @@ def github() -> Iterator[GitHubStandIn]:
 
 
 def _running(d: Deployment, number: int) -> bool:
-    return d.ticket_status(number) == "running" and bool(leftovers_of_deployment(d.queue))
+    return d.ticket_status(number) == "running" and bool(d.sandboxes())
 
 
 def _handled(d: Deployment) -> bool:
@@ -79,14 +78,14 @@ def test_sigterm_requeues_the_run_after_the_grace_and_another_worker_completes_i
         status, outcome, _ = d.runs_of(number)[0]
         assert (status, outcome) == ("cancelled", "cancelled")
         assert d.ticket_status(number) == "queued"
-        comments = [c["body"] for c in github.issue_comments(REPO, number)]
-        assert any("queued again" in c for c in comments)
+        (detail,) = d.rows("SELECT detail FROM outcome")[0]
+        assert "queued again" in detail
         d.wait("the first worker to exit", lambda: d.procs["first"].poll() is not None, 60)
         d.start("beat", ["beat"])
         d.start("second", ["worker", "--role", "runs"])
         d.wait("the ticket to be done", lambda: d.ticket_status(number) == "done", 180)
         assert d.pulls_per_branch() == {f"burndown/issue-{number}": 1}
-        assert d.wait("no leftovers", lambda: not leftovers_of_deployment(d.queue), 60)
+        assert d.wait("no leftovers", lambda: not d.sandboxes(), 60)
 
 
 def test_a_killed_worker_s_run_is_closed_swept_and_completed_elsewhere(
@@ -118,5 +117,5 @@ def test_a_killed_worker_s_run_is_closed_swept_and_completed_elsewhere(
         assert d.pulls_per_branch() == {f"burndown/issue-{number}": 1}
         comments = [c["body"] for c in github.issue_comments(REPO, number)]
         assert d.duplicate_comments([number]) == 0 and len(comments) >= 2
-        assert d.wait("no leftovers", lambda: not leftovers_of_deployment(d.queue), 60)
+        assert d.wait("no leftovers", lambda: not d.sandboxes(), 60)
         assert d.wait("no workspaces", lambda: not d.workspaces(), 30)

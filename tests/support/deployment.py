@@ -20,10 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import docker
 import httpx
 from sqlalchemy import Engine, text
 
 from sandbox.harness.scripted import SCRIPT_ENV, Run, Script, Sleep
+from sandbox.runtime import DEPLOYMENT_LABEL
 from tests.support.github_standin import GitHubStandIn, labeled, signed
 from tests.support.processes import child_env, free_port, healthy, wait_for
 from worker.store.db import make_engine
@@ -166,6 +168,19 @@ class Deployment:
             bodies = Counter(c["body"] for c in self.github.issue_comments(REPO, n))
             dupes += sum(k - 1 for k in bodies.values())
         return dupes
+
+    def sandboxes(self) -> list[str]:
+        """Ids of the deployment's containers and networks (one listing, no inspection, so a
+        container removed meanwhile is no error)."""
+        client = docker.from_env(timeout=60)
+        try:
+            label: dict[str, Any] = {"label": f"{DEPLOYMENT_LABEL}={self.queue}"}
+            boxes = client.containers.list(all=True, filters=label, sparse=True)
+            return [str(c.id) for c in boxes] + [
+                str(n.id) for n in client.networks.list(filters=label)
+            ]
+        finally:
+            client.close()
 
     def workspaces(self) -> list[Path]:
         root = Path(self.env["BURNDOWN_DATA_DIR"]) / "workspaces"
