@@ -43,8 +43,11 @@ class DockerRuntime:
     """Runs sandboxes as Docker containers under the spec's policy: on a network of their own
     whose only way out is the egress proxy, or on no network when nothing is allowed."""
 
-    def __init__(self, api_timeout: float = 120.0) -> None:
+    def __init__(self, api_timeout: float = 120.0, deployment: str | None = None) -> None:
         self._api_timeout = api_timeout
+        # Run ids are unique only within one deployment's store: `stop_run` must never kill
+        # another deployment's sandboxes on the same Docker host.
+        self._deployment = deployment
         self._runtimes: set[str] | None = None
         self._client = docker_client(api_timeout)
 
@@ -85,7 +88,10 @@ class DockerRuntime:
 
     def stop_run(self, run_id: str) -> int:
         with translate_docker_errors(f"cannot stop the sandboxes of run {run_id}"):
-            found = self._client.containers.list(filters={"label": f"{RUN_LABEL}={run_id}"})
+            labels = [f"{RUN_LABEL}={run_id}"]
+            if self._deployment is not None:
+                labels.append(f"{DEPLOYMENT_LABEL}={self._deployment}")
+            found = self._client.containers.list(filters={"label": labels})
         # One that ended by itself meanwhile is gone already: that is fine.
         return sum(remove_resource(c.kill, f"sandbox {c.name}") for c in found)
 

@@ -49,7 +49,7 @@ def store(settings: Settings) -> Engine:
 
 def container_runtime(settings: Settings) -> DockerRuntime:
     """The Docker runtime sandboxes run on."""
-    return DockerRuntime(api_timeout=settings.docker_timeout_seconds)
+    return DockerRuntime(api_timeout=settings.docker_timeout_seconds, deployment=settings.queue)
 
 
 def model_endpoints(settings: Settings) -> ModelEndpoints:
