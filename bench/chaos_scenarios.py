@@ -69,6 +69,9 @@ def kill(tmp: Path, image: str, trials: int) -> Figures:
             "duplicate_comments": d.duplicate_comments(numbers),
             "leftovers": leftovers(d),
             "kill_to_end_p50_s": round(percentile(recovery, 0.5), 1),
+            "outcomes": _outcomes(d),
+            "tickets": dict(d.statuses()),
+            "errors": sorted({(e or "")[:160] for n in numbers for _, _, e in d.runs_of(n) if e}),
         }
 
 
