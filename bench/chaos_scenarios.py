@@ -2,6 +2,7 @@
 beat) on its own Redis and PostgreSQL, the GitHub stand-in and real sandboxes running the
 scripted harness, injects one kind of fault, and returns its figures. Goals are in `GOALS`."""
 
+import itertools
 import random
 import time
 from collections.abc import Callable
@@ -131,16 +132,15 @@ def _arm_github(d: Deployment, n: int) -> None:
     gh.fail_next("POST", rf"/repos/{REPO}/pulls", 502, {"message": "Bad Gateway"}, after=True)
 
 
-def _retry_after_gaps(d: Deployment) -> list[float]:
-    """Seconds between each request that got a Retry-After answer and the next of its kind."""
+def _retry_after_gaps(d: Deployment, numbers: list[int]) -> list[float]:
+    """Per ticket, the seconds between each of the two requests answered with Retry-After (the
+    first two reads of its comments: rules are used in order) and the request after it."""
     log = d.github.timed_requests
     gaps: list[float] = []
-    for i, (t, method, path) in enumerate(log):
-        if method != "GET" or not path.endswith("/comments"):
-            continue
-        later = [u for u, m, p in log[i + 1 :] if (m, p) == (method, path)]
-        if later:
-            gaps.append(later[0] - t)
+    for n in numbers:
+        path = f"/repos/{REPO}/issues/{n}/comments"
+        times = [t for t, m, p in log if (m, p) == ("GET", path)][:3]
+        gaps += [b - a for a, b in itertools.pairwise(times)]
     return gaps
 
 
@@ -156,7 +156,7 @@ def github_faults(tmp: Path, image: str, tickets: int) -> Figures:
         for n in numbers:
             d.deliver(n)
         done = wait_ended(d, numbers, END_TIMEOUT + 10 * tickets)
-        gaps = _retry_after_gaps(d)
+        gaps = _retry_after_gaps(d, numbers)
         honoured = sum(1 for g in gaps if g >= RETRY_AFTER_SECONDS - 0.05)
         return {
             "tickets": tickets,
