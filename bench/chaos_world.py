@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import docker
 
@@ -94,11 +95,13 @@ class SandboxWatch:
     def run(self) -> None:
         client = docker.from_env(timeout=60)
         try:
+            label: dict[str, Any] = {"label": f"{DEPLOYMENT_LABEL}={self.queue}"}
             while not self._stop.wait(self.every):
-                found = client.containers.list(
-                    filters={"label": f"{DEPLOYMENT_LABEL}={self.queue}"}
-                )
-                runs = {c.labels.get(RUN_LABEL) for c in found}
+                try:  # sparse: no inspection, so a container removed meanwhile is no error
+                    found = client.containers.list(filters=label, sparse=True)
+                except docker.errors.APIError:
+                    continue
+                runs = {(c.attrs.get("Labels") or {}).get(RUN_LABEL) for c in found}
                 self.peak = max(self.peak, len(runs))
                 self.samples += 1
         finally:
