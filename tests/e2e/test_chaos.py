@@ -49,4 +49,4 @@ def test_a_burst_drains_within_its_run_slots(sandbox_image: str, tmp_path: Path)
     assert f["ended"] == "8/8" and f["lost"] == 0, f
     assert 1 < f["peak_sandboxes"] <= 4, f
     assert (f["duplicate_pull_requests"], f["leftovers"]) == (0, 0), f
-    assert f["intake_ack_p99_ms"] < 2000, f
+    assert f["intake_ack_p99_ms"] < 10_000, f  # GitHub gives up on a delivery after 10 s
