@@ -129,9 +129,10 @@ def run_ticket(
             result = _stopped(ctx, result)
         elif result.outcome == OutcomeKind.FAILED:
             ctx.tell(texts.could_not_finish(result.detail, ctx.run_url))
-        outcome = finish_run(deps.engine, run.id, result)
         if guard.request == CancelRequest.REQUEUE:
-            liveness.requeue(deps.engine, ticket_id)
+            outcome = liveness.finish_and_requeue(deps.engine, run.id, result)
+        else:
+            outcome = finish_run(deps.engine, run.id, result)
         log.info(
             "run finished",
             outcome=outcome.kind,

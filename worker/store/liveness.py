@@ -20,6 +20,7 @@ from worker.store.models import (
     CancelRequest,
     Delivery,
     DeliveryStatus,
+    Outcome,
     Run,
     RunStatus,
     Ticket,
@@ -280,6 +281,19 @@ def requeue(engine: Engine, ticket_id: int) -> bool:
             )
         )
         return bool(res.rowcount == 1)
+
+
+def finish_and_requeue(engine: Engine, run_id: int, result: RunResult) -> Outcome:
+    """Close a run stopped because its worker is shutting down and queue its ticket again, in
+    one transaction (a worker killed in between would leave the ticket `cancelled`)."""
+    with session_scope(engine) as s:
+        outcome = finish_run_in(s, run_id, result)
+        t = s.get(Ticket, outcome.ticket_id)
+        if t is not None and t.status == TicketStatus.CANCELLED:
+            t.status, t.queued_at, t.next_send_at, t.sends = TicketStatus.QUEUED, utcnow(), None, 0
+            t.updated_at = utcnow()
+            s.add(t)
+        return outcome
 
 
 def open_runs_of(engine: Engine, worker: str) -> Sequence[int]:
