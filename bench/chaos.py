@@ -32,12 +32,15 @@ def run_scenario(name: str, tmp: Path, image: str, args: argparse.Namespace) -> 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("scenarios", nargs="*", choices=[*SCENARIOS, []], default=[])
+    p.add_argument("scenarios", nargs="*", help=f"some of: {', '.join(SCENARIOS)}")
     p.add_argument("--trials", type=int, default=20, help="kill: worker SIGKILLs")
     p.add_argument("--tickets", type=int, default=1000, help="burst: tickets labelled at once")
     p.add_argument("--slots", type=int, default=8, help="burst: run slots")
     p.add_argument("--fault-tickets", type=int, default=6, help="other scenarios: tickets")
     args = p.parse_args()
+    unknown = sorted(set(args.scenarios) - set(SCENARIOS))
+    if unknown:
+        p.error(f"unknown scenarios: {', '.join(unknown)}")
     from sandbox.docker_client import docker_client
     from sandbox.images import BuildInputs, build_sandbox_image
 
