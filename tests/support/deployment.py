@@ -182,6 +182,20 @@ class Deployment:
         finally:
             client.close()
 
+    def remove_sandboxes(self) -> None:
+        """Remove what the deployment still has on Docker (a test that ends mid-run)."""
+        client = docker.from_env(timeout=60)
+        try:
+            label: dict[str, Any] = {"label": f"{DEPLOYMENT_LABEL}={self.queue}"}
+            for c in client.containers.list(all=True, filters=label, sparse=True):
+                with suppress(docker.errors.APIError):
+                    client.api.remove_container(str(c.id), force=True)
+            for n in client.networks.list(filters=label):
+                with suppress(docker.errors.APIError):
+                    n.remove()
+        finally:
+            client.close()
+
     def workspaces(self) -> list[Path]:
         root = Path(self.env["BURNDOWN_DATA_DIR"]) / "workspaces"
         return sorted(root.iterdir()) if root.exists() else []
@@ -230,6 +244,7 @@ def deployment(
     (tmp / "data").mkdir(parents=True, exist_ok=True)
     d = Deployment(github=github, env=env, tmp=tmp, port=port)
     with ExitStack() as stack:
+        stack.callback(d.remove_sandboxes)
         stack.callback(d.stop_all)
         subprocess.run(
             [sys.executable, "-m", "scheduler.cli", "db", "upgrade"],
