@@ -87,6 +87,8 @@ class DockerRuntime:
         )
 
     def stop_run(self, run_id: str, deployment: str) -> int:
+        # Run ids are unique only within one deployment's store: never kill another
+        # deployment's sandboxes on the same Docker host.
         labels = [f"{RUN_LABEL}={run_id}", f"{DEPLOYMENT_LABEL}={deployment}"]
         with translate_docker_errors(f"cannot stop the sandboxes of run {run_id}"):
             found = self._client.containers.list(filters={"label": labels})

@@ -167,16 +167,17 @@ def run_ticket(
         ctx.rec.close()
         if guard.stopping:
             result = _stopped(ctx, result)
+            if result.outcome == OutcomeKind.REFUSED:  # the run's files outgrew their limit
+                ctx.tell(texts.could_not_finish(result.detail, ctx.run_url))
         elif watch.overrun is not None:
             result = over_budget(ctx, result)
-            if result.outcome == OutcomeKind.REFUSED:
-                ctx.tell(texts.could_not_finish(result.detail, ctx.run_url))
         elif result.outcome == OutcomeKind.FAILED:
             ctx.tell(texts.could_not_finish(result.detail, ctx.run_url))
-        outcome = finish_run(deps.engine, run.id, result)
-        ctx.status(texts.status_final(outcome.kind, outcome.pr_url, outcome.detail, ctx.run_url))
         if guard.request == CancelRequest.REQUEUE:
-            liveness.requeue(deps.engine, ticket_id)
+            outcome = liveness.finish_and_requeue(deps.engine, run.id, result)
+        else:
+            outcome = finish_run(deps.engine, run.id, result)
+        ctx.status(texts.status_final(outcome.kind, outcome.pr_url, outcome.detail, ctx.run_url))
         log.info(
             "run finished",
             outcome=outcome.kind,

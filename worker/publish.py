@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from sandbox.errors import BurndownError
 from worker import texts
+from worker.errors import GitHubError
 from worker.github.protocol import GitHubClient, PullRequest
 from worker.logs import get_logger
 from worker.secrets_scan import SecretScanner
@@ -32,14 +33,20 @@ def open_or_update(
     existing = github.find_open_pull(ticket.repo, run.branch)
     if existing is not None:
         return github.update_pull(ticket.repo, existing.number, body=body), True
-    pr = github.open_pull(
-        ticket.repo,
-        head=run.branch,
-        base=base,
-        title=pr_title(ticket),
-        body=body,
-        draft=draft,
-    )
+
+    def create() -> PullRequest:
+        return github.open_pull(
+            ticket.repo, head=run.branch, base=base, title=pr_title(ticket), body=body, draft=draft
+        )
+
+    try:
+        pr = create()
+    except GitHubError:
+        # The create may have happened with its answer lost: look before creating again.
+        found = github.find_open_pull(ticket.repo, run.branch)
+        if found is not None:
+            return found, False
+        pr = create()
     _courtesy(lambda: github.add_labels(ticket.repo, pr.number, [label]), "label")
     if ticket.labeled_by:
         _courtesy(

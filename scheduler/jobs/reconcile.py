@@ -24,7 +24,7 @@ from worker.github.protocol import GitHubClient
 from worker.logs import get_logger
 from worker.store import liveness
 from worker.store.models import OutcomeKind, TicketStatus
-from worker.store.repo import RunResult, finish_run, get_ticket, run_is_live
+from worker.store.repo import RunResult, get_ticket, run_is_live
 
 log = get_logger(__name__)
 SendFn = Callable[[str, object], object]
@@ -89,26 +89,24 @@ class Reconciler:
         return counts
 
     def _close_lost(self, run_id: int) -> None:
-        outcome = finish_run(
+        closed = liveness.close_lost_run(
             self.engine,
             run_id,
             RunResult(outcome=OutcomeKind.FAILED, detail="the worker running this was lost"),
+            max_attempts=self.policy.max_run_attempts,
+            reason=f"its runs were lost {self.policy.max_run_attempts} times",
         )
+        if closed is None:  # its worker finished it meanwhile
+            return
+        ticket_id, status = closed
         if self.runtime is not None:
             try:
                 self.runtime.stop_run(str(run_id), self.deployment)
             except BurndownError as exc:
                 log.warning("could not stop a lost run's sandboxes", run_id=run_id, error=str(exc))
-        status = liveness.settle_ticket(
-            self.engine,
-            outcome.ticket_id,
-            requeue=True,
-            max_attempts=self.policy.max_run_attempts,
-            reason=f"its runs were lost {self.policy.max_run_attempts} times",
-        )
         if status == TicketStatus.QUEUED:
-            self.send(self.run_task, outcome.ticket_id)
-        ticket = get_ticket(self.engine, outcome.ticket_id)
+            self.send(self.run_task, ticket_id)
+        ticket = get_ticket(self.engine, ticket_id)
         if self.github is not None and ticket is not None:
             url = f"{self.policy.public_url.rstrip('/')}/runs/{run_id}"
             body = texts.run_lost(url, requeued=status == TicketStatus.QUEUED)

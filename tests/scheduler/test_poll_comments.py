@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
-from scheduler.intake.process import process_delivery
 from scheduler.intake.polling import PollDeps, poll_repositories
+from scheduler.intake.process import process_delivery
 from scheduler.intake.shapes import IntakeDeps
 from tests.scheduler.test_followups import PR, REPO, agent_ticket, comment
 from worker.github.fake import FakeGitHub

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
-from scheduler.intake.process import process_delivery
 from scheduler.intake.polling import PollCounts, PollDeps, poll_repositories
+from scheduler.intake.process import process_delivery
 from scheduler.intake.shapes import IntakeDeps
 from tests.support.github_standin import labeled
 from worker.github.fake import FakeGitHub

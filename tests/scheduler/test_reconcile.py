@@ -5,12 +5,21 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from sandbox.errors import SandboxError
 from sandbox.fakes import FakeRuntime
 from scheduler.jobs.reconcile import ReconcilePolicy, Reconciler
 from worker.github.fake import FakeGitHub
 from worker.store import liveness
 from worker.store.models import OutcomeKind, TicketStatus, utcnow
-from worker.store.repo import get_ticket, queue_ticket, record_delivery, start_run, upsert_ticket
+from worker.store.repo import (
+    RunResult,
+    finish_run,
+    get_ticket,
+    queue_ticket,
+    record_delivery,
+    start_run,
+    upsert_ticket,
+)
 
 POLICY = ReconcilePolicy(
     first_wait=60,
@@ -93,3 +102,47 @@ def test_closing_a_run_keeps_the_outcome_it_reached(engine: Engine, tmp_path: Pa
         engine, run.id, RunResult(outcome=OutcomeKind.PR_OPENED, pr_url="u/1", pr_number=1)
     )
     assert late.kind == OutcomeKind.FAILED and "u/1" in late.detail
+
+
+def test_a_lost_run_s_ticket_is_queued_again_in_the_same_transaction(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """The ticket never looks `failed` between closing the lost run and queueing it again: a
+    Docker call in between (the sandbox stop) would show it, and a crash there would keep it."""
+    t = upsert_ticket(engine, "o/r", 5, title="t", body="b", url="u", labeled_by="a")
+    assert t.id is not None and queue_ticket(engine, t.id)
+    run = start_run(engine, t.id, harness="h", model=None, branch="b")
+    assert run is not None and run.id is not None
+    liveness.begin(engine, run.id, deadline=utcnow() + timedelta(hours=1), worker="w")
+    seen: list[TicketStatus | None] = []
+
+    def stop_run(run_id: str, deployment: str) -> int:
+        got = get_ticket(engine, t.id or 0)
+        seen.append(None if got is None else got.status)
+        raise SandboxError("Docker is away")
+
+    r, sent = _reconciler(engine, tmp_path)
+    assert isinstance(r.runtime, FakeRuntime)
+    r.runtime.stop_run = stop_run  # type: ignore[method-assign]
+    assert r.run(utcnow() + timedelta(seconds=120))["lost_runs"] == 1
+    assert seen == [TicketStatus.QUEUED] and ("run", t.id) in sent
+
+
+def test_a_run_finished_meanwhile_is_not_closed_as_lost(engine: Engine, tmp_path: Path) -> None:
+    t = upsert_ticket(engine, "o/r", 6, title="t", body="b", url="u", labeled_by="a")
+    assert t.id is not None and queue_ticket(engine, t.id)
+    run = start_run(engine, t.id, harness="h", model=None, branch="b")
+    assert run is not None and run.id is not None
+    finish_run(engine, run.id, RunResult(outcome=OutcomeKind.NO_CHANGES, detail="x"))
+    assert (
+        liveness.close_lost_run(
+            engine,
+            run.id,
+            RunResult(outcome=OutcomeKind.FAILED, detail="lost"),
+            max_attempts=3,
+            reason="r",
+        )
+        is None
+    )
+    got = get_ticket(engine, t.id)
+    assert got is not None and got.status == TicketStatus.DONE

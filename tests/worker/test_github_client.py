@@ -9,6 +9,8 @@ import pytest
 from tests.support.github_standin import Git, GitHubStandIn, client
 from worker.errors import GitHubError
 from worker.github.client import PyGithubClient
+from worker.publish import open_or_update
+from worker.store.models import Run, Ticket
 
 REPO = "acme/widgets"
 
@@ -101,3 +103,51 @@ def test_a_create_is_not_retried_blindly_on_5xx(gh: GitHubStandIn, tmp_path: Pat
     ]
     found = ours.find_open_pull(REPO, "burndown/issue-1")  # what publishing does next time
     assert found is not None
+
+
+def _pushed(gh: GitHubStandIn, tmp_path: Path) -> PyGithubClient:
+    token = gh.add_repo(REPO, {"README.md": "# w\n"})
+    git = Git(tmp_path, token)
+    git.commit_and_push(git.clone(gh.git_url(REPO)), {"a.txt": "a\n"}, "burndown/issue-1")
+    return PyGithubClient(gh.api_url, token, timeout=10, retries=3)
+
+
+def _publish(ours: PyGithubClient) -> tuple[object, bool]:
+    ticket = Ticket(id=1, repo=REPO, number=1, title="Fix it")
+    run = Run(id=1, ticket_id=1, harness="scripted", branch="burndown/issue-1")
+    return open_or_update(ours, ticket, run, base="main", body="b", draft=False, label="x")
+
+
+def test_publishing_finds_the_pull_request_whose_answer_was_lost(
+    gh: GitHubStandIn, tmp_path: Path
+) -> None:
+    ours = _pushed(gh, tmp_path)
+    gh.fail_next("POST", rf"/repos/{REPO}/pulls", 502, {"message": "x"}, after=True)
+    _, existed = _publish(ours)
+    assert not existed and len(gh.pulls(REPO)) == 1
+    assert gh.requests.count(("POST", f"/repos/{REPO}/pulls")) == 1  # looked, not re-created
+
+
+def test_publishing_creates_again_only_when_the_first_create_did_not_happen(
+    gh: GitHubStandIn, tmp_path: Path
+) -> None:
+    ours = _pushed(gh, tmp_path)
+    gh.fail_next("POST", rf"/repos/{REPO}/pulls", 502, {"message": "x"})
+    _publish(ours)
+    assert len(gh.pulls(REPO)) == 1
+    assert gh.requests.count(("POST", f"/repos/{REPO}/pulls")) == 2
+
+
+def test_a_refused_create_honours_retry_after_before_it_is_written_again(
+    gh: GitHubStandIn, tmp_path: Path
+) -> None:
+    token = gh.add_repo(REPO, {"README.md": "# w\n"})
+    number = gh.create_issue(REPO, "bug", "", "alice")
+    ours = PyGithubClient(gh.api_url, token, timeout=10, retries=3)
+    path = f"/repos/{REPO}/issues/{number}/comments"
+    limited = {"message": "You have exceeded a secondary rate limit."}
+    gh.fail_next("POST", path, 403, limited, {"Retry-After": "2"})
+    ours.comment(REPO, number, "hello", key="k")
+    posts = [t for t, m, p in gh.timed_requests if (m, p) == ("POST", path)]
+    assert len(posts) == 2 and posts[1] - posts[0] >= 2
+    assert len(gh.issue_comments(REPO, number)) == 1

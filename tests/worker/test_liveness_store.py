@@ -155,3 +155,23 @@ def test_a_closed_run_that_still_opens_a_pull_request_records_it(engine: Engine)
     )
     assert again.kind == OutcomeKind.FAILED and again.id == first.id
     assert "https://x/pull/9" in again.detail
+
+
+def test_a_run_stopped_for_shutdown_is_closed_and_requeued_at_once(engine: Engine) -> None:
+    tid, rid = _running(engine)
+    out = liveness.finish_and_requeue(
+        engine, rid, RunResult(outcome=OutcomeKind.CANCELLED, detail="queued again")
+    )
+    assert out.kind == OutcomeKind.CANCELLED
+    got = get_ticket(engine, tid)
+    assert got is not None and got.status == TicketStatus.QUEUED
+    # the reconciler closed it first and queued the ticket: nothing changes
+    tid2, rid2 = _running(engine, 2)
+    lost = RunResult(outcome=OutcomeKind.FAILED, detail="lost")
+    liveness.close_lost_run(engine, rid2, lost, max_attempts=3, reason="r")
+    again = liveness.finish_and_requeue(
+        engine, rid2, RunResult(outcome=OutcomeKind.CANCELLED, detail="queued again")
+    )
+    assert again.kind == OutcomeKind.FAILED
+    got = get_ticket(engine, tid2)
+    assert got is not None and got.status == TicketStatus.QUEUED

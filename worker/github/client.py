@@ -2,6 +2,7 @@
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -104,6 +105,7 @@ class PyGithubClient:
         try:
             return fn()
         except GithubException as exc:
+            _wait_retry_after(exc)
             msg = exc.data.get("message") if isinstance(exc.data, dict) else exc.data
             raise GitHubError(f"{what}: GitHub answered {exc.status}: {msg}") from exc
         except RequestException as exc:
@@ -373,3 +375,20 @@ def _pull(p: GhPull) -> PullRequest:
         merge_commit_sha=p.merge_commit_sha,
         head_sha=p.head.sha,
     )
+
+
+MAX_RETRY_AFTER_SECONDS = 60.0
+
+
+def _wait_retry_after(exc: GithubException) -> None:
+    """Wait what GitHub asked (`Retry-After`, on a 403 secondary rate limit or a 429; at most
+    a minute) before the error is raised, so whatever the caller does next (a create is looked
+    for, then made again) honours it too; PyGithub's own retries honour it for the rest."""
+    headers = exc.headers or {}
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    try:
+        seconds = float(value) if value is not None else 0.0
+    except ValueError:
+        seconds = 0.0
+    if seconds > 0:
+        time.sleep(min(seconds, MAX_RETRY_AFTER_SECONDS))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, update
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from worker.errors import StoreError
 from worker.store.db import session_scope
@@ -20,12 +20,14 @@ from worker.store.models import (
     CancelRequest,
     Delivery,
     DeliveryStatus,
+    Outcome,
     Run,
     RunStatus,
     Ticket,
     TicketStatus,
     utcnow,
 )
+from worker.store.repo import RunResult, finish_run_in
 
 
 def backoff(base: float, sends: int, cap: float) -> timedelta:
@@ -227,18 +229,41 @@ def settle_ticket(
     """After a run was lost or stopped for its worker: queue the ticket again, or, when its
     runs were lost `max_attempts` times, make it a dead letter."""
     with session_scope(engine) as s:
-        t = s.get(Ticket, ticket_id)
-        if t is None:
-            raise StoreError(f"no ticket {ticket_id}")
-        if t.status in (TicketStatus.QUEUED, TicketStatus.CANCELLED):
-            return TicketStatus(t.status)
-        if requeue and t.attempts < max_attempts:
-            t.status, t.queued_at, t.next_send_at, t.sends = TicketStatus.QUEUED, utcnow(), None, 0
-        elif requeue:
-            t.status, t.dead_reason = TicketStatus.DEAD, reason
-        t.updated_at = utcnow()
-        s.add(t)
+        return _settle_in(s, ticket_id, requeue=requeue, max_attempts=max_attempts, reason=reason)
+
+
+def _settle_in(
+    s: Session, ticket_id: int, *, requeue: bool, max_attempts: int, reason: str
+) -> TicketStatus:
+    t = s.get(Ticket, ticket_id)
+    if t is None:
+        raise StoreError(f"no ticket {ticket_id}")
+    if t.status in (TicketStatus.QUEUED, TicketStatus.CANCELLED):
         return TicketStatus(t.status)
+    if requeue and t.attempts < max_attempts:
+        t.status, t.queued_at, t.next_send_at, t.sends = TicketStatus.QUEUED, utcnow(), None, 0
+    elif requeue:
+        t.status, t.dead_reason = TicketStatus.DEAD, reason
+    t.updated_at = utcnow()
+    s.add(t)
+    return TicketStatus(t.status)
+
+
+def close_lost_run(
+    engine: Engine, run_id: int, result: RunResult, *, max_attempts: int, reason: str
+) -> tuple[int, TicketStatus] | None:
+    """Close a lost run and queue its ticket again (or make it a dead letter) in one
+    transaction: no moment where the ticket looks `failed`, and no crash in between that
+    leaves it so. None if the run was closed meanwhile (its worker finished it)."""
+    with session_scope(engine) as s:
+        run = s.get(Run, run_id)
+        if run is None or run.status != RunStatus.RUNNING:
+            return None
+        outcome = finish_run_in(s, run_id, result)
+        status = _settle_in(
+            s, outcome.ticket_id, requeue=True, max_attempts=max_attempts, reason=reason
+        )
+        return outcome.ticket_id, status
 
 
 def requeue(engine: Engine, ticket_id: int) -> bool:
@@ -256,6 +281,19 @@ def requeue(engine: Engine, ticket_id: int) -> bool:
             )
         )
         return bool(res.rowcount == 1)
+
+
+def finish_and_requeue(engine: Engine, run_id: int, result: RunResult) -> Outcome:
+    """Close a run stopped because its worker is shutting down and queue its ticket again, in
+    one transaction (a worker killed in between would leave the ticket `cancelled`)."""
+    with session_scope(engine) as s:
+        outcome = finish_run_in(s, run_id, result)
+        t = s.get(Ticket, outcome.ticket_id)
+        if t is not None and t.status == TicketStatus.CANCELLED:
+            t.status, t.queued_at, t.next_send_at, t.sends = TicketStatus.QUEUED, utcnow(), None, 0
+            t.updated_at = utcnow()
+            s.add(t)
+        return outcome
 
 
 def open_runs_of(engine: Engine, worker: str) -> Sequence[int]:

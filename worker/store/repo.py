@@ -10,7 +10,7 @@ from sqlalchemy import Engine, func, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from worker.errors import DuplicateError, StoreError
 from worker.store.db import session_scope
@@ -296,56 +296,57 @@ class RunResult:
 
 def finish_run(engine: Engine, run_id: int, result: RunResult) -> Outcome:
     """Close a run, its ticket and record its outcome, in one transaction; idempotent."""
-    failed = result.outcome in (OutcomeKind.FAILED, OutcomeKind.REFUSED, OutcomeKind.BUDGET)
     with session_scope(engine) as s:
-        run = s.get(Run, run_id)
-        if run is None:
-            raise StoreError(f"no run {run_id}")
-        existing = s.exec(select(Outcome).where(Outcome.run_id == run_id)).first()
-        if existing is not None:
-            # Closed already (the reconciler gave it up): keep that outcome, but record a pull
-            # request it still opened, so follow-ups on it are not ignored.
-            if result.pr_url and run.pr_url is None:
-                run.pr_url, run.pr_number = result.pr_url, result.pr_number
-                existing.detail = f"{existing.detail}; it still opened {result.pr_url}"
-                s.add_all([run, existing])
-            return existing
-        cancelled = result.outcome == OutcomeKind.CANCELLED
-        run.status = (
-            RunStatus.CANCELLED
+        return finish_run_in(s, run_id, result)
+
+
+def finish_run_in(s: Session, run_id: int, result: RunResult) -> Outcome:
+    """`finish_run` inside the caller's transaction (to settle the ticket in the same one)."""
+    failed = result.outcome in (OutcomeKind.FAILED, OutcomeKind.REFUSED, OutcomeKind.BUDGET)
+    run = s.get(Run, run_id)
+    if run is None:
+        raise StoreError(f"no run {run_id}")
+    existing = s.exec(select(Outcome).where(Outcome.run_id == run_id)).first()
+    if existing is not None:
+        # Closed already (the reconciler gave it up): keep that outcome, but record a pull
+        # request it still opened, so follow-ups on it are not ignored.
+        if result.pr_url and run.pr_url is None:
+            run.pr_url, run.pr_number = result.pr_url, result.pr_number
+            existing.detail = f"{existing.detail}; it still opened {result.pr_url}"
+            s.add_all([run, existing])
+        return existing
+    cancelled = result.outcome == OutcomeKind.CANCELLED
+    run.status = (
+        RunStatus.CANCELLED if cancelled else RunStatus.FAILED if failed else RunStatus.SUCCEEDED
+    )
+    run.finished_at = utcnow()
+    run.error = result.detail if failed else None
+    run.exit_code, run.pr_url, run.pr_number = result.exit_code, result.pr_url, result.pr_number
+    run.input_tokens, run.output_tokens = result.input_tokens, result.output_tokens
+    run.cached_tokens, run.cost_usd = result.cached_tokens, result.cost_usd
+    ticket = s.get(Ticket, run.ticket_id)
+    if ticket is not None:
+        ticket.status = (
+            TicketStatus.CANCELLED
             if cancelled
-            else RunStatus.FAILED
+            else TicketStatus.FAILED
             if failed
-            else RunStatus.SUCCEEDED
+            else TicketStatus.DONE
         )
-        run.finished_at = utcnow()
-        run.error = result.detail if failed else None
-        run.exit_code, run.pr_url, run.pr_number = result.exit_code, result.pr_url, result.pr_number
-        run.input_tokens, run.output_tokens = result.input_tokens, result.output_tokens
-        run.cached_tokens, run.cost_usd = result.cached_tokens, result.cost_usd
-        ticket = s.get(Ticket, run.ticket_id)
-        if ticket is not None:
-            ticket.status = (
-                TicketStatus.CANCELLED
-                if cancelled
-                else TicketStatus.FAILED
-                if failed
-                else TicketStatus.DONE
-            )
-            ticket.updated_at = utcnow()
-            s.add(ticket)
-        outcome = Outcome(
-            run_id=run_id,
-            ticket_id=run.ticket_id,
-            kind=result.outcome,
-            detail=result.detail,
-            pr_url=result.pr_url,
-        )
-        s.add_all([run, outcome])
-        s.flush()
-        s.refresh(outcome)
-        refresh_run(s, run)
-        return outcome
+        ticket.updated_at = utcnow()
+        s.add(ticket)
+    outcome = Outcome(
+        run_id=run_id,
+        ticket_id=run.ticket_id,
+        kind=result.outcome,
+        detail=result.detail,
+        pr_url=result.pr_url,
+    )
+    s.add_all([run, outcome])
+    s.flush()
+    s.refresh(outcome)
+    refresh_run(s, run)
+    return outcome
 
 
 def count_runs(engine: Engine, ticket_id: int, kind: RunKind) -> int:

@@ -74,6 +74,7 @@ class App:
         for module in (issues, pulls, gitdata, events):
             module.register(self.router)
         self.log: list[tuple[str, str]] = []
+        self.times: list[float] = []  # time.monotonic() of each request in `log`
         self.failures: list[FailRule] = []
         self.used: dict[str, int] = {}
         self.apps = Apps()
@@ -91,6 +92,7 @@ class App:
             body = gzip.decompress(body)
         with self.state.lock:
             self.log.append((method, logged))
+            self.times.append(time.monotonic())
             rule = next(
                 (
                     r

@@ -321,6 +321,12 @@ class GitHubStandIn:
         with self._state.lock:
             return list(self._app.log)
 
+    @property
+    def timed_requests(self) -> list[tuple[float, str, str]]:
+        """Like :attr:`requests`, each with its arrival time (``time.monotonic()``)."""
+        with self._state.lock:
+            return [(t, m, p) for t, (m, p) in zip(self._app.times, self._app.log, strict=True)]
+
     def issue(self, full_name: str, number: int) -> dict[str, Any]:
         """Issue ``number`` as ``GET /repos/{full_name}/issues/{number}`` returns it."""
         with self._state.lock:
