@@ -21,6 +21,10 @@ FIXED = "# Widgets\n\nThe widgets.\n"
 CHECK = 'grep -q "The widgets" README.md || { echo "not ok 1 - the README typo"; exit 1; }\n'
 
 
+OPERATOR_TOKEN = "operator-token-for-e2e"
+"""Opens the dashboard and the JSON API of the processes these tests start."""
+
+
 @pytest.fixture
 def github() -> Iterator[GitHubStandIn]:
     with GitHubStandIn() as gh:
@@ -82,6 +86,7 @@ def world(github: GitHubStandIn, model: ScriptedModel, sandbox_image: str, tmp_p
             "BURNDOWN_GITHUB_API_URL": github.api_url,
             "BURNDOWN_GITHUB_TOKEN": bot,
             "BURNDOWN_GITHUB_WEBHOOK_SECRET": SECRET,
+            "BURNDOWN_OPERATOR_TOKEN": OPERATOR_TOKEN,
             "BURNDOWN_ANTHROPIC_BASE_URL": model.base_url,
             "BURNDOWN_ANTHROPIC_API_KEY": "sk-ant-test",
             "BURNDOWN_SANDBOX_IMAGE": sandbox_image,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.e2e.conftest import FIXED, REPO, SECRET, TITLE, World
+from tests.e2e.conftest import FIXED, OPERATOR_TOKEN, REPO, SECRET, TITLE, World
 from tests.support.github_standin import client, labeled, pull_request, signed
 from tests.support.model_server import ToolCall, Turn
 from tests.support.processes import (
@@ -123,7 +123,8 @@ def _merge_and_tell(base: str, w: World, logs: list[Path]) -> None:
     assert r.status_code == 202, r.text
 
     def merge_recorded() -> bool:
-        summary = httpx.get(f"{base}/api/summary", timeout=30).json()
+        auth = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+        summary = httpx.get(f"{base}/api/summary", timeout=30, headers=auth).json()
         return bool(summary["overall"]["prs_merged"] == 1)
 
     wait_for("the merge to be recorded", merge_recorded, 60, logs)
