@@ -6,15 +6,14 @@ handled again and the store's claims refuse double work. A body that does not re
 as a refusal, never retried.
 """
 
-import structlog
-
 from scheduler.intake.payloads import BadDelivery, read_text
 from scheduler.intake.shapes import Handled, IntakeDeps
 from scheduler.intake.table import handle
+from worker.logs import get_logger
 from worker.store.models import DeliveryStatus
 from worker.store.repo import close_delivery, get_delivery
 
-log = structlog.get_logger("intake")
+log = get_logger(__name__)
 
 
 def process_delivery(delivery_id: str, deps: IntakeDeps) -> DeliveryStatus | None:

@@ -12,13 +12,13 @@ import threading
 from collections.abc import Callable
 from types import TracebackType
 
-import structlog
 from sqlalchemy import Engine
 
 from sandbox.errors import BurndownError
+from worker.logs import get_logger
 from worker.store.repo import NewDelivery, record_deliveries
 
-log = structlog.get_logger("intake")
+log = get_logger(__name__)
 
 MAX_BATCH = 128
 Settle = Callable[[bool | BaseException], None]
