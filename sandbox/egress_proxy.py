@@ -5,9 +5,8 @@ run's internal network and to a network with a route out. It speaks the two form
 use with `HTTPS_PROXY`/`HTTP_PROXY`: `CONNECT host:port` (a tunnel, for https) and an absolute
 URI (`GET http://host/path`, for plain http). Every refusal is a JSON line on stdout, which the
 runtime reads back as events of the run. A plain-http request goes out as one request to the
-approved host: `Host` is rewritten to it, and only the body `Content-Length` announces follows
-(no chunked bodies, no folded headers, no second request), so nothing reaches another virtual
-host behind an allowed address.
+approved host (`Host` rewritten to it; only the `Content-Length` body; no chunked bodies, no
+folded headers, no second request): nothing reaches another virtual host behind an address.
 
 Standard library only and no import of ours: the container has python3 and nothing else of ours.
 """
@@ -258,16 +257,19 @@ class EgressProxy:
     async def _copy(
         self, src: asyncio.StreamReader, dst: asyncio.StreamWriter, left: int = -1
     ) -> None:
+        ended = False
         try:  # left < 0: until the end
             while left != 0:
                 size = 65536 if left < 0 else min(65536, left)
                 if not (chunk := await asyncio.wait_for(src.read(size), self._idle)):
+                    ended = True
                     break
                 dst.write(chunk)
                 await dst.drain()
                 left -= len(chunk) if left > 0 else 0
         finally:
-            if dst.can_write_eof():
+            # A body read to its length is no client gone away: servers stop streaming on EOF.
+            if ended and dst.can_write_eof():
                 with contextlib.suppress(OSError):
                     dst.write_eof()
 

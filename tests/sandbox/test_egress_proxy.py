@@ -230,9 +230,17 @@ def test_one_plain_http_request_per_connection_and_no_smuggled_second_one() -> N
         received: list[bytes] = []
 
         async def upstream(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-            received.append(await asyncio.wait_for(r.read(), 5))  # all the proxy sends, to EOF
+            # As a real server reads: the head, then the body its Content-Length announces.
+            head = await asyncio.wait_for(r.readuntil(b"\r\n\r\n"), 5)
+            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            got = head + await asyncio.wait_for(r.readexactly(length), 5)
             w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
             await w.drain()
+            try:  # whatever else the proxy would send on this connection
+                got += await asyncio.wait_for(r.read(), 1)
+            except TimeoutError:
+                pass
+            received.append(got)
             w.close()
 
         up = await asyncio.start_server(upstream, "127.0.0.1", 0)
