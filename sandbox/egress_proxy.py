@@ -8,7 +8,7 @@ runtime reads back as events of the run. A plain-http request goes out as one re
 approved host (`Host` rewritten to it; only the `Content-Length` body; no chunked bodies, no
 folded headers, no second request): nothing reaches another virtual host behind an address.
 
-Standard library only and no import of ours: the container has python3 and nothing else of ours.
+Standard library only, no import of ours: the container has python3 and nothing else of ours.
 """
 
 from __future__ import annotations
@@ -25,16 +25,14 @@ from dataclasses import dataclass
 from typing import cast
 from urllib.parse import urlsplit
 
-DEFAULT_PORTS = (443,)
-"""A bare host opens https only; plain http (80) only when an entry names the port."""
+DEFAULT_PORTS = (443,)  # a bare host opens https only; plain http only when an entry names 80
 MAX_HEAD = 64 * 1024
 MAX_LOGGED_REFUSALS = 100
 
 
 @dataclass(frozen=True)
 class HostRule:
-    """One allowlist entry: `host`, `host:port`, `*.domain` or `*.domain:port`; an IP literal
-    (`[v6]:port` for IPv6) is matched as written. No port means port 443 only."""
+    """An allowlist entry: `host`, `host:port`, `*.domain[:port]`, an IP literal (`[v6]:port`)."""
 
     host: str
     port: int | None = None

@@ -3,7 +3,6 @@
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, func, update
@@ -93,13 +92,6 @@ def get_delivery(engine: Engine, delivery_id: str) -> Delivery | None:
         return s.get(Delivery, delivery_id)
 
 
-def pending_deliveries(engine: Engine) -> list[str]:
-    """Deliveries received but not yet processed (for the reconciler)."""
-    with session_scope(engine) as s:
-        rows = s.exec(select(Delivery.id).where(Delivery.status == DeliveryStatus.RECEIVED))
-        return list(rows)
-
-
 def close_delivery(
     engine: Engine, delivery_id: str, status: DeliveryStatus, note: str, ticket_id: int | None
 ) -> None:
@@ -184,17 +176,6 @@ def queue_ticket(
             )
         )
         return bool(res.rowcount == 1)
-
-
-def stale_queued(engine: Engine, older_than: datetime) -> list[int]:
-    """Tickets queued before `older_than` that no worker has started (lost messages)."""
-    with session_scope(engine) as s:
-        rows = s.exec(
-            select(Ticket.id).where(
-                Ticket.status == TicketStatus.QUEUED, col(Ticket.queued_at) < older_than
-            )
-        )
-        return [r for r in rows if r is not None]
 
 
 def start_run(
@@ -386,15 +367,6 @@ def mark_run(
             raise StoreError(f"no run {run_id}")
         run.verified, run.draft, run.review_verdict = verified, draft, review_verdict
         s.add(run)
-
-
-def stale_running(engine: Engine, older_than: datetime) -> list[int]:
-    """Runs still open that started before `older_than` (their worker died)."""
-    with session_scope(engine) as s:
-        rows = s.exec(
-            select(Run.id).where(Run.status == RunStatus.RUNNING, col(Run.started_at) < older_than)
-        )
-        return [r for r in rows if r is not None]
 
 
 def run_is_live(engine: Engine, run_id: str) -> bool | None:
