@@ -90,7 +90,11 @@ class GitHubStandIn:
     def stop(self) -> None:
         """Stop serving and remove the temporary directory if this instance created it."""
         if self._server is not None:
-            self._server.shutdown()
+            # A stuck serve loop must not hang a test's teardown: give it ten seconds.
+            stopper = threading.Thread(target=self._server.shutdown, daemon=True)
+            stopper.start()
+            stopper.join(timeout=10)
+            self._server.block_on_close = False
             self._server.server_close()
             if self._thread is not None:
                 self._thread.join(timeout=10)
