@@ -96,7 +96,9 @@ def test_a_model_that_never_stops_is_stopped_at_the_turn_limit(
     assert "turn 4 of at most 3" in watch.overrun.reason
     assert not exit_.timed_out and seconds < TIMEOUT / 2
     assert exit_.exit_code != 0  # killed, not finished
-    assert requests <= 6  # the kill came within a turn or two of the limit
+    # The kill came within a few calls of the limit (mini-swe-agent's steps reach Burndown
+    # through its trajectory file, so under load a few more calls may start first).
+    assert requests <= (10 if harness == "mini-swe-agent" else 6)
     calls = [e for e in events if e.kind == EventKind.TOOL_CALL]
     assert len(calls) >= 3
 
