@@ -7,7 +7,6 @@ up, with a growing wait between sends; what keeps failing becomes a dead letter,
 reason and retried only by hand.
 """
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -59,13 +58,6 @@ def beat(engine: Engine, run_id: int) -> tuple[bool, CancelRequest | None]:
             raise StoreError(f"no run {run_id}")
         request = run.cancel_requested
         return res.rowcount == 1, request
-
-
-def is_open(engine: Engine, run_id: int) -> bool:
-    """Whether the run is still open (not closed by its own end or by the reconciler)."""
-    with session_scope(engine) as s:
-        run = s.get(Run, run_id)
-        return run is not None and run.status == RunStatus.RUNNING
 
 
 @dataclass(frozen=True)
@@ -294,15 +286,6 @@ def finish_and_requeue(engine: Engine, run_id: int, result: RunResult) -> Outcom
             t.updated_at = utcnow()
             s.add(t)
         return outcome
-
-
-def open_runs_of(engine: Engine, worker: str) -> Sequence[int]:
-    """The open runs a worker holds."""
-    with session_scope(engine) as s:
-        rows = s.exec(
-            select(Run.id).where(Run.worker == worker, Run.status == RunStatus.RUNNING)
-        ).all()
-        return [r for r in rows if r is not None]
 
 
 def _aware(t: datetime) -> datetime:
