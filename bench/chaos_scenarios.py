@@ -182,30 +182,54 @@ def _outcomes(d: Deployment) -> dict[str, int]:
 
 
 def docker_faults(tmp: Path, image: str, tickets: int) -> Figures:
-    """Docker answering 500 on container create, then on container start, through a proxy in
-    front of its socket: every run ends with an outcome that says Docker failed."""
-    with docker_fault_proxy() as proxy, world(tmp, image, fix_script()) as w:
+    """Docker answering 500 through a proxy in front of its socket: once on container create,
+    then once on container start (a hiccup: the ticket waits and its next run succeeds), then on
+    every create (an outage: after its attempts the ticket is a dead letter saying why)."""
+    attempts = 2
+    with (
+        docker_fault_proxy() as proxy,
+        world(tmp, image, fix_script(), BURNDOWN_MAX_RUN_ATTEMPTS=str(attempts)) as w,
+    ):
         d = w.d
         _control_plane(d)
         d.start("runs", ["worker", "--role", "runs"], DOCKER_HOST=proxy.docker_host)
         half = tickets // 2
         proxy.fail("POST", r"/containers/create", times=half)
-        numbers, _ = _burst(d, half)
-        wait_ended(d, numbers, END_TIMEOUT)
+        hiccup, _ = _burst(d, half)
+        wait_ended(d, hiccup, END_TIMEOUT)
         proxy.fail("POST", r"/containers/[^/]+/start", times=tickets - half)
         more, _ = _burst(d, tickets - half)
-        numbers += more
-        done = wait_ended(d, numbers, END_TIMEOUT)
-        errors = [r[2] or "" for n in numbers for r in d.runs_of(n)]
-        clear = sum(1 for e in errors if "docker" in e.lower() or "sandbox" in e.lower())
+        hiccup += more
+        recovered = wait_ended(d, hiccup, END_TIMEOUT)
+        injected = len(proxy.failed)
+        outage = proxy.fail("POST", r"/containers/create", times=10**6)
+        down, _ = _burst(d, 1)
+        gave_up = wait_ended(d, down, END_TIMEOUT)
+        outage.left = 0
+        failed_runs = [r for n in hiccup + down for r in d.runs_of(n) if r[1] == "failed"]
+        clear = sum(1 for r in failed_runs if "500 Server Error" in (r[2] or ""))
         return {
             "tickets": tickets,
-            "ended": f"{done}/{tickets}",
-            "injected": len(proxy.failed),
-            "clear_outcomes": f"{clear}/{len(errors)}",
-            "outcomes": _outcomes(d),
+            "hiccup_ended_done": f"{_done(d, hiccup)}/{tickets}",
+            "hiccup_ended": f"{recovered}/{tickets}",
+            "injected": injected,
+            "outage_dead_letters": f"{_dead(d, down)}/{gave_up}",
+            "outage_runs": len(d.runs_of(down[0])),
+            "clear_outcomes": f"{clear}/{len(failed_runs)}",
+            "issue_told": sum(
+                1 for c in d.github.issue_comments(REPO, down[0]) if "could not finish" in c["body"]
+            ),
+            "duplicate_pull_requests": duplicate_pulls(d),
             "leftovers": leftovers(d),
         }
+
+
+def _done(d: Deployment, numbers: list[int]) -> int:
+    return sum(1 for n in numbers if d.ticket_status(n) == "done")
+
+
+def _dead(d: Deployment, numbers: list[int]) -> int:
+    return sum(1 for n in numbers if d.ticket_status(n) == "dead")
 
 
 def burst(tmp: Path, image: str, tickets: int, slots: int = 8) -> Figures:

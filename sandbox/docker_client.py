@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import docker
-from docker.errors import DockerException, ImageNotFound, NotFound
+from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from docker.models.images import Image
 
-from sandbox.errors import SandboxError
+from sandbox.errors import SandboxError, SandboxUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,18 @@ def translate_docker_errors(
     except ImageNotFound as exc:
         raise error(image_missing or f"{what}: {exc}") from exc
     except _FOREIGN as exc:
+        if error is SandboxError and _transient(exc):
+            raise SandboxUnavailable(f"{what}: {exc}") from exc
         raise error(f"{what}: {exc}") from exc
+
+
+def _transient(exc: Exception) -> bool:
+    """Docker failing on its side or out of reach, as opposed to refusing the request."""
+    if isinstance(exc, APIError):
+        return exc.is_server_error()
+    # docker-py's bare DockerException is its "cannot reach the engine" (no API version);
+    # OSErrors are requests' refused connections and timeouts.
+    return type(exc) is DockerException or not isinstance(exc, DockerException)
 
 
 def find_image(

@@ -13,6 +13,11 @@ class SandboxError(BurndownError):
     """The container runtime failed or refused: Docker down, image missing, limit hit."""
 
 
+class SandboxUnavailable(SandboxError):
+    """The container runtime could not be reached or failed on its side (a 5xx, a timeout, a
+    refused connection): the same request may succeed later."""
+
+
 class ImageError(SandboxError):
     """The sandbox or control-plane image could not be built or inspected."""
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import structlog
 
-from sandbox.errors import BurndownError
+from sandbox.errors import BurndownError, SandboxUnavailable
 from sandbox.harness.run import HarnessRun, sandbox_user
 from sandbox.runtime import DEPLOYMENT_LABEL, RUN_LABEL
 from worker import texts
@@ -165,19 +165,7 @@ def run_ticket(
         ):
             result = keyed_outcome(ctx, lambda c: _outcome_of(c, harness))
         ctx.rec.close()
-        if guard.stopping:
-            result = _stopped(ctx, result)
-            if result.outcome == OutcomeKind.REFUSED:  # the run's files outgrew their limit
-                ctx.tell(texts.could_not_finish(result.detail, ctx.run_url))
-        elif watch.overrun is not None:
-            result = over_budget(ctx, result)
-        elif result.outcome == OutcomeKind.FAILED:
-            ctx.tell(texts.could_not_finish(result.detail, ctx.run_url))
-        if guard.request == CancelRequest.REQUEUE:
-            outcome = liveness.finish_and_requeue(deps.engine, run.id, result)
-        else:
-            outcome = finish_run(deps.engine, run.id, result)
-        ctx.status(texts.status_final(outcome.kind, outcome.pr_url, outcome.detail, ctx.run_url))
+        outcome = _settle(ctx, result)
         log.info(
             "run finished",
             outcome=outcome.kind,
@@ -191,6 +179,48 @@ def run_ticket(
         return outcome
 
 
+def _settle(ctx: RunContext, result: RunResult) -> Outcome:
+    """Record how the run ended, tell the issue, and queue the ticket again where it should run
+    again (its worker is shutting down, or its sandbox could not start)."""
+    guard, engine, run_id = ctx.guard, ctx.deps.engine, ctx.run.id or 0
+    if guard.stopping:
+        result = _stopped(ctx, result)
+        if result.outcome == OutcomeKind.REFUSED:  # the run's files outgrew their limit
+            ctx.tell(texts.could_not_finish(result.detail, ctx.run_url))
+    elif ctx.budget.overrun is not None:
+        result = over_budget(ctx, result)
+    elif result.retry:
+        return _retry_later(ctx, result)
+    elif result.outcome == OutcomeKind.FAILED:
+        ctx.tell(texts.could_not_finish(result.detail, ctx.run_url))
+    if guard.request == CancelRequest.REQUEUE:
+        outcome = liveness.finish_and_requeue(engine, run_id, result)
+    else:
+        outcome = finish_run(engine, run_id, result)
+    ctx.status(texts.status_final(outcome.kind, outcome.pr_url, outcome.detail, ctx.run_url))
+    return outcome
+
+
+def _retry_later(ctx: RunContext, result: RunResult) -> Outcome:
+    """Close a run the sandbox could not start and queue its ticket again, in one transaction;
+    after `max_run_attempts` runs it is a dead letter and the issue hears why."""
+    attempts = ctx.deps.config.max_run_attempts
+    outcome, status = liveness.finish_and_retry(
+        ctx.deps.engine,
+        ctx.run.id or 0,
+        result,
+        max_attempts=attempts,
+        reason=f"the sandbox could not start in {attempts} attempts: {result.detail}",
+    )
+    if status == TicketStatus.QUEUED:
+        ctx.status(texts.status_retrying(result.detail, ctx.run_url))
+    else:
+        ctx.tell(texts.could_not_finish(result.detail, ctx.run_url))
+        ctx.status(texts.status_final(outcome.kind, None, outcome.detail, ctx.run_url))
+    log.warning("sandbox unavailable", ticket=status, detail=result.detail[:300])
+    return outcome
+
+
 def _run_folder(deps: PipelineDeps, run_id: int | None) -> Path:
     """One folder per run, so its size can be watched and the reconciler can sweep what a
     killed worker left."""
@@ -201,6 +231,10 @@ def _outcome_of(ctx: RunContext, override: str | None) -> RunResult:
     """Run the steps; whatever stops them becomes the run's outcome."""
     try:
         return _execute(ctx, override)
+    except SandboxUnavailable as exc:
+        # Docker out of reach or failing on its side before the agent said anything: nothing
+        # was spent, so the ticket waits and runs again rather than failing a whole backlog.
+        return RunResult(outcome=OutcomeKind.FAILED, detail=str(exc), retry=ctx.rec.stored == 0)
     except BurndownError as exc:
         return RunResult(outcome=OutcomeKind.FAILED, detail=str(exc))
     except Exception as exc:  # a bug or Celery's soft time limit: still a recorded outcome

@@ -45,6 +45,7 @@ class PipelineConfig:
     author_email: str = defaults.AUTHOR_EMAIL
     public_url: str = defaults.PUBLIC_URL
     heartbeat_interval: float = defaults.HEARTBEAT_INTERVAL_SECONDS
+    max_run_attempts: int = defaults.MAX_RUN_ATTEMPTS
     workspace_max_bytes: int = defaults.WORKSPACE_MAX_BYTES
     """The most a run's folder (checkout and verification trees) may hold on the host."""
     secrets: SecretScanner = field(default_factory=SecretScanner)

@@ -225,7 +225,10 @@ class Settings(BaseSettings):
         90.0, description="A run silent this long has lost its worker: it is closed."
     )
     max_run_attempts: int = Field(
-        3, gt=0, description="Runs of a ticket lost with their worker before it is a dead letter."
+        defaults.MAX_RUN_ATTEMPTS,
+        gt=0,
+        description="Runs of a ticket lost with their worker, or whose sandbox could not start, "
+        "before it is a dead letter.",
     )
     max_delivery_attempts: int = Field(
         8, gt=0, description="Re-sends of a delivery whose handling fails before it is dead."

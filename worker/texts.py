@@ -274,6 +274,14 @@ def status_queued(labeller: str) -> str:
     return f"{MARKER}\n**Burndown status: queued** (asked by @{labeller}). A run starts shortly."
 
 
+def status_retrying(detail: str, run_url: str) -> str:
+    """The live status: the sandbox could not start; the ticket waits and runs again."""
+    return (
+        f"{MARKER}\n**Burndown status: queued again**: the sandbox could not start "
+        f"({detail[:300]}). It will be tried again shortly.\n\nRun: {run_url}"
+    )
+
+
 def status_running(harness: str, model: str | None, run_url: str) -> str:
     """The live status: the agent is running."""
     on = f"`{harness}` with `{model}`" if model else f"`{harness}`"

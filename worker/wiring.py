@@ -136,6 +136,7 @@ def pipeline_config(settings: Settings) -> PipelineConfig:
         author_email=settings.git_author_email,
         public_url=settings.public_url,
         heartbeat_interval=settings.heartbeat_interval_seconds,
+        max_run_attempts=settings.max_run_attempts,
         workspace_max_bytes=settings.workspace_max_mb * 2**20,
         secrets=secret_scanner(settings),
         prices=operator_prices(settings.price_file, settings.prices),

@@ -39,9 +39,13 @@ def test_github_5xx_secondary_rate_limits_and_429(sandbox_image: str, tmp_path: 
 
 def test_docker_api_errors_on_create_and_start(sandbox_image: str, tmp_path: Path) -> None:
     f = docker_faults(tmp_path, sandbox_image, tickets=2)
-    assert f["ended"] == "2/2" and f["injected"] == 2, f
-    assert f["clear_outcomes"] == "2/2" and f["outcomes"] == {"failed": 2}, f
-    assert f["leftovers"] == 0, f
+    # A hiccup: each ticket's first run cannot start its sandbox, the next one opens the PR.
+    assert f["hiccup_ended_done"] == "2/2" and f["injected"] == 2, f
+    # An outage: the ticket runs its 2 attempts, then is a dead letter and the issue hears it.
+    assert f["outage_dead_letters"] == "1/1" and f["outage_runs"] == 2, f
+    assert f["issue_told"] == 1, f
+    assert f["clear_outcomes"] == "4/4", f  # every failed run says it could not start
+    assert (f["duplicate_pull_requests"], f["leftovers"]) == (0, 0), f
 
 
 def test_a_burst_drains_within_its_run_slots(sandbox_image: str, tmp_path: Path) -> None:

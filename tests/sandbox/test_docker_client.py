@@ -19,7 +19,7 @@ from sandbox.docker_client import (
     removing,
     translate_docker_errors,
 )
-from sandbox.errors import HarnessError, ImageError, SandboxError
+from sandbox.errors import HarnessError, ImageError, SandboxError, SandboxUnavailable
 from sandbox.fakes import FakeRuntime
 from sandbox.runtime import ContainerSpec
 
@@ -141,3 +141,37 @@ def test_an_unreachable_engine_is_a_sandbox_error(
         docker_client(5, error=ImageError)
     with pytest.raises(SandboxError, match="cannot reach the Docker engine"):
         docker_client(5)
+
+
+def _answer(status: int) -> requests.Response:
+    response = requests.Response()
+    response.status_code = status
+    return response
+
+
+@pytest.mark.parametrize(
+    ("foreign", "unavailable"),
+    [
+        (APIError("boom", response=_answer(500)), True),
+        (APIError("busy", response=_answer(503)), True),
+        (requests.ConnectionError("refused"), True),
+        (requests.ReadTimeout("slow"), True),
+        (DockerException("Error while fetching server API version"), True),
+        (APIError("conflict", response=_answer(409)), False),
+        (NotFound("no such container"), False),
+        (APIError("bad request", response=_answer(400)), False),
+    ],
+)
+def test_docker_failing_on_its_side_is_told_apart_from_a_refusal(
+    foreign: Exception, unavailable: bool
+) -> None:
+    with pytest.raises(SandboxError) as caught, translate_docker_errors("cannot start"):
+        raise foreign
+    assert isinstance(caught.value, SandboxUnavailable) is unavailable
+    assert caught.value.__cause__ is foreign
+
+
+def test_a_named_error_class_is_kept_even_when_docker_is_away() -> None:
+    with pytest.raises(ImageError) as caught, translate_docker_errors("build", error=ImageError):
+        raise requests.ConnectionError("refused")
+    assert not isinstance(caught.value, SandboxUnavailable)

@@ -39,10 +39,13 @@ class DockerFaultProxy:
     def docker_host(self) -> str:
         return f"tcp://127.0.0.1:{self.port}"
 
-    def fail(self, method: str, path_regex: str, status: int = 500, times: int = 1) -> None:
-        """Answer the next `times` calls `METHOD path` (API version stripped) with `status`."""
+    def fail(self, method: str, path_regex: str, status: int = 500, times: int = 1) -> Fault:
+        """Answer the next `times` calls `METHOD path` (API version stripped) with `status`;
+        setting the fault's `left` to 0 ends it."""
+        fault = Fault(method, re.compile(path_regex), status, times)
         with self.lock:
-            self.faults.append(Fault(method, re.compile(path_regex), status, times))
+            self.faults.append(fault)
+        return fault
 
     def _fault_for(self, head: bytes) -> Fault | None:
         m = _REQUEST.match(head)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from sandbox.errors import SandboxUnavailable
 from sandbox.fakes import FakeRuntime
 from sandbox.runtime import ContainerSpec, SandboxPolicy
 from tests.support.gitrepo import git
@@ -165,3 +166,47 @@ def test_the_run_folder_has_a_disk_limit(world: World) -> None:
     assert outcome is not None and outcome.kind == OutcomeKind.REFUSED
     assert "grew past" in outcome.detail and world.gh.pulls == []
     assert runtime.stopped
+
+
+def _unavailable(spec: ContainerSpec, ws: Path | None) -> tuple[list[str], int]:
+    raise SandboxUnavailable("cannot start the sandbox: 500 Server Error: Internal Server Error")
+
+
+def test_a_sandbox_that_cannot_start_queues_its_ticket_again_until_attempts_are_spent(
+    world: World,
+) -> None:
+    tid = world.ticket()
+    deps = _deps(world, FakeRuntime(_unavailable), max_run_attempts=2)
+    first = run_ticket(tid, deps)
+    assert first is not None and first.kind == OutcomeKind.FAILED
+    ticket = get_ticket(world.engine, tid)
+    assert ticket is not None and ticket.status == TicketStatus.QUEUED
+    said = [c for _, _, c in world.gh.comments]
+    assert not any("could not finish" in c for c in said), said  # no alarm for a retry
+    (status,) = world.gh.statuses.values()
+    assert "queued again" in status[-1] and "500 Server Error" in status[-1]
+
+    second = run_ticket(tid, deps)
+    assert second is not None and second.kind == OutcomeKind.FAILED
+    ticket = get_ticket(world.engine, tid)
+    assert ticket is not None and ticket.status == TicketStatus.DEAD
+    assert "could not start in 2 attempts" in ticket.dead_reason
+    assert any("could not finish" in c for _, _, c in world.gh.comments)
+    (status,) = world.gh.statuses.values()
+    assert "queued again" not in status[-1]
+
+
+def test_a_sandbox_lost_after_the_agent_worked_is_not_run_again(world: World) -> None:
+    scene = Scene()
+
+    def agent_then_unavailable(spec: ContainerSpec, ws: Path | None) -> tuple[list[str], int]:
+        if spec.command[0] == "sh":  # the checks: Docker is gone after the agent spent money
+            _unavailable(spec, ws)
+        return scene(spec, ws)
+
+    tid = world.ticket()
+    outcome = run_ticket(tid, _deps(world, FakeRuntime(agent_then_unavailable)))
+    assert outcome is not None and outcome.kind == OutcomeKind.FAILED
+    ticket = get_ticket(world.engine, tid)
+    assert ticket is not None and ticket.status == TicketStatus.FAILED
+    assert any("could not finish" in c for _, _, c in world.gh.comments)

@@ -288,6 +288,20 @@ def finish_and_requeue(engine: Engine, run_id: int, result: RunResult) -> Outcom
         return outcome
 
 
+def finish_and_retry(
+    engine: Engine, run_id: int, result: RunResult, *, max_attempts: int, reason: str
+) -> tuple[Outcome, TicketStatus]:
+    """Close a run that could not start its sandbox and queue its ticket again (the reconciler
+    sends it after its backoff), or make it a dead letter after `max_attempts` runs; one
+    transaction."""
+    with session_scope(engine) as s:
+        outcome = finish_run_in(s, run_id, result)
+        status = _settle_in(
+            s, outcome.ticket_id, requeue=True, max_attempts=max_attempts, reason=reason
+        )
+        return outcome, status
+
+
 def _aware(t: datetime) -> datetime:
     """SQLite returns naive datetimes for timezone-aware columns; they are UTC."""
     from datetime import UTC

@@ -273,6 +273,8 @@ class RunResult:
     output_tokens: int | None = None
     cached_tokens: int | None = None
     cost_usd: float | None = None
+    retry: bool = False
+    """The sandbox could not start before the agent began: the ticket may run again."""
 
 
 def finish_run(engine: Engine, run_id: int, result: RunResult) -> Outcome:
