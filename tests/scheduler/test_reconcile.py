@@ -81,6 +81,7 @@ def test_a_failing_delivery_is_resent_with_backoff_not_every_tick(
     engine: Engine, tmp_path: Path
 ) -> None:
     assert record_delivery(engine, "d9", "issues", "labeled", "{}")
+    liveness.record_failure(engine, "d9", "GitHubError: 502 Bad Gateway")  # its handling failed
     r, sent = _reconciler(engine, tmp_path)
     now = utcnow()
     dead_at = [m for m in range(0, 60) if r.run(now + timedelta(minutes=m))["dead_deliveries"]]

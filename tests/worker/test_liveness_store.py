@@ -76,6 +76,7 @@ def test_a_run_past_its_deadline_is_lost_even_if_it_beats(engine: Engine) -> Non
 
 def test_deliveries_are_resent_with_growing_waits_then_dead(engine: Engine) -> None:
     assert record_delivery(engine, "d1", "issues", "labeled", "{}")
+    liveness.record_failure(engine, "d1", "GitHubError: 502 Bad Gateway")
     now = utcnow()
     kw = {"first_wait": 10.0, "cap": 1000.0, "max_attempts": 3}
     assert liveness.due_deliveries(engine, now=now, **kw) == ([], [])  # the API just sent it
@@ -175,3 +176,18 @@ def test_a_run_stopped_for_shutdown_is_closed_and_requeued_at_once(engine: Engin
     assert again.kind == OutcomeKind.FAILED
     got = get_ticket(engine, tid2)
     assert got is not None and got.status == TicketStatus.QUEUED
+
+
+def test_a_delivery_waiting_behind_a_burst_is_never_dead(engine: Engine) -> None:
+    # The intake queue holds a thousand deliveries: not handled yet is not lost.
+    assert record_delivery(engine, "d2", "issues", "labeled", "{}")
+    kw = {"first_wait": 2.0, "cap": 4.0, "max_attempts": 3}
+    t, sends = utcnow(), 0
+    for _ in range(200):
+        t += timedelta(seconds=1)
+        sent, dead = liveness.due_deliveries(engine, now=t, **kw)
+        assert dead == []
+        sends += len(sent)
+    d = get_delivery(engine, "d2")
+    assert d is not None and d.status == DeliveryStatus.RECEIVED and d.attempts == sends
+    assert sends <= 200 / 4 + 2  # no more often than the cap

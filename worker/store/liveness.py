@@ -125,7 +125,10 @@ def due_deliveries(
     engine: Engine, *, now: datetime, first_wait: float, cap: float, max_attempts: int
 ) -> tuple[list[str], list[str]]:
     """Deliveries never handled whose wait is over: (to send again, now dead letters). The API
-    sent each once when it arrived; every re-send waits twice as long as the one before."""
+    sent each once when it arrived; every re-send waits twice as long as the one before. Only a
+    delivery whose handling failed (it carries the error) becomes a dead letter after
+    `max_attempts` re-sends: one merely waiting behind a burst in the intake queue is sent
+    again ever more rarely, never given up on (as a waiting ticket)."""
     send: list[str] = []
     dead: list[str] = []
     with session_scope(engine) as s:
@@ -134,7 +137,7 @@ def due_deliveries(
             due = d.next_attempt_at or (_aware(d.received_at) + timedelta(seconds=first_wait))
             if _aware(due) > now:
                 continue
-            if d.attempts >= max_attempts:
+            if d.attempts >= max_attempts and d.note:
                 d.status = DeliveryStatus.DEAD
                 d.note = f"not handled after {d.attempts} re-sends: {d.note}".strip(": ")
                 d.processed_at = now
