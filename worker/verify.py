@@ -43,6 +43,7 @@ def detect_commands(co: Checkout, setup: list[str], test: list[str]) -> Commands
         has("pyproject.toml") is not None
         or has("pytest.ini") is not None
         or has("setup.cfg") is not None
+        or has("setup.py") is not None
     ):
         return Commands(setup, ["python3 -m pytest -q -rfE"], "detected: pytest")
     pkg = has("package.json")
@@ -98,8 +99,10 @@ class Verification:
 
 
 def script(cmds: Commands) -> str:
-    setup = "".join(f"( {c} ) || exit {SETUP_FAILED}\n" for c in cmds.setup)
-    tests = "".join(f"echo {shlex.quote('$ ' + c)}\n( {c} ) || rc=1\n" for c in cmds.test)
+    """The shell script of a check: each command in a subshell of its own lines, so that a
+    trailing `# comment` ends at its line instead of swallowing the closing parenthesis."""
+    setup = "".join(f"(\n{c}\n) || exit {SETUP_FAILED}\n" for c in cmds.setup)
+    tests = "".join(f"echo {shlex.quote('$ ' + c)}\n(\n{c}\n) || rc=1\n" for c in cmds.test)
     return f"rc=0\n{setup}{tests}exit $rc\n"
 
 
