@@ -98,8 +98,18 @@ class _CommittingRuntime(DockerRuntime):
             raise SandboxError(f"the environment's base image {spec.image} vanished")
         config: dict[str, Any] = base.attrs.get("Config") or {}
         repository, _, tag = self._tag.partition(":")
+        # Docker merges the build container's variables into a commit's configuration: each
+        # that the base image lacks (the proxy's) is kept empty, which tools read as unset.
+        env: list[str] = list(config.get("Env") or [])
+        known = {item.split("=", 1)[0] for item in env}
+        container.reload()
+        for item in container.attrs.get("Config", {}).get("Env") or []:
+            name = item.split("=", 1)[0]
+            if name not in known:
+                env.append(f"{name}=")
+                known.add(name)
         conf = {
-            "Env": config.get("Env") or [],
+            "Env": env,
             "Cmd": config.get("Cmd") or ["/bin/bash"],
             "Entrypoint": config.get("Entrypoint"),
             "User": config.get("User") or "",
