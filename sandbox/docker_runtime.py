@@ -197,12 +197,15 @@ class DockerRuntime:
             yield container
 
     def _filesystem(self, spec: ContainerSpec) -> dict[str, Any]:
-        """A read-only root, with tmpfs for `/tmp` and the home folder."""
+        """A read-only root, with tmpfs for `/tmp` and the home folder. `/tmp` allows running
+        what is built there (Docker's default is `noexec`), as `go test` and `cargo test` do
+        with their test binaries; the writable checkout allows it anyway, so `noexec` there
+        kept nothing out."""
         size = spec.policy.tmpfs_size
         return {
             "read_only": True,
             "tmpfs": {
-                "/tmp": f"rw,nosuid,nodev,size={size}",
+                "/tmp": f"rw,exec,nosuid,nodev,size={size}",
                 spec.home: f"rw,nosuid,nodev,size={size},uid={_uid(spec)},mode=0700",
             },
         }

@@ -88,7 +88,7 @@ class _CommittingRuntime(DockerRuntime):
 
     def _filesystem(self, spec: ContainerSpec) -> dict[str, Any]:
         size = spec.policy.tmpfs_size
-        return {"read_only": False, "tmpfs": {"/tmp": f"rw,nosuid,nodev,size={size}"}}
+        return {"read_only": False, "tmpfs": {"/tmp": f"rw,exec,nosuid,nodev,size={size}"}}
 
     def _after_exit(self, container: Container, spec: ContainerSpec, exit_: ContainerExit) -> None:
         if not exit_.ok:

@@ -28,9 +28,9 @@ def sdist(name: str, version: str, cache: Path | None = None) -> Path:
                 if _norm(path.name) == wanted:
                     return path
             if attempt == 0:
+                pip = [*pip_command(), "download", "--no-deps", "--no-binary", ":all:"]
                 run_command(
-                    [*pip_command(), "download", "--no-deps", "--no-binary", ":all:"]
-                    + ["-d", str(folder), f"{name}=={version}"],
+                    [*pip, "-d", str(folder), f"{name}=={version}"],
                     timeout=600,
                     what=f"pip download {name}=={version}",
                 )
