@@ -74,6 +74,7 @@ class DockerRuntime:
             if gate is not None:
                 gate.wait_ready()  # the proxy booted while the sandbox was being created
             exit_ = self._attach_and_wait(container, spec, t0, on_line, on_stderr)
+            self._after_exit(container, spec, exit_)
         if gate is not None:
             exit_.egress = gate.events
         return exit_
@@ -177,11 +178,7 @@ class DockerRuntime:
                     str(m.source): {"bind": m.target, "mode": "ro" if m.read_only else "rw"}
                     for m in spec.mounts
                 },
-                read_only=True,
-                tmpfs={
-                    "/tmp": f"rw,nosuid,nodev,size={p.tmpfs_size}",
-                    spec.home: f"rw,nosuid,nodev,size={p.tmpfs_size},uid={_uid(spec)},mode=0700",
-                },
+                **self._filesystem(spec),
                 cap_drop=["ALL"],
                 security_opt=["no-new-privileges:true"],
                 mem_limit=p.memory,
@@ -198,6 +195,23 @@ class DockerRuntime:
         remove = partial(container.remove, force=True, v=True)
         with removing(remove, f"container {container.id}"):
             yield container
+
+    def _filesystem(self, spec: ContainerSpec) -> dict[str, Any]:
+        """A read-only root, with tmpfs for `/tmp` and the home folder. `/tmp` allows running
+        what is built there (Docker's default is `noexec`), as `go test` and `cargo test` do
+        with their test binaries; the writable checkout allows it anyway, so `noexec` there
+        kept nothing out."""
+        size = spec.policy.tmpfs_size
+        return {
+            "read_only": True,
+            "tmpfs": {
+                "/tmp": f"rw,exec,nosuid,nodev,size={size}",
+                spec.home: f"rw,nosuid,nodev,size={size},uid={_uid(spec)},mode=0700",
+            },
+        }
+
+    def _after_exit(self, container: Container, spec: ContainerSpec, exit_: ContainerExit) -> None:
+        """Called when the command has ended, before the container is removed; nothing here."""
 
 
 def _uid(spec: ContainerSpec) -> str:

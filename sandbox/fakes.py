@@ -1,9 +1,11 @@
 """A scriptable `ContainerRuntime` for unit tests: no Docker, same contract."""
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from sandbox.docker_client import removing
+from sandbox.env_image import CREATED_LABEL, EnvBuildResult, EnvImage
 from sandbox.runtime import ContainerExit, ContainerSpec, EgressEvent, LineSink
 
 Script = Callable[[ContainerSpec, Path | None], tuple[list[str], int]]
@@ -49,3 +51,38 @@ class FakeRuntime:
         if self._remove_error is not None:
             raise self._remove_error
         self.removed += 1
+
+
+class FakeEnvironmentImages:
+    """Plays environment builds: `script` runs the setup (as `FakeRuntime`'s does) and an exit
+    code 0 "commits" an image, kept in `images` by tag. `builds` counts the setups run."""
+
+    def __init__(self, script: Script) -> None:
+        self._script = script
+        self.images: dict[str, EnvImage] = {}
+        self.builds: list[ContainerSpec] = []
+
+    def find(self, tag: str) -> EnvImage | None:
+        return self.images.get(tag)
+
+    def build(
+        self, spec: ContainerSpec, tag: str, labels: dict[str, str], on_line: LineSink
+    ) -> EnvBuildResult:
+        self.builds.append(spec)
+        workspace = next((m.source for m in spec.mounts if m.target == spec.workdir), None)
+        lines, code = self._script(spec, workspace)
+        for line in lines:
+            on_line(line)
+        exit_ = ContainerExit(exit_code=code)
+        if code != 0:
+            return EnvBuildResult(exit=exit_)
+        stamp = {CREATED_LABEL: str(int(time.time()))}
+        image = EnvImage(tag=tag, image_id=f"sha256:{len(self.builds)}", labels={**labels, **stamp})
+        self.images[tag] = image
+        return EnvBuildResult(exit=exit_, image=image)
+
+    def list(self) -> list[EnvImage]:
+        return sorted(self.images.values(), key=lambda e: e.created)
+
+    def remove(self, tag: str) -> bool:
+        return self.images.pop(tag, None) is not None

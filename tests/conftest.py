@@ -83,3 +83,16 @@ def sandbox_image() -> str:
     from sandbox.images import BuildInputs, build_sandbox_image
 
     return build_sandbox_image(docker_client(600), BuildInputs()).tag
+
+
+@pytest.fixture(scope="session")
+def python_toolchain_image(sandbox_image: str) -> str:
+    """The Python toolchain image for the current inputs, trusting the host's extra CAs (the
+    test command builds it with `burndown sandbox build --toolchain python`; cached here)."""
+    from sandbox.ca_trust import host_extra_cas, read_cas
+    from sandbox.docker_client import docker_client
+    from sandbox.images import BuildInputs
+    from sandbox.images.toolchains import build_toolchain_image
+
+    cas = read_cas(host_extra_cas())
+    return build_toolchain_image(docker_client(600), BuildInputs(), "python", cas).tag

@@ -32,6 +32,7 @@ from worker.pipeline_config import PipelineConfig, PipelineDeps
 from worker.repo_config import CONFIG_FILE, RepoConfig, parse_repo_config
 from worker.review import Review
 from worker.run_cost import both, held, keyed_outcome, over_budget
+from worker.run_environment import prepare_environment
 from worker.run_plan import RunPlan, TicketChoice, harness_label, plan_run, ticket_choice
 from worker.sanitize import clean
 from worker.steps import (
@@ -330,7 +331,8 @@ def _agent_and_after(
     user = sandbox_user()
     co.give_to(co.path, user)
     options = harness_options(plan.harness, plan.options, ctx.budget.limits)
-    job = ctx.job(plan, user, co.path, share=AGENT_SHARE, options=options)
+    env = prepare_environment(ctx, co, base, plan, user).outcome
+    job = ctx.job(plan, user, co.path, share=AGENT_SHARE, options=options, image=env.image)
     agent = run_recorded(ctx.deps.runtime, job, ctx.rec, prices=ctx.deps.config.prices)
     result = _totals(agent, None, agent.exit.exit_code)
     problem = agent.problem()
@@ -345,7 +347,9 @@ def _agent_and_after(
     if sha is None:
         ctx.tell(texts.no_changes(plan.harness.name, ctx.run_url))
         return replace(result, outcome=OutcomeKind.NO_CHANGES, detail="the agent changed nothing")
-    change = Change(co=co, base=base, sha=sha, plan=plan, user=user)
+    change = Change(
+        co=co, base=base, sha=sha, plan=plan, user=user, image=env.image, setup_done=env.ready
+    )
     violations = check_policy(ctx, change)
     if violations:
         return replace(

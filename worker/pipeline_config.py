@@ -5,6 +5,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from sandbox.env_image import EnvironmentImages
 from sandbox.harness.access import ModelEndpoints
 from sandbox.harness.prices import PriceTable, default_prices
 from sandbox.harness.protocol import HarnessOptions
@@ -55,6 +56,11 @@ class PipelineConfig:
     limits: RunLimits = field(default_factory=RunLimits)
     """Every run's dollar cap and turn limit, enforced by Burndown (`worker.budget`)."""
     budgets: Budgets = field(default_factory=Budgets)
+    toolchain_image: str = "burndown-toolchain-{toolchain}:latest"
+    """The image of a repository's toolchain; `{toolchain}` is its name."""
+    package_hosts: tuple[str, ...] = ("pypi.org", "files.pythonhosted.org")
+    """What an environment's setup may reach (and nothing else of the run)."""
+    environment_ttl_seconds: float = 7 * 86400.0
     """Budgets above the run: per day and month, for all and per repository (`worker.spend`)."""
 
     def run_url(self, run_id: int | None) -> str:
@@ -72,6 +78,8 @@ class PipelineDeps:
     config: PipelineConfig
     gateway_keys: GatewayKeys | None = None
     """The gateway's key API: with it, every run gets its own key (`worker.gateway_keys`)."""
+    environments: EnvironmentImages | None = None
+    """Keeps repositories' setups as images; None: verification runs the setup every time."""
     tokens: TokenSource | None = None
     """Per-repository tokens (a GitHub App's); when set, `git_token` is not used."""
 

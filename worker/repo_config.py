@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from sandbox.egress_proxy import parse_rule
+from sandbox.images.toolchains import TOOLCHAINS
 from worker.errors import ConfigError
 
 CONFIG_FILE = ".burndown.yml"
@@ -98,11 +99,30 @@ class RepoConfig(BaseModel):
     system_prompt: str | None = None
     allowed_tools: list[str] = Field(default_factory=list)
     disallowed_tools: list[str] = Field(default_factory=list)
+    toolchain: str | None = None
+    """`python`, `node`, `go` or `rust`: the image the agent and the tests run in; unset:
+    detected from the repository's files."""
+    image: str | None = None
+    """An image of the operator's to run in instead of a toolchain image."""
     setup: list[str] = Field(default_factory=list)
     test: list[str] = Field(default_factory=list)
+    package_hosts: list[str] = Field(default_factory=list)
+    """Hosts the setup may reach; only those the operator's package hosts cover."""
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     review: ReviewConfig = Field(default_factory=ReviewConfig)
+
+    @field_validator("package_hosts")
+    @classmethod
+    def _hosts(cls, hosts: list[str]) -> list[str]:
+        return [str(parse_rule(h)) for h in hosts]
+
+    @field_validator("toolchain")
+    @classmethod
+    def _toolchain(cls, name: str | None) -> str | None:
+        if name is not None and name not in TOOLCHAINS:
+            raise ValueError(f"unknown toolchain {name!r}; valid: {', '.join(sorted(TOOLCHAINS))}")
+        return name
 
 
 def parse_repo_config(text: str | None) -> RepoConfig:
@@ -118,7 +138,7 @@ def parse_repo_config(text: str | None) -> RepoConfig:
         return RepoConfig()
     if not isinstance(data, dict):
         raise ConfigError(f"{CONFIG_FILE} must be a mapping of settings, not {type(data).__name__}")
-    for key in ("setup", "test"):
+    for key in ("setup", "test", "package_hosts"):
         if isinstance(data.get(key), str):
             data[key] = [data[key]]
     try:

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from sandbox.ca_trust import host_extra_cas
 from sandbox.runtime import DEFAULT_DEPLOYMENT, SandboxPolicy
 from worker import defaults
 from worker.diff_policy import DiffPolicy
@@ -169,6 +170,26 @@ class Settings(BaseSettings):
         _policy("egress_network"),
         description="Docker network through which the egress proxy reaches the allowed hosts.",
     )
+    sandbox_toolchain_image: str = Field(
+        "burndown-toolchain-{toolchain}:latest",
+        description="The image of a repository's toolchain; `{toolchain}` is its name "
+        "(python, node, go, rust).",
+    )
+    sandbox_ca_certificates: HostList | None = Field(
+        None,
+        description="Extra CA certificates (PEM files, comma-separated) built into the toolchain "
+        "images' trust store; unset: the host's /usr/local/share/ca-certificates/*.crt.",
+    )
+    sandbox_package_hosts: HostList = Field(
+        ["pypi.org", "files.pythonhosted.org"],
+        description="Hosts a repository's environment setup may reach (and only it).",
+    )
+    environment_ttl_seconds: float = Field(
+        7 * 86400.0, gt=0, description="An environment image older than this is built again."
+    )
+    environments: bool = Field(
+        True, description="Keep each repository's setup as an image (false: setup every time)."
+    )
     sandbox_gvisor: bool = Field(
         False, description="Run sandboxes under gVisor (runsc); fails runs if it is not installed."
     )
@@ -247,6 +268,12 @@ class Settings(BaseSettings):
         24.0, description="Each sync re-reads this much before the last one (late arrivals)."
     )
     log_json: bool | None = Field(None, description="JSON logs; default: JSON unless a TTY.")
+
+    def ca_certificate_files(self) -> list[Path]:
+        """The extra CA certificate files: the configured ones, else the host's locally added."""
+        if self.sandbox_ca_certificates is None:
+            return host_extra_cas()
+        return [Path(p) for p in self.sandbox_ca_certificates]
 
     def resolved_database_url(self) -> str:
         """The store's URL: the configured one, or SQLite inside the data folder."""

@@ -73,6 +73,7 @@ class RunContext:
         share: float = 1.0,
         harness: Harness | None = None,
         options: HarnessOptions | None = None,
+        image: str | None = None,
     ) -> HarnessJob:
         """A harness (the plan's, unless given) on `workspace` under this run's image, labels
         and plan, its time limit at most `share` of the run's time left, its model access the
@@ -81,7 +82,7 @@ class RunContext:
         return HarnessJob(
             harness=chosen,
             prompt=texts.task_prompt(self.ticket, self.run),
-            image=self.deps.config.image,
+            image=image or self.deps.config.image,
             workspace=workspace,
             policy=self.policy(plan, share),
             options=options or plan.options,
@@ -143,6 +144,10 @@ class Change:
     plan: RunPlan
     user: str
     """The sandbox user that owns the trees the sandboxes see."""
+    image: str | None = None
+    """The image the sandboxes start from (the environment's); None: the operator's."""
+    setup_done: bool = False
+    """The repository's setup is in `image`: verification does not run it again."""
 
 
 def check_policy(ctx: RunContext, ch: Change) -> list[Violation]:
@@ -157,6 +162,8 @@ def check_policy(ctx: RunContext, ch: Change) -> list[Violation]:
 def verify_change(ctx: RunContext, ch: Change) -> Verification:
     """The repository's tests on the base commit and on the change, in fresh sandboxes."""
     commands = detect_commands(ch.co, ch.plan.repo.setup, ch.plan.repo.test)
+    if ch.setup_done:
+        commands = replace(commands, setup=[])
     with ctx.stage("verify"):
         v = verify(
             ctx.deps.runtime,
@@ -164,7 +171,7 @@ def verify_change(ctx: RunContext, ch: Change) -> Verification:
             ch.base,
             ch.sha,
             commands,
-            image=ctx.deps.config.image,
+            image=ch.image or ctx.deps.config.image,
             # The tests get no model key and no route to the model: only the hosts the
             # operator and repository allow (none: no network, and no proxy to start).
             # Base and change share what is left of the run's time, half each at most.
@@ -203,7 +210,14 @@ def review_step(ctx: RunContext, ch: Change) -> Review | None:
     tree = ch.co.export(ch.sha, ch.co.root / "review")
     ch.co.give_to(tree, ch.user)
     with ctx.stage("review_total"):
-        job = ctx.job(ch.plan, ch.user, tree, harness=reviewer.harness, options=reviewer.options)
+        job = ctx.job(
+            ch.plan,
+            ch.user,
+            tree,
+            harness=reviewer.harness,
+            options=reviewer.options,
+            image=ch.image,
+        )
         r = review_change(
             ctx.deps.runtime,
             job,

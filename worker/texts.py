@@ -78,6 +78,13 @@ def pr_title(ticket: Ticket) -> str:
     return f"{ticket.title} (#{ticket.number})"
 
 
+def counts_text(counts: dict[str, int]) -> str:
+    """`200 passed, 1 failed, 3 skipped`: the usual ones first, then the rest by name."""
+    order = ["passed", "failed", "errors", "skipped"]
+    names = [n for n in order if n in counts] + sorted(set(counts) - set(order))
+    return ", ".join(f"{counts[n]} {n}" for n in names)
+
+
 def verification_text(v: Verification) -> str:
     """What verification ran and what it found, in markdown."""
     if not v.commands.test:
@@ -87,6 +94,9 @@ def verification_text(v: Verification) -> str:
         f"{'Verified' if v.verified else 'Not verified'}: {v.reason}.",
         f"Ran {cmds} ({v.commands.source}) on the base commit and on the change.",
     ]
+    for name, check in (("the change", v.head), ("the base commit", v.base)):
+        if check is not None and check.counts:
+            lines.append(f"Tests on {name}: {counts_text(check.counts)}.")
     if v.newly_failing:
         lines.append("Newly failing: " + ", ".join(f"`{t}`" for t in v.newly_failing))
     if v.pre_existing:

@@ -9,7 +9,7 @@ exit code alone.
 
 import re
 import shlex
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +23,29 @@ _FAILURE_LINES = [
     re.compile(r"^test (\S+) \.\.\. FAILED$"),  # cargo test
     re.compile(r"^not ok \d+ - (.+)$"),  # TAP: node --test, prove
 ]
+
+
+_PYTEST_SUMMARY = re.compile(r"^=*\s*((?:\d+ [a-z]+(?:, )?)+) in [\d.]+s")
+_PYTEST_PART = re.compile(r"(\d+) ([a-z]+)")
+_PYTEST_NAMES = {"error": "errors", "warning": "warnings", "xfailed": "xfailed"}
+_CARGO_SUMMARY = re.compile(r"^test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ignored")
+_TAP_COUNT = re.compile(r"^# (pass|fail|skipped) (\d+)$")
+
+
+def counts_in(line: str) -> dict[str, int]:
+    """Test counts a runner's summary line gives (pytest, cargo test, node's TAP), if any:
+    `{"passed": 200, "failed": 1}`."""
+    text = line.strip()
+    if m := _PYTEST_SUMMARY.match(text):
+        return {
+            _PYTEST_NAMES.get(name, name): int(n) for n, name in _PYTEST_PART.findall(m.group(1))
+        }
+    if m := _CARGO_SUMMARY.match(text):
+        return {"passed": int(m.group(1)), "failed": int(m.group(2)), "skipped": int(m.group(3))}
+    if m := _TAP_COUNT.match(text):
+        name = {"pass": "passed", "fail": "failed"}.get(m.group(1), m.group(1))
+        return {name: int(m.group(2))}
+    return {}
 
 
 @dataclass(frozen=True)
@@ -43,6 +66,7 @@ def detect_commands(co: Checkout, setup: list[str], test: list[str]) -> Commands
         has("pyproject.toml") is not None
         or has("pytest.ini") is not None
         or has("setup.cfg") is not None
+        or has("setup.py") is not None
     ):
         return Commands(setup, ["python3 -m pytest -q -rfE"], "detected: pytest")
     pkg = has("package.json")
@@ -74,6 +98,8 @@ class Check:
     failures: set[str]
     tail: str
     egress: list[EgressEvent] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    """Test counts from the runners' summaries, summed (`passed`, `failed`, ...)."""
 
     @property
     def setup_failed(self) -> bool:
@@ -98,8 +124,10 @@ class Verification:
 
 
 def script(cmds: Commands) -> str:
-    setup = "".join(f"( {c} ) || exit {SETUP_FAILED}\n" for c in cmds.setup)
-    tests = "".join(f"echo {shlex.quote('$ ' + c)}\n( {c} ) || rc=1\n" for c in cmds.test)
+    """The shell script of a check: each command in a subshell of its own lines, so that a
+    trailing `# comment` ends at its line instead of swallowing the closing parenthesis."""
+    setup = "".join(f"(\n{c}\n) || exit {SETUP_FAILED}\n" for c in cmds.setup)
+    tests = "".join(f"echo {shlex.quote('$ ' + c)}\n(\n{c}\n) || rc=1\n" for c in cmds.test)
     return f"rc=0\n{setup}{tests}exit $rc\n"
 
 
@@ -114,12 +142,14 @@ class _Reader:
 
     def __init__(self) -> None:
         self.failures: set[str] = set()
+        self.counts: Counter[str] = Counter()
         self._tail: deque[str] = deque()
         self._tail_len = 0
 
     def __call__(self, line: str) -> None:
         if len(self.failures) < MAX_FAILURES:
             self.failures |= failures_in(line)
+        self.counts.update(counts_in(line))
         self._tail.append(line)
         self._tail_len += len(line) + 1
         while self._tail_len - len(self._tail[0]) - 1 >= TAIL_CHARS:
@@ -140,6 +170,7 @@ def run_check(runtime: ContainerRuntime, spec: ContainerSpec, sha: str) -> Check
         failures=reader.failures,
         tail=reader.tail,
         egress=exit_.egress,
+        counts=dict(reader.counts),
     )
 
 

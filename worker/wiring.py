@@ -10,6 +10,7 @@ from pydantic import SecretStr
 from sqlalchemy import Engine
 
 from sandbox.docker_runtime import DockerRuntime
+from sandbox.env_image import DockerEnvironmentImages
 from sandbox.harness.access import ModelEndpoints
 from sandbox.harness.price_file import operator_prices
 from sandbox.harness.protocol import HarnessOptions
@@ -142,6 +143,9 @@ def pipeline_config(settings: Settings) -> PipelineConfig:
         prices=operator_prices(settings.price_file, settings.prices),
         limits=RunLimits(max_usd=settings.run_budget_usd, max_turns=settings.run_max_turns),
         budgets=budgets(settings),
+        toolchain_image=settings.sandbox_toolchain_image,
+        package_hosts=tuple(settings.sandbox_package_hosts),
+        environment_ttl_seconds=settings.environment_ttl_seconds,
     )
 
 
@@ -228,7 +232,15 @@ def pipeline_deps(settings: Settings) -> PipelineDeps:
         config=pipeline_config(settings),
         tokens=tokens,
         gateway_keys=gateway_keys(settings),
+        environments=environment_images(settings),
     )
+
+
+def environment_images(settings: Settings) -> DockerEnvironmentImages | None:
+    """Where repositories' environments are kept, unless turned off."""
+    if not settings.environments:
+        return None
+    return DockerEnvironmentImages(api_timeout=settings.docker_timeout_seconds)
 
 
 def gateway_keys(settings: Settings) -> LiteLLMKeys | None:

@@ -1,6 +1,7 @@
 """`burndown sandbox build` and `sandbox run`: the image and the policy."""
 
 import re
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -20,6 +21,13 @@ def sandbox_build(
         bool,
         typer.Option("--control-plane", help="Build the control-plane image (API, workers)."),
     ] = False,
+    toolchain: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--toolchain",
+            help="Also build this toolchain's image (python, node, go, rust; or all).",
+        ),
+    ] = None,
 ) -> None:
     """Build the sandbox image (or the control-plane image) offline; a new tag only when an
     input changes."""
@@ -33,8 +41,10 @@ def sandbox_build(
         check_sandbox_image,
     )
     from sandbox.images.inputs import default_project_root
+    from sandbox.images.toolchains import build_toolchain_image
+    from scheduler.cli.toolchains import show_toolchains, toolchain_list, trusted_cas
 
-    settings()
+    s = settings()
     progress = partial(console.print, highlight=False)
     try:
         client = docker_client(600)
@@ -54,12 +64,18 @@ def sandbox_build(
             if not st.current:
                 wanted = st.expected_tag or "a new base image first"
                 console.print(f"  the current inputs make {wanted}: run `burndown sandbox build`")
-            raise typer.Exit(0 if st.current else 1)
+            chains_ok = show_toolchains(client, inputs, s, st.tag, toolchain or [])
+            raise typer.Exit(0 if st.current and chains_ok else 1)
         if control_plane:
             root = default_project_root()
             ref = build_control_plane_image(client, root, inputs, log=progress)
         else:
             ref = build_sandbox_image(client, inputs, log=progress)
+            for name in toolchain_list(toolchain or []):
+                started = time.monotonic()
+                chain = build_toolchain_image(client, inputs, name, trusted_cas(s), log=progress)
+                took = f"{time.monotonic() - started:.0f} s"
+                console.print(f"{chain.tag} ({'built' if chain.built else 'current'}, {took})")
     except BurndownError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
@@ -86,6 +102,9 @@ def sandbox_run(
     run_id: Annotated[
         str | None, typer.Option(help="Run id for the labels (default: cli-<random>).")
     ] = None,
+    image: Annotated[
+        str | None, typer.Option(help="Run in this image (e.g. a toolchain's) instead.")
+    ] = None,
 ) -> None:
     """Run a command in a sandbox under exactly the policy a harness gets. Exits with the
     command's code; 124 wall-clock limit, 123 idle limit, 122 memory limit, 125 sandbox error."""
@@ -99,6 +118,7 @@ def sandbox_run(
         timeout=timeout,
         idle_timeout=idle_timeout,
         run_id=run_id,
+        image=image,
     )
     raise typer.Exit(code)
 

@@ -45,6 +45,7 @@ def run_in_sandbox(
     timeout: float | None = None,
     idle_timeout: float | None = None,
     run_id: str | None = None,
+    image: str | None = None,
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
 ) -> int:
@@ -64,7 +65,7 @@ def run_in_sandbox(
             job = HarnessJob(
                 harness=plan.harness,
                 prompt="",
-                image=cfg.image,
+                image=image or cfg.image,
                 workspace=path,
                 policy=plan.policy,
                 options=plan.options,
