@@ -149,10 +149,14 @@ def test_claude_code_budget() -> None:
     assert headline(events) == [
         (K.SESSION_START, None),
         (K.TOOL_CALL, "Bash"),
-        (K.USAGE, None),
+        (K.USAGE, None),  # live, from the assistant message
+        (K.USAGE, None),  # the result's
         (K.COST, None),
         (K.RESULT, ResultStatus.BUDGET),
     ]
+    # The result cut short at the budget reports no usage; the live messages' stays
+    usage = usage_of(events)
+    assert usage is not None and (usage.input_tokens, usage.output_tokens) == (5000, 1)
 
 
 def test_claude_code_error() -> None:
