@@ -44,6 +44,7 @@ def test_codex_success() -> None:
     events = replay("codex", "success")
     assert headline(events) == [
         (K.SESSION_START, None),
+        (K.USAGE, None),  # live: the first response's, from the rollout (its follower's line)
         (K.TOOL_CALL, "exec_command"),
         (K.TOOL_RESULT, False),
         (K.ASSISTANT_TEXT, None),
@@ -61,6 +62,8 @@ def test_codex_success() -> None:
         "cached_tokens": 10,
     }
     assert cost_of(events) is None  # Codex reports none: the run prices it (test_harness_run)
+    live = next(e for e in events if e.kind == K.USAGE)
+    assert live.data == {"input_tokens": 110, "output_tokens": 30, "cached_tokens": 10}
 
 
 def test_codex_error() -> None:
