@@ -12,33 +12,45 @@ from sandbox.harness.adapters.codex import Codex
 from sandbox.harness.events import EventKind, HarnessEvent, usage_of
 from sandbox.harness.shims import shim_source
 
-# A stand-in for `codex exec --json`: its stdout lines, and a rollout that records the thread's
-# totals after each response (the shapes Codex 0.163 writes). It holds the turn open until the
-# follower has printed the first totals (the test then touches FLAG): a model that never stops.
+# A stand-in for `codex exec --json`: its stdout lines, and rollouts recording each response's
+# usage (the shapes Codex 0.163 writes). It holds the turn open until the follower has printed
+# the first usage (the test then touches FLAG): a model that never stops. Then a second thread
+# (a subagent, say) whose rollout starts with a copy of the first response's record, and one
+# more response of each thread.
 FAKE_CODEX = """
 import json, os, sys, time
 sessions, flag = sys.argv[1], sys.argv[2]
-os.makedirs(os.path.join(sessions, "2026/12/01"))
-rollout = open(os.path.join(sessions, "2026/12/01/rollout-2026-12-01T05-18-11-t1.jsonl"), "a")
+day = os.path.join(sessions, "2026/12/01")
+os.makedirs(day)
+def rollout(thread):
+    return open(os.path.join(day, f"rollout-2026-12-01T05-18-11-{thread}.jsonl"), "a")
 def out(obj):
     print(json.dumps(obj), flush=True)
-def record(line):
-    rollout.write(line)
-    rollout.flush()
+def record(f, line):
+    f.write(line)
+    f.flush()
+def response(f, rid, inp, cached, outp):
+    usage = {"input_tokens": inp, "cached_input_tokens": cached, "output_tokens": outp}
+    payload = {"response_id": rid, "usage": usage, "thread_token_usage": usage}
+    record(f, json.dumps({"type": "token_usage_record", "payload": payload}) + "\\n")
+main = rollout("t1")
 out({"type": "thread.started", "thread_id": "t1"})
 out({"type": "turn.started"})
-record(json.dumps({"type": "session_meta", "payload": {"id": "t1"}}) + "\\n")
-usage = {"input_tokens": 1000, "cached_input_tokens": 100, "output_tokens": 10}
-record(json.dumps({"type": "token_usage_record",
-                   "payload": {"usage": usage, "thread_token_usage": usage}}) + "\\n")
-record('{"type": "event_msg", "payload": {"type": "token_count", "info": ')  # half a line
+record(main, json.dumps({"type": "session_meta", "payload": {"id": "t1"}}) + "\\n")
+response(main, "r1", 1000, 100, 10)
+record(main, '{"type": "event_msg", "payload": {"type": "token_count", "info": ')  # half a line
 deadline = time.monotonic() + 30
 while not os.path.exists(flag) and time.monotonic() < deadline:
     time.sleep(0.02)
 out({"type": "probe", "saw_flag": os.path.exists(flag)})
-total = {"input_tokens": 2000, "cached_input_tokens": 100, "output_tokens": 30}
-record(json.dumps({"total_token_usage": total, "last_token_usage": usage}) + "}}\\n")
-out({"type": "turn.completed", "usage": total})
+total = {"input_tokens": 1000, "cached_input_tokens": 100, "output_tokens": 10}
+record(main, json.dumps({"total_token_usage": total}) + "}}\\n")
+sub = rollout("t2")
+response(sub, "r1", 1000, 100, 10)  # the copied history
+response(sub, "r3", 500, 0, 5)
+response(main, "r2", 1000, 0, 20)
+out({"type": "turn.completed",
+     "usage": {"input_tokens": 2000, "cached_input_tokens": 100, "output_tokens": 30}})
 """
 
 
@@ -57,18 +69,25 @@ def test_the_follower_reports_the_rollout_s_totals_while_codex_runs(tmp_path: Pa
     types = [line["type"] for line in lines]
     # the first totals came while the turn was still open (the stand-in saw the flag in time)
     assert types[:4] == ["thread.started", "turn.started", "burndown.usage", "probe"], types
-    # then Codex's last line and the rollout's last totals, in whichever order they were seen
-    assert sorted(types[4:]) == ["burndown.usage", "turn.completed"], types
+    # then Codex's last line and the rollouts' later usage, in whichever order they were seen
+    rest = types[4:]
+    assert rest.count("turn.completed") == 1 and set(rest) == {"burndown.usage", "turn.completed"}
     assert lines[3]["saw_flag"] is True
     first = lines[2]["usage"]
-    (last,) = [line["usage"] for line in lines[4:] if line["type"] == "burndown.usage"]
+    last = [line["usage"] for line in lines[4:] if line["type"] == "burndown.usage"][-1]
     assert first == {
         "input_tokens": 1000,
         "cached_input_tokens": 100,
         "output_tokens": 10,
         "reasoning_output_tokens": 0,
     }
-    assert isinstance(last, dict) and last["input_tokens"] == 2000 and last["output_tokens"] == 30
+    # r1 + r2 + r3, r1 once
+    assert isinstance(last, dict)
+    assert (last["input_tokens"], last["cached_input_tokens"], last["output_tokens"]) == (
+        2500,
+        100,
+        35,
+    )
 
 
 def events_of(lines: list[dict[str, object]]) -> list[HarnessEvent]:

@@ -48,7 +48,8 @@ def test_codex_success() -> None:
         (K.TOOL_CALL, "exec_command"),
         (K.TOOL_RESULT, False),
         (K.ASSISTANT_TEXT, None),
-        (K.USAGE, None),
+        (K.USAGE, None),  # live: both responses'
+        (K.USAGE, None),  # `turn.completed`'s: the same totals
         (K.RESULT, ResultStatus.SUCCESS),
     ]
     call = next(e for e in events if e.kind == K.TOOL_CALL)

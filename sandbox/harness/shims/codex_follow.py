@@ -2,12 +2,15 @@
 
 `codex exec --json` reports usage only in `turn.completed`, at the end of its one turn, so a
 model that never stops never reports any. Codex's rollout (`$CODEX_HOME/sessions/YYYY/MM/DD/
-rollout-*.jsonl`, one file a thread) records the thread's running totals after every model
-response (`token_usage_record.thread_token_usage`, then `event_msg` `token_count`
-`info.total_token_usage`). This follower passes Codex's stdout through line by line, watches
-the rollout files, and whenever their totals grow prints one more line:
-  {"type": "burndown.usage", "usage": <the sum over the rollout files of each one's latest
-   totals: input_tokens (cached included), cached_input_tokens, output_tokens, ...>}
+rollout-*.jsonl`, one file a thread) records each model response's usage as soon as it arrives
+(`token_usage_record`: `response_id`, `usage`), then the thread's totals (`event_msg`
+`token_count`, `info.total_token_usage`). This follower passes Codex's stdout through line by
+line, watches the rollout files, and whenever the count grows prints one more line:
+  {"type": "burndown.usage", "usage": {input_tokens (cached included), cached_input_tokens,
+   output_tokens, reasoning_output_tokens}}
+the sum of the usage of every response recorded (each response once, by its id, in whichever
+file: a thread that copies another's history counts nothing twice), plus the totals of a file
+that records no responses (an older Codex).
 Usage: python3 -c <this> SESSIONS_DIR -- codex ARGS...  (stdlib only: the image's python3).
 """
 
@@ -30,18 +33,10 @@ def emit_raw(line: bytes) -> None:
         sys.stdout.flush()
 
 
-def totals_of(record: dict[str, Any]) -> dict[str, Any] | None:
-    """The thread's running totals a rollout line carries, if it carries them."""
-    payload = record.get("payload")
-    if not isinstance(payload, dict):
+def _counts(usage: Any) -> dict[str, int] | None:
+    if not isinstance(usage, dict):
         return None
-    if record.get("type") == "token_usage_record":
-        totals = payload.get("thread_token_usage")
-    elif record.get("type") == "event_msg" and payload.get("type") == "token_count":
-        totals = (payload.get("info") or {}).get("total_token_usage")
-    else:
-        return None
-    return totals if isinstance(totals, dict) else None
+    return {f: int(usage.get(f) or 0) for f in _FIELDS}
 
 
 class Rollouts:
@@ -50,16 +45,20 @@ class Rollouts:
     def __init__(self, root: str) -> None:
         self.root = root
         self.offsets: dict[str, int] = {}
-        self.totals: dict[str, dict[str, int]] = {}
+        self.responses: dict[str, dict[str, int]] = {}  # response id -> its usage
+        self.with_responses: set[str] = set()  # files that record responses
+        self.totals: dict[str, dict[str, int]] = {}  # file -> its latest thread totals
         self.sent: dict[str, int] | None = None
 
     def poll(self) -> None:
         for folder, _, names in os.walk(self.root):
-            for name in names:
+            for name in sorted(names):
                 if name.startswith("rollout-") and name.endswith(".jsonl"):
                     self._read(os.path.join(folder, name))
-        usage = {f: sum(t.get(f, 0) for t in self.totals.values()) for f in _FIELDS}
-        if self.totals and usage != self.sent:
+        counted = list(self.responses.values())
+        counted += [t for path, t in self.totals.items() if path not in self.with_responses]
+        usage = {f: sum(c[f] for c in counted) for f in _FIELDS}
+        if counted and usage != self.sent:
             self.sent = usage
             emit_raw(json.dumps({"type": "burndown.usage", "usage": usage}).encode())
 
@@ -74,14 +73,24 @@ class Rollouts:
         self.offsets[path] = self.offsets.get(path, 0) + end
         for line in chunk[:end].splitlines():
             try:
-                totals = totals_of(json.loads(line))
+                record = json.loads(line)
             except ValueError:
                 continue
+            if isinstance(record, dict) and isinstance(record.get("payload"), dict):
+                self._see(path, record["type"], record["payload"])
+
+    def _see(self, path: str, kind: Any, payload: dict[str, Any]) -> None:
+        if kind == "token_usage_record":
+            usage = _counts(payload.get("usage"))
+            if usage is not None:
+                key = str(payload.get("response_id") or f"{path}#{len(self.responses)}")
+                self.responses[key] = usage
+                self.with_responses.add(path)
+        elif kind == "event_msg" and payload.get("type") == "token_count":
+            totals = _counts((payload.get("info") or {}).get("total_token_usage"))
             if totals is not None:
                 old = self.totals.get(path, {})
-                self.totals[path] = {
-                    f: max(int(totals.get(f) or 0), old.get(f, 0)) for f in _FIELDS
-                }
+                self.totals[path] = {f: max(totals[f], old.get(f, 0)) for f in _FIELDS}
 
 
 def pass_through(stream: IO[bytes]) -> None:
