@@ -6,10 +6,10 @@ custom provider (`OPENAI_BASE_URL` is ignored by the built-in one) speaking the 
 
 `codex exec --json` reports usage only in `turn.completed`, when its one turn ends: a model that
 never stops never reports any. So the command runs Codex under a small follower
-(`shims/codex_follow`) that passes its stdout through and adds `burndown.usage` lines, the
-running totals Codex records in its rollout files after every model response. Both are the same
-totals (the rollout's of the thread, `turn.completed`'s of the one turn of `exec`): each usage
-event carries the highest seen, so nothing is counted twice.
+(`shims/codex_follow`) that passes its stdout through and adds `burndown.usage` lines: the usage
+Codex records in its rollout files after every model response, summed. `turn.completed` reports
+the same count (of `exec`'s one turn): each usage event carries the highest of each figure seen
+so far, so nothing is counted twice.
 """
 
 import json
