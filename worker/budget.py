@@ -48,8 +48,8 @@ class RunLimits:
 def harness_options(harness: Harness, options: HarnessOptions, limits: RunLimits) -> HarnessOptions:
     """`options` with the run's limits handed to `harness` too where it enforces them itself
     (Claude Code's `--max-budget-usd` and `--max-turns`, mini-swe-agent's limits): a second
-    line, and for Claude Code the only live one for dollars (its stream reports usage at the
-    end)."""
+    line. For Claude Code it counts a message's output tokens, which its stream shows only in
+    its result (its messages carry their input as they begin)."""
     update: dict[str, float | int | None] = {}
     if "max_budget_usd" in harness.supported_options and limits.max_usd is not None:
         update["max_budget_usd"] = limits.max_usd

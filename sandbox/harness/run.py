@@ -217,6 +217,10 @@ def run_harness(
     tally = _Tally(job.options.model)
 
     def emit(event: HarnessEvent) -> None:
+        if event.kind == EventKind.SESSION_START and not event.data.get("model"):
+            # the model the run asked for, where the harness does not say (Codex, Aider): what
+            # a budget watch prices the stream's usage with
+            event.data["model"] = job.options.model
         tally.see(event)
         events.append(event)
         if on_event is not None:

@@ -24,12 +24,15 @@ def test_a_successful_run() -> None:
     ] == [
         (EventKind.SESSION_START, None),
         (EventKind.ASSISTANT_TEXT, None),
-        (EventKind.TOOL_CALL, "Bash"),
+        (EventKind.USAGE, None),  # live: the first message began
+        (EventKind.TOOL_CALL, "Bash"),  # the same message: no usage again
         (EventKind.TOOL_RESULT, False),
         (EventKind.TOOL_CALL, "Bash"),
+        (EventKind.USAGE, None),
         (EventKind.TOOL_RESULT, True),
         (EventKind.ASSISTANT_TEXT, None),
         (EventKind.USAGE, None),
+        (EventKind.USAGE, None),  # the result's, exact
         (EventKind.COST, None),
         (EventKind.RESULT, ResultStatus.SUCCESS),
     ]
@@ -37,9 +40,13 @@ def test_a_successful_run() -> None:
     assert (
         start["version"] == "2.1.330" and start["cwd"] == "/workspace" and "Bash" in start["tools"]
     )
-    assert events[2].data["input"] == {"command": "cat greeting.txt"}
-    assert events[3].data["output"] == "helo"
-    assert events[6].data["text"] == "Fixed the greeting."
+    assert events[3].data["input"] == {"command": "cat greeting.txt"}
+    assert events[4].data["output"] == "helo"
+    assert events[8].data["text"] == "Fixed the greeting."
+    # Live, each message's input as it began (its output not counted yet); then the result's
+    live = [(e.data["input_tokens"], e.data["output_tokens"]) for e in events[:-3]
+            if e.kind == EventKind.USAGE]  # fmt: skip
+    assert live == [(100, 1), (200, 2), (300, 3)]
     usage = usage_of(events)
     assert usage is not None and (usage.input_tokens, usage.output_tokens) == (300, 60)
     assert cost_of(events) == json.loads(lines[-1])["total_cost_usd"]

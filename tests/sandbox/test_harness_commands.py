@@ -57,7 +57,15 @@ def test_direct_keys_follow_the_api_a_harness_speaks() -> None:
     assert o.base_url == "https://llm.example/v1/"
     env = env_of(codex, ModelAccess(api_key=SecretStr("k")), "/h")
     assert env["OPENAI_API_KEY"] == "k" and env["CODEX_HOME"] == "/h"
-    assert "-c" not in argv_of(codex, "t", HarnessOptions(), ModelAccess())
+    argv = argv_of(codex, "t", HarnessOptions(), ModelAccess())
+    assert "-c" not in argv[argv.index("codex") :]
+
+
+def test_codex_runs_under_its_rollout_follower() -> None:
+    argv = argv_of(get_harness("codex"), "t", HarnessOptions(), ModelAccess())
+    assert argv[:2] == ["python3", "-c"] and "Rollouts" in argv[2]
+    # the follower watches the rollouts under CODEX_HOME, then runs `codex exec --json`
+    assert argv[3:8] == ["/home/agent/sessions", "--", "codex", "exec", "--json"]
 
 
 def test_claude_code_options_become_flags() -> None:

@@ -73,3 +73,11 @@ def test_the_time_limit_option_lowers_the_sandbox_clock_never_raises_it() -> Non
     assert spec_.env["X"] == "1"
     with pytest.raises(HarnessError, match="'codex' does not support the option 'max_turns'"):
         spec(HarnessOptions(max_turns=2))
+
+
+def test_a_session_start_without_a_model_names_the_one_the_run_asked_for() -> None:
+    # Codex's stream never names its model; a budget watch prices the stream's usage with it
+    (start,) = [e for e in replay("gpt-5.5") if e.kind == EventKind.SESSION_START]
+    assert start.data["model"] == "gpt-5.5"
+    (start,) = [e for e in replay(None) if e.kind == EventKind.SESSION_START]
+    assert start.data["model"] is None

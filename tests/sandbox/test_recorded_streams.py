@@ -44,10 +44,12 @@ def test_codex_success() -> None:
     events = replay("codex", "success")
     assert headline(events) == [
         (K.SESSION_START, None),
+        (K.USAGE, None),  # live: the first response's, from the rollout (its follower's line)
         (K.TOOL_CALL, "exec_command"),
         (K.TOOL_RESULT, False),
         (K.ASSISTANT_TEXT, None),
-        (K.USAGE, None),
+        (K.USAGE, None),  # live: both responses'
+        (K.USAGE, None),  # `turn.completed`'s: the same totals
         (K.RESULT, ResultStatus.SUCCESS),
     ]
     call = next(e for e in events if e.kind == K.TOOL_CALL)
@@ -61,6 +63,8 @@ def test_codex_success() -> None:
         "cached_tokens": 10,
     }
     assert cost_of(events) is None  # Codex reports none: the run prices it (test_harness_run)
+    live = next(e for e in events if e.kind == K.USAGE)
+    assert live.data == {"input_tokens": 110, "output_tokens": 30, "cached_tokens": 10}
 
 
 def test_codex_error() -> None:
@@ -149,10 +153,14 @@ def test_claude_code_budget() -> None:
     assert headline(events) == [
         (K.SESSION_START, None),
         (K.TOOL_CALL, "Bash"),
-        (K.USAGE, None),
+        (K.USAGE, None),  # live, from the assistant message
+        (K.USAGE, None),  # the result's
         (K.COST, None),
         (K.RESULT, ResultStatus.BUDGET),
     ]
+    # The result cut short at the budget reports no usage; the live messages' stays
+    usage = usage_of(events)
+    assert usage is not None and (usage.input_tokens, usage.output_tokens) == (5000, 1)
 
 
 def test_claude_code_error() -> None:

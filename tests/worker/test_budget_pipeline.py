@@ -18,11 +18,15 @@ from worker.store.models import Outcome, OutcomeKind, TicketStatus
 from worker.store.repo import get_ticket, run_events
 
 
-def codex_forever(n: int) -> list[str]:
-    """A Codex stream of `n` commands and no end (as a model that never stops would give)."""
+def codex_forever(n: int, tokens: int = 0) -> list[str]:
+    """A Codex stream of `n` commands and no end (as a model that never stops would give);
+    with `tokens`, each response's input as its rollout follower reports it (running totals)."""
     lines = [json.dumps({"type": "thread.started", "thread_id": "t"})]
     lines.append(json.dumps({"type": "turn.started"}))
     for i in range(n):
+        if tokens:
+            usage = {"input_tokens": tokens * (i + 1), "output_tokens": 0}
+            lines.append(json.dumps({"type": "burndown.usage", "usage": usage}))
         item = {"id": f"i{i}", "type": "command_execution", "command": "ls", "exit_code": 0}
         lines.append(json.dumps({"type": "item.completed", "item": {**item, "status": "done"}}))
     return lines
@@ -44,6 +48,7 @@ def run(
     keys: FakeGatewayKeys | None = None,
     models: ModelEndpoints | None = None,
     limits: RunLimits | None = None,
+    harness_models: dict[str, str] | None = None,
 ) -> tuple[Outcome | None, FakeRuntime]:
     runtime = FakeRuntime(scene)
     config = PipelineConfig(
@@ -53,6 +58,7 @@ def run(
         options=options,
         models=models or ModelEndpoints(),
         limits=limits or RunLimits(),
+        harness_models=harness_models or {},
     )
     deps = PipelineDeps(
         engine=world.engine,
@@ -88,6 +94,29 @@ def test_codex_is_stopped_at_its_turn_limit_by_burndown(
     assert "--max-turns" not in json.dumps(runtime.specs[0].command)
     comment = world.gh.comments[-1][2]
     assert "stopped this run at its limit: started turn 6 of at most 5" in comment
+
+
+def test_codex_is_stopped_at_its_dollar_cap_live_with_the_model_chosen_for_it(
+    tmp_path: Path, sqlite_engine: Engine
+) -> None:
+    """No default model, Codex's from `BURNDOWN_HARNESS_MODELS`; Codex never names it in its
+    stream: the watch still prices the live usage with it, and stops the run at its cap."""
+    world = make_world(tmp_path, sqlite_engine)
+    scene = Scene(lines=codex_forever(20, tokens=100_000))
+    outcome, runtime = run(
+        world,
+        scene,
+        "codex",
+        HarnessOptions(),
+        limits=RunLimits(max_usd=0.3),
+        harness_models={"codex": "gpt-5.5"},
+    )
+    assert_budget_outcome(world, outcome, runtime)
+    # 100k input tokens a response at gpt-5.5's $1.25 a million: the 3rd crosses $0.30
+    assert (
+        "stopped this run at its limit: spent $0.3750 of its $0.30 budget"
+        in (world.gh.comments[-1][2])
+    )
 
 
 def test_aider_is_stopped_at_its_dollar_cap_and_the_issue_hears_the_spend(

@@ -479,7 +479,7 @@ def test_a_comparison_runs_the_ticket_once_per_harness_on_its_own_branch(world: 
 
     class Both(Scene):
         def __call__(self, spec: ContainerSpec, ws: Path | None) -> tuple[list[str], int]:
-            if spec.command[0] == "codex":
+            if "codex" in spec.command:
                 assert ws is not None
                 (ws / "hello.py").write_text("print('hello from codex')\n")
                 return codex.splitlines(), 0

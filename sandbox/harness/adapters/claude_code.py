@@ -1,4 +1,10 @@
-"""Claude Code, headless: `claude -p ... --output-format stream-json`."""
+"""Claude Code, headless: `claude -p ... --output-format stream-json`.
+
+Usage arrives live: every `assistant` line carries its message's usage as the message began
+(input, cache reads and writes exact; output tokens not yet counted), so each new message raises
+the running totals Burndown prices; the `result` brings the exact totals and Claude Code's own
+cost. Cache writes are counted as input (priced at the input rate: a lower bound).
+"""
 
 from typing import Any
 
@@ -38,6 +44,7 @@ class ClaudeCode(JsonLinesAdapter):
 
     def __init__(self) -> None:
         self._result_seen = False
+        self._messages: dict[str, dict[str, int]] = {}
 
     def plan(
         self, prompt: str, options: HarnessOptions, access: ModelAccess, home: str
@@ -45,9 +52,42 @@ class ClaudeCode(JsonLinesAdapter):
         return HarnessInvocation(argv=_argv(prompt, options), env=_env(access, home))
 
     def _map(self, native: dict[str, Any]) -> list[HarnessEvent]:
-        if native.get("type") == "result":
+        kind = native.get("type")
+        if kind == "result":
             self._result_seen = True
-        return _unified(native)
+            return [self._final_usage(e) for e in _unified(native)]
+        events = _unified(native)
+        if kind == "assistant":
+            events += self._live_usage(native.get("message") or {})
+        return events
+
+    def _live_usage(self, message: dict[str, Any]) -> list[HarnessEvent]:
+        """A usage event (the run's totals) if this message raised them. A message comes as one
+        line a content block, each with the same usage: counted once, by its id."""
+        usage = message.get("usage")
+        if not isinstance(usage, dict):
+            return []
+        key = str(message.get("id") or len(self._messages))
+        now = _counts(usage)
+        before = self._messages.get(key, {})
+        if all(now[f] <= before.get(f, 0) for f in now):
+            return []
+        self._messages[key] = {f: max(now[f], before.get(f, 0)) for f in now}
+        return [HarnessEvent(kind=EventKind.USAGE, data=self._totals())]
+
+    def _totals(self) -> dict[str, int]:
+        fields = ("input_tokens", "output_tokens", "cached_tokens")
+        return {f: sum(m.get(f, 0) for m in self._messages.values()) for f in fields}
+
+    def _final_usage(self, event: HarnessEvent) -> HarnessEvent:
+        """The result's usage, never below what the live messages showed (a result cut short
+        at a limit may report none)."""
+        if event.kind != EventKind.USAGE:
+            return event
+        live = self._totals()
+        return event.model_copy(
+            update={"data": {f: max(v, live[f]) for f, v in event.data.items()}}
+        )
 
 
 def _argv(prompt: str, options: HarnessOptions) -> list[str]:
@@ -165,16 +205,7 @@ def _result(n: dict[str, Any]) -> list[HarnessEvent]:
     status = _STATUS.get(str(n.get("subtype")), ResultStatus.ERROR)
     if n.get("is_error") and status == ResultStatus.SUCCESS:
         status = ResultStatus.ERROR
-    events = [
-        HarnessEvent(
-            kind=EventKind.USAGE,
-            data={
-                "input_tokens": int(usage.get("input_tokens") or 0),
-                "output_tokens": int(usage.get("output_tokens") or 0),
-                "cached_tokens": int(usage.get("cache_read_input_tokens") or 0),
-            },
-        ),
-    ]
+    events = [HarnessEvent(kind=EventKind.USAGE, data=_counts(usage))]
     if n.get("total_cost_usd") is not None:
         events.append(
             HarnessEvent(
@@ -193,3 +224,13 @@ def _result(n: dict[str, Any]) -> list[HarnessEvent]:
         )
     )
     return events
+
+
+def _counts(usage: dict[str, Any]) -> dict[str, int]:
+    """Anthropic usage as unified counts (cache writes as input)."""
+    written = int(usage.get("cache_creation_input_tokens") or 0)
+    return {
+        "input_tokens": int(usage.get("input_tokens") or 0) + written,
+        "output_tokens": int(usage.get("output_tokens") or 0),
+        "cached_tokens": int(usage.get("cache_read_input_tokens") or 0),
+    }

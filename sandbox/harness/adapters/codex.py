@@ -1,8 +1,15 @@
-"""Codex, headless: `codex exec --json`, one JSON event per line.
+"""Codex, headless: `codex exec --json`, one JSON event per line, its usage followed live.
 
 Codex reports tokens but no cost (the pipeline prices them from the price table), has no turn or
 budget limit and no per-tool switches: those options are refused. A custom endpoint needs a
 custom provider (`OPENAI_BASE_URL` is ignored by the built-in one) speaking the Responses API.
+
+`codex exec --json` reports usage only in `turn.completed`, when its one turn ends: a model that
+never stops never reports any. So the command runs Codex under a small follower
+(`shims/codex_follow`) that passes its stdout through and adds `burndown.usage` lines: the usage
+Codex records in its rollout files after every model response, summed. `turn.completed` reports
+the same count (of `exec`'s one turn): each usage event carries the highest of each figure seen
+so far, so nothing is counted twice.
 """
 
 import json
@@ -22,6 +29,7 @@ from sandbox.harness.protocol import (
     Provider,
     v1_url,
 )
+from sandbox.harness.shims import shim_source
 
 #: The key variable the custom provider reads (never the vendor's own name: no other tool in
 #: the sandbox should pick it up by accident).
@@ -43,11 +51,15 @@ class Codex(JsonLinesAdapter):
         self._last_text = ""
         self._result_seen = False
         self._turns = 0
+        self._usage = {"input_tokens": 0, "cached_input_tokens": 0, "output_tokens": 0}
 
     def plan(
         self, prompt: str, options: HarnessOptions, access: ModelAccess, home: str
     ) -> HarnessInvocation:
-        return HarnessInvocation(argv=_argv(prompt, options, access), env=_env(access, home))
+        follow = ["python3", "-c", shim_source("codex_follow"), f"{home}/sessions", "--"]
+        return HarnessInvocation(
+            argv=[*follow, *_argv(prompt, options, access)], env=_env(access, home)
+        )
 
     def _map(self, n: dict[str, Any]) -> list[HarnessEvent]:
         kind = n.get("type")
@@ -70,10 +82,14 @@ class Codex(JsonLinesAdapter):
         if kind in ("item.started", "item.updated", "item.completed"):
             item = n.get("item")
             return self._item(str(kind), item) if isinstance(item, dict) else []
+        if kind == "burndown.usage":  # the follower's, from the rollout: live
+            usage = self._add_usage(n.get("usage") or {})
+            return [usage] if usage else []
         if kind == "turn.completed":
             self._result_seen = True
+            usage = self._add_usage(n.get("usage") or {})
             return [
-                _usage(n.get("usage") or {}),
+                usage or self._usage_event(),
                 result_event(ResultStatus.SUCCESS, self._last_text, turns=self._turns),
             ]
         if kind == "turn.failed":
@@ -86,6 +102,27 @@ class Codex(JsonLinesAdapter):
         if kind == "error":
             return [HarnessEvent(kind=EventKind.ERROR, data={"message": str(n.get("message"))})]
         return []
+
+    def _add_usage(self, totals: dict[str, Any]) -> HarnessEvent | None:
+        """A usage event if `totals` (running totals, the rollout's or the turn's) raise any
+        count; the highest of each seen so far, so one source never adds to the other."""
+        grown = False
+        for field, seen in self._usage.items():
+            value = int(totals.get(field) or 0)
+            if value > seen:
+                self._usage[field], grown = value, True
+        return self._usage_event() if grown else None
+
+    def _usage_event(self) -> HarnessEvent:
+        total_in, cached = self._usage["input_tokens"], self._usage["cached_input_tokens"]
+        return HarnessEvent(
+            kind=EventKind.USAGE,
+            data={
+                "input_tokens": total_in - cached,
+                "output_tokens": self._usage["output_tokens"],
+                "cached_tokens": cached,
+            },
+        )
 
     def _item(self, phase: str, item: dict[str, Any]) -> list[HarnessEvent]:
         itype, item_id = item.get("type"), str(item.get("id"))
@@ -182,16 +219,3 @@ def _tool_result(item: dict[str, Any]) -> list[HarnessEvent]:
             if isinstance(c, dict)
         ]
     return events
-
-
-def _usage(u: dict[str, Any]) -> HarnessEvent:
-    total_in = int(u.get("input_tokens") or 0)
-    cached = int(u.get("cached_input_tokens") or 0)
-    return HarnessEvent(
-        kind=EventKind.USAGE,
-        data={
-            "input_tokens": total_in - cached,
-            "output_tokens": int(u.get("output_tokens") or 0),
-            "cached_tokens": cached,
-        },
-    )
