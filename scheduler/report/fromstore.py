@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine, select
 from sqlmodel import col
 
-from scheduler.report.aggregate import WEEK, Cell, Grouping
+from scheduler.report.aggregate import WEEK, Cell, Grouping, hours
 from scheduler.report.attribution import Period
 from scheduler.report.compare import Comparison, HarnessOnTickets
 from scheduler.report.metrics import DIMENSIONS, Metrics, _ratio, weeks_from
@@ -49,7 +49,14 @@ class Facts:
         return self._once(f"s{week}", lambda: self.sql.resolutions(self.scope, by_week=week))
 
     def pulls(self, week: bool = False) -> list[Any]:
-        return self._once(f"p{week}", lambda: self.sql.pulls(self.scope, by_week=week))
+        """Durations read once, not once per grouping."""
+        return self._once(
+            f"p{week}",
+            lambda: [
+                (*r[:-2], hours(r[-2]), hours(r[-1]))
+                for r in self.sql.pulls(self.scope, by_week=week)
+            ],
+        )
 
     def grouping(self, dim: str | None) -> Grouping:
         """Every entity of the scope summed per value of `dim`."""

@@ -1,5 +1,5 @@
 """The delivery writer: concurrent deliveries are stored once each (duplicates in one batch
-too), handed off in one message before their requests are answered, and a store failure
+too) before their requests are answered, every fresh one is handed off, and a store failure
 reaches the request instead of stranding it."""
 
 import asyncio
@@ -20,7 +20,7 @@ async def _keep_all(writer: DeliveryWriter, items: list[NewDelivery]) -> list[bo
     return list(await asyncio.gather(*(writer.keep(d) for d in items)))
 
 
-def test_concurrent_deliveries_are_kept_once_and_handed_off_before_the_answer(
+def test_concurrent_deliveries_are_kept_once_before_the_answer_and_handed_off(
     engine: Engine,
 ) -> None:
     sent: list[list[str]] = []

@@ -3,6 +3,7 @@
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Engine, func, update
@@ -45,6 +46,15 @@ class NewDelivery:
     body_sha256: str | None = None
 
 
+@cache
+def _insert_deliveries(dialect: str) -> Any:
+    """One statement for any batch (compiled once, then cached by the engine): executed with
+    many rows, SQLAlchemy sends them as one multi-row INSERT ... RETURNING."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    table = Delivery.__table__  # type: ignore[attr-defined]
+    return insert(table).on_conflict_do_nothing().returning(table.c.id)
+
+
 def record_deliveries(engine: Engine, deliveries: Sequence[NewDelivery]) -> set[str]:
     """Keep deliveries with one INSERT in one transaction; the ids actually kept. One whose id
     (a redelivery) or body digest (a replay under a new id) was seen before is skipped by the
@@ -65,11 +75,9 @@ def record_deliveries(engine: Engine, deliveries: Sequence[NewDelivery]) -> set[
         }
         for d in deliveries
     ]
-    dialect = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
-    stmt = dialect(Delivery).values(rows).on_conflict_do_nothing().returning(col(Delivery.id))
     try:
         with engine.begin() as conn:
-            return set(conn.execute(stmt).scalars())
+            return set(conn.execute(_insert_deliveries(engine.dialect.name), rows).scalars())
     except SQLAlchemyError as exc:
         raise StoreError(f"store error: {exc.__class__.__name__}: {exc}") from exc
 
