@@ -11,6 +11,7 @@ to the writer together (one wake-up of its thread), and a batch's answers come b
 """
 
 import asyncio
+import contextlib
 import queue
 import threading
 import time
@@ -164,10 +165,8 @@ def _answer(answers: list[tuple[Item, Result]]) -> None:
     for (_, done, loop), result in answers:
         by_loop.setdefault(loop, []).append((done, result))
     for loop, settled in by_loop.items():
-        try:
+        with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits any more
             loop.call_soon_threadsafe(_settle, settled)
-        except RuntimeError:  # that loop is closed: nobody waits any more
-            pass
 
 
 def _settle(settled: list[tuple[asyncio.Future[bool], Result]]) -> None:

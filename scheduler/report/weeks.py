@@ -60,7 +60,30 @@ def _rows_of_week(sql: Sql, week: str) -> Iterable[dict[str, Any]]:
         yield base | dict(kind="pair", repo=r[0], a=r[1], b=r[2], n=r[3], cost=r[4], x4=r[5])
 
 
-_COLUMNS = ("repo", "labels", "a", "b", "c", "d", "flag", "n", "x1", "x2", "x3", "x4", "cost", "l1", "l2")
+_COLUMNS = (
+    "repo",
+    "labels",
+    "a",
+    "b",
+    "c",
+    "d",
+    "flag",
+    "n",
+    "x1",
+    "x2",
+    "x3",
+    "x4",
+    "cost",
+    "l1",
+    "l2",
+)
+
+
+def version(engine: Engine) -> int:
+    """The version of the sums once brought up to date: equal versions, equal sums."""
+    refresh(engine)
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT version FROM reportversion")).scalar_one())
 
 
 def refresh(engine: Engine) -> int:
@@ -82,6 +105,7 @@ def refresh(engine: Engine) -> int:
             ]
             if rows:
                 conn.execute(insert(table), rows)
+        conn.execute(text("UPDATE reportversion SET version = version + 1"))
         return len(weeks)
 
 
@@ -101,8 +125,11 @@ def split(period: Period) -> tuple[tuple[str | None, str | None] | None, list[Pe
         edges.append(Period(s, w0))
     if u is not None and w1 is not None and w1 < u:
         edges.append(Period(w1, u))
-    day = lambda w: None if w is None else w.date().isoformat()  # noqa: E731
-    return (day(w0), day(w1)), edges
+    return (_day(w0), _day(w1)), edges
+
+
+def _day(week: datetime | None) -> str | None:
+    return None if week is None else week.date().isoformat()
 
 
 def _int(expr: str) -> str:
@@ -157,9 +184,7 @@ class Source:
     def runs(self, scope: Scope, *, by_week: bool) -> list[Any]:
         """As `Sql.runs`."""
         keys = "week, c" if by_week else "repo, labels, a, b, c"
-        return self._both(
-            "run", keys, RUN_SUMS, scope, lambda s: self.sql.runs(s, by_week=by_week)
-        )
+        return self._both("run", keys, RUN_SUMS, scope, lambda s: self.sql.runs(s, by_week=by_week))
 
     def tickets(self, scope: Scope, *, by_week: bool) -> list[Any]:
         """As `Sql.tickets`."""

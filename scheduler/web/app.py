@@ -10,8 +10,8 @@ from functools import lru_cache
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from starlette.routing import Route
 from sqlalchemy import Engine
+from starlette.routing import Route
 
 from sandbox.errors import BurndownError
 from scheduler.intake.linear.api import add_linear_webhook

@@ -386,3 +386,10 @@ class ReportDirty(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     week: str = Field(max_length=10)
+
+
+class ReportVersion(SQLModel, table=True):
+    """One row, bumped by every refresh of `ReportWeek`: what a cached report is valid for."""
+
+    id: int = Field(default=1, primary_key=True)
+    version: int = Field(default=0, sa_type=BigInteger)

@@ -1,5 +1,6 @@
-"""the report's weekly sums (reportweek), the weeks to recompute (reportdirty) and the triggers
-that name them on every write to the rows they sum; an index on ticket.created_at
+"""the report's weekly sums (reportweek), the weeks to recompute (reportdirty), the triggers
+that name them on every write to the rows they sum, the sums' version (reportversion); an
+index on ticket.created_at
 
 Revision ID: 0009
 Revises: 0008
@@ -20,8 +21,15 @@ depends_on: str | Sequence[str] | None = None
 # touches, as SELECTs of one column over the row `{r}` (NEW or OLD).
 MARKS: dict[str, tuple[tuple[str, ...] | None, tuple[str, ...]]] = {
     "run": (
-        ("ticket_id", "harness", "model", "started_at", "input_tokens", "output_tokens",
-         "cost_usd"),
+        (
+            "ticket_id",
+            "harness",
+            "model",
+            "started_at",
+            "input_tokens",
+            "output_tokens",
+            "cost_usd",
+        ),
         (
             "SELECT {r}.started_at AS m",
             "SELECT created_at FROM ticket WHERE id = {r}.ticket_id",  # the harness pairs
@@ -116,6 +124,13 @@ def upgrade() -> None:
         sa.Column("week", sa.String(length=10), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
+    op.create_table(
+        "reportversion",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("version", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.execute("INSERT INTO reportversion (id, version) VALUES (1, 0)")
     with op.batch_alter_table("ticket", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_ticket_created_at"), ["created_at"], unique=False)
     pg = op.get_bind().dialect.name == "postgresql"
@@ -149,6 +164,7 @@ def downgrade() -> None:
                 op.execute(f"DROP TRIGGER IF EXISTS reportdirty_{table}_{op_}")
     with op.batch_alter_table("ticket", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_ticket_created_at"))
+    op.drop_table("reportversion")
     op.drop_table("reportdirty")
     op.drop_index("ix_reportweek_kind_week", table_name="reportweek")
     op.drop_table("reportweek")
