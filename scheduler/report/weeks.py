@@ -60,23 +60,8 @@ def _rows_of_week(sql: Sql, week: str) -> Iterable[dict[str, Any]]:
         yield base | dict(kind="pair", repo=r[0], a=r[1], b=r[2], n=r[3], cost=r[4], x4=r[5])
 
 
-_COLUMNS = (
-    "repo",
-    "labels",
-    "a",
-    "b",
-    "c",
-    "d",
-    "flag",
-    "n",
-    "x1",
-    "x2",
-    "x3",
-    "x4",
-    "cost",
-    "l1",
-    "l2",
-)
+_KEYS = ("repo", "labels", "a", "b", "c", "d", "flag")
+_COLUMNS = (*_KEYS, "n", "x1", "x2", "x3", "x4", "cost", "l1", "l2")
 
 
 def version(engine: Engine) -> int:
@@ -105,7 +90,8 @@ def refresh(engine: Engine) -> int:
             ]
             if rows:
                 conn.execute(insert(table), rows)
-        conn.execute(text("UPDATE reportversion SET version = version + 1"))
+        if weeks:  # another refresh may have taken them first
+            conn.execute(text("UPDATE reportversion SET version = version + 1"))
         return len(weeks)
 
 
