@@ -18,9 +18,11 @@ import time
 from collections.abc import Callable
 from types import TracebackType
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from sandbox.errors import BurndownError
+from worker.errors import StoreError
 from worker.logs import get_logger
 from worker.store.repo import NewDelivery, record_deliveries
 
@@ -47,6 +49,7 @@ class DeliveryWriter:
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._waiting: list[Item] = []  # appended to on the event loop only
+        self._conn: Connection | None = None  # the writer thread's own, kept between batches
 
     async def keep(self, delivery: NewDelivery) -> bool:
         """Store `delivery` (then hand it off); False when it was seen before (a duplicate).
@@ -112,8 +115,32 @@ class DeliveryWriter:
                 self._write(batch)
             except Exception as exc:  # a bug here must not strand the waiting requests
                 log.exception("delivery writer failed")
+                self._drop_connection()
                 _answer([(item, exc) for item in batch])
+        self._drop_connection()
         self._kept.put(None)
+
+    def _record(self, deliveries: list[NewDelivery]) -> set[str]:
+        """On the connection this thread keeps; once more on a fresh one if it failed (the
+        database restarted): ON CONFLICT makes the second attempt safe."""
+        for attempt in (1, 2):
+            try:
+                if self._conn is None:
+                    self._conn = self._engine.connect()
+                return record_deliveries(self._conn, deliveries)
+            except (BurndownError, SQLAlchemyError) as exc:
+                self._drop_connection()
+                if attempt == 2:
+                    if isinstance(exc, BurndownError):
+                        raise
+                    raise StoreError(f"store error: {exc.__class__.__name__}: {exc}") from exc
+        raise AssertionError("unreachable")
+
+    def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):  # a broken connection may not close cleanly
+                conn.close()
 
     def _write(self, batch: list[Item]) -> None:
         firsts: list[NewDelivery] = []
@@ -124,7 +151,7 @@ class DeliveryWriter:
                 firsts.append(d)
             seen |= keys
         try:
-            fresh = record_deliveries(self._engine, firsts)
+            fresh = self._record(firsts)
         except BurndownError as exc:
             _answer([(item, exc) for item in batch])
             return

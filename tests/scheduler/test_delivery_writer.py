@@ -57,3 +57,29 @@ def test_a_store_failure_reaches_the_request(sqlite_url: str) -> None:
     with DeliveryWriter(engine, lambda _: None, timeout=10) as writer, pytest.raises(StoreError):
         asyncio.run(_keep_all(writer, [_new(1)]))
     engine.dispose()
+
+
+def test_the_writer_replaces_its_connection_when_the_database_drops_it(
+    postgres_url: str,
+) -> None:
+    from sqlalchemy import text
+
+    from worker.store.db import make_engine
+    from worker.store.migrate import upgrade
+
+    upgrade(postgres_url)
+    engine = make_engine(postgres_url)
+    sent: list[list[str]] = []
+    with DeliveryWriter(engine, sent.append) as writer:
+        assert asyncio.run(_keep_all(writer, [_new(1)])) == [True]
+        with engine.connect() as conn:  # as a database restart does to every session
+            ended = conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).all()
+        assert ended  # the writer's own connection among them
+        assert asyncio.run(_keep_all(writer, [_new(2), _new(3)])) == [True, True]
+    assert all(get_delivery(engine, f"d{i}") is not None for i in (1, 2, 3))
+    engine.dispose()
