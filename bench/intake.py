@@ -1,9 +1,10 @@
 """Intake at the speed of the web server: signed `issues.labeled` deliveries at concurrency C
 against the real API (`burndown api`, a uvicorn process; SQLite and PostgreSQL stores, Celery
-on Redis) and against a bare FastAPI app answering 202, in the same run; prints throughput,
-ack p50/p99 and the ratios to the bare app.
+on Redis) and against a bare FastAPI app answering 202, in the same run, every server up at
+once and loaded in interleaved rounds (a change in the host's load reaches all alike); prints
+throughput, ack p50/p99 and the ratios to the bare app.
 
-    uv run python -m bench.intake [--requests 2000] [--concurrency 16]
+    uv run python -m bench.intake [--requests 2000] [--concurrency 16] [--rounds 4]
 
 Reads BURNDOWN_TEST_REDIS_URL and BURNDOWN_TEST_POSTGRES_URL
 (`eval "$(./scripts/services.sh)"` sets them). `--api-source DIR` runs the API from another
@@ -22,7 +23,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,14 +148,30 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _run(name: str, server: tuple[str, int], n: int, c: int) -> Result:
-    url, pid = server
-    asyncio.run(_load(name, url, _deliveries(min(200, n), 10**6), c))  # warm-up
-    sends = _deliveries(n, 0)
-    cpu = _cpu_seconds(pid)
-    result = asyncio.run(_load(name, url, sends, c))
-    result.cpu_ms = (_cpu_seconds(pid) - cpu) * 1000 / n
-    return result
+def _warm(server: tuple[str, int], c: int, offset: int) -> None:
+    asyncio.run(_load("warm-up", server[0], _deliveries(200, offset), c))
+
+
+def _rounds(servers: dict[str, tuple[str, int]], n: int, c: int, rounds: int) -> list[Result]:
+    """`n` deliveries to each server, in `rounds` interleaved rounds, so that a change in the
+    host's load reaches every server alike."""
+    for i, server in enumerate(servers.values()):
+        _warm(server, c, 10**6 + 1000 * i)
+    totals = {name: Result(name, 0.0, [], {}) for name in servers}
+    per = n // rounds
+    for k in range(rounds):
+        for name, (url, pid) in servers.items():
+            cpu = _cpu_seconds(pid)
+            r = asyncio.run(_load(name, url, _deliveries(per, k * per), c))
+            t = totals[name]
+            t.cpu_ms += (_cpu_seconds(pid) - cpu) * 1000
+            t.seconds += r.seconds
+            t.latencies += r.latencies
+            for status, count in r.statuses.items():
+                t.statuses[status] = t.statuses.get(status, 0) + count
+    for t in totals.values():
+        t.cpu_ms /= len(t.latencies)
+    return list(totals.values())
 
 
 def _burndown_env(tmp: Path, db_url: str, queue: str) -> dict[str, str]:
@@ -190,6 +207,7 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--stores", default="sqlite,postgres")
+    ap.add_argument("--rounds", type=int, default=4, help="interleaved rounds per server")
     ap.add_argument(
         "--api-source", help="run the API from this source tree (e.g. an older commit's)"
     )
@@ -197,20 +215,24 @@ def main() -> None:
     n, c = args.requests, args.concurrency
     tmp = Path(tempfile.mkdtemp(prefix="bench-intake-"))
     queue = f"bench-intake-{uuid.uuid4().hex[:6]}"
-    results: list[Result] = []
     bare = ["uvicorn", "--factory", "bench.intake:bare_app", "--log-level", "warning"]
-    with _server(bare, child_env({}), tmp / "bare.log") as server:
-        results.append(_run("bare FastAPI", server, n, c))
     try:
-        for store in args.stores.split(","):
-            with _store(store, tmp) as db_url:
+        with ExitStack() as stack:
+            servers = {
+                "bare FastAPI": stack.enter_context(_server(bare, child_env({}), tmp / "bare.log"))
+            }
+            for store in args.stores.split(","):
+                db_url = stack.enter_context(_store(store, tmp))
                 upgrade(db_url)
                 env = _burndown_env(tmp, db_url, queue)
                 if args.api_source:
                     env["PYTHONPATH"] = args.api_source
                 log = tmp / f"api-{store}.log"
-                with _server(["scheduler.cli", "api"], env, log, args.api_source) as server:
-                    results.append(_run(f"burndown api ({store})", server, n, c))
+                api = ["scheduler.cli", "api"]
+                servers[f"burndown api ({store})"] = stack.enter_context(
+                    _server(api, env, log, args.api_source)
+                )
+            results = _rounds(servers, n, c, args.rounds)
     finally:
         redis.Redis.from_url(os.environ["BURNDOWN_TEST_REDIS_URL"]).delete(queue)
     _print(results, n, c)
@@ -227,7 +249,7 @@ def _store(store: str, tmp: Path) -> Iterator[str]:
 
 def _print(results: list[Result], n: int, c: int) -> None:
     floor = results[0]
-    print(f"intake: {n} signed deliveries at concurrency {c}")
+    print(f"intake: {n} signed deliveries to each, at concurrency {c}, in interleaved rounds")
     print(
         f"  {'target':<26} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'x slower':>9}"
         f" {'p99 x':>6} {'cpu ms/req':>10} {'cpu x':>6}"

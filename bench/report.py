@@ -1,15 +1,16 @@
 """The report over a large store against the time to just read the run rows, side by side.
 
-    uv run python -m bench.report [--runs 100000] [--database-url URL] [--repeat 3] [--reference]
+    uv run python -m bench.report [--runs 100000] [--database-url URL] [--repeat 5] [--reference]
 
 Builds a store (SQLite in a temporary folder unless --database-url names another, e.g. the
 PostgreSQL of `eval "$(./scripts/services.sh)"`) with a deterministic history: tickets in
 five repositories over a year, runs by three harnesses (about 2.5 per ticket), pull requests
-merged, closed, reopened and reverted, and issues closed by people. Then, median of
---repeat rounds: reading every run row (`SELECT * FROM run`, all fetched), and the whole
-report from the database's sums (`store_report`: every metric, grouping, week and
-comparison), over everything and over one month of one repository and harness. Prints them
-and the ratio; `--reference` also times the pure functions over every row once.
+merged, closed, reopened and reverted, and issues closed by people. Computes the weekly sums
+from scratch once (timed), then, median of --repeat rounds, wall and CPU time: reading every
+run row (`SELECT * FROM run`, all fetched), and the report (`store_report`: every metric,
+grouping, week and comparison) for several filters, whole weeks and partial ones; a
+`/metrics` scrape computed; the whole report again from the cache with nothing written; and
+the refresh after one write. `--reference` also times the pure functions over every row once.
 """
 
 import argparse
@@ -24,8 +25,12 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, text
 
+from scheduler.report.cache import ReportCache
 from scheduler.report.fromstore import store_report
 from scheduler.report.report import ReportQuery, build_report
+from scheduler.report.weeks import refresh
+from scheduler.web.prom import exposition
+from tests.support.history import HistoryBuilder
 from worker.store.db import make_engine
 from worker.store.migrate import upgrade
 from worker.store.models import AgentPull, ClosedIssue, Outcome, Run, Ticket
@@ -183,20 +188,28 @@ def read_runs(engine: Engine) -> int:
         return len(conn.execute(select(Run.__table__)).all())  # type: ignore[attr-defined]
 
 
-def timed(fn: Any, repeat: int) -> float:
-    times = []
+def timed(fn: Any, repeat: int) -> tuple[float, float]:
+    """Median wall time and median CPU time of this process (on SQLite, the database's work
+    too: it runs in-process; on a shared host the steadier figure)."""
+    walls, cpus = [], []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def _line(name: str, t: tuple[float, float], read: tuple[float, float] | None = None) -> None:
+    ratio = f"   x{t[0] / read[0]:.2f} the read (cpu x{t[1] / read[1]:.2f})" if read else ""
+    print(f"  {name:<44} {t[0]:7.3f} s  cpu {t[1]:6.3f} s{ratio}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=100_000)
     ap.add_argument("--database-url", default=None)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--reference", action="store_true", help="also time the pure reference")
     args = ap.parse_args()
     url = (
@@ -213,20 +226,39 @@ def main() -> None:
         + ", ".join(f"{v:,} {k}" for k, v in counts.items())
     )
     assert read_runs(engine) == counts["runs"]
-    read = timed(lambda: read_runs(engine), args.repeat)
-    query = ReportQuery(runs_shown=20)
-    now = START + timedelta(days=400)
-    report = timed(lambda: store_report(engine, query, now=now), args.repeat)
-    r = store_report(engine, query, now=now)
-    print(f"read {counts['runs']:,} run rows:      {read:7.3f} s (median of {args.repeat})")
-    print(f"the report from the sums:   {report:7.3f} s (median of {args.repeat})")
-    print(f"ratio report / read:        {report / read:7.2f}x")
-    month = ReportQuery(START + timedelta(days=100), START + timedelta(days=130), REPOS[0], "codex")
-    filtered = timed(lambda: store_report(engine, month, now=now), args.repeat)
-    print(f"one month, repo and harness: {filtered:6.3f} s (median of {args.repeat})")
+    t0 = time.perf_counter()
+    weeks = refresh(engine)  # every week is new: the weekly sums from scratch, once
+    print(f"weekly sums of {weeks} weeks from scratch: {time.perf_counter() - t0:.3f} s (once)")
+    now, n = START + timedelta(days=400), args.repeat
+    print(f"median of {n}: wall, and this process's CPU")
+    read = timed(lambda: read_runs(engine), n)
+    _line(f"read {counts['runs']:,} run rows", read)
+    queries = {
+        "the whole report": ReportQuery(runs_shown=20),
+        "since a Wednesday noon (a partial week)": ReportQuery(START + timedelta(days=30.5)),
+        "3 months, partial weeks at both ends": ReportQuery(
+            START + timedelta(days=40, hours=7), START + timedelta(days=131, hours=3)
+        ),
+        "one repository": ReportQuery(repo=REPOS[1]),
+        "one harness": ReportQuery(harness="codex"),
+        "one month, repository and harness": ReportQuery(
+            START + timedelta(days=100), START + timedelta(days=130), REPOS[0], "codex"
+        ),
+    }
+    for name, query in queries.items():
+        _line(name, timed(lambda q=query: store_report(engine, q, now=now), n), read)  # type: ignore[misc]
+    _line("/metrics (computed, not cached)", timed(lambda: exposition(engine, now), n), read)
+    stamp = ReportCache(engine)
+    stamp.get("whole", lambda: store_report(engine, ReportQuery(), now=now))
+    cached = timed(lambda: stamp.get("whole", lambda: None), n)
+    _line("the whole report again, nothing written", cached, read)
+    HistoryBuilder(engine).closed_issue(REPOS[0], 9_999_999, START + timedelta(days=200))
+    after = timed(lambda: refresh(engine), 1)
+    _line("after one write: its week recomputed", after)
     if args.reference:
-        ref = timed(lambda: build_report(engine, query, now=now), 1)
-        print(f"reference (every row):      {ref:7.3f} s ({ref / read:.2f}x the read)")
+        ref = timed(lambda: build_report(engine, ReportQuery(), now=now), 1)
+        _line("reference (the pure functions, every row)", ref, read)
+    r = store_report(engine, ReportQuery(), now=now)
     print(
         f"(report: {r.overall.handed:,} tickets, {r.overall.runs:,} runs, "
         f"{len(r.by_week)} weeks, {len(r.comparisons)} harness pairs, "

@@ -81,8 +81,11 @@ class Cell:
         )
 
 
-def _hours(listed: str | None) -> list[float]:
-    """Comma-separated µs as hours, computed as `timedelta.total_seconds() / 3600` does."""
+def hours(listed: str | list[float] | None) -> list[float]:
+    """Comma-separated µs as hours, computed as `timedelta.total_seconds() / 3600` does
+    (a list: already read)."""
+    if isinstance(listed, list):
+        return listed
     return [int(us) / 1_000_000 / 3600 for us in listed.split(",")] if listed else []
 
 
@@ -207,7 +210,7 @@ class Grouping:
             else:
                 repo, lbs, h, m, state, n, reopenings, to_pr, to_merge = row
                 groups = self.keys(str(repo), labels(lbs), str(h), str(m or ""))
-            pr_hours, merge_hours = _hours(to_pr), _hours(to_merge)
+            pr_hours, merge_hours = hours(to_pr), hours(to_merge)
             for g in groups:
                 c = self.cells[g]
                 c.states[str(state)] += int(n)

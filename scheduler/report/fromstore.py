@@ -12,12 +12,13 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine, select
 from sqlmodel import col
 
-from scheduler.report.aggregate import WEEK, Cell, Grouping
+from scheduler.report.aggregate import WEEK, Cell, Grouping, hours
 from scheduler.report.attribution import Period
 from scheduler.report.compare import Comparison, HarnessOnTickets
 from scheduler.report.metrics import DIMENSIONS, Metrics, _ratio, weeks_from
 from scheduler.report.report import Report, ReportQuery, RunRow
-from scheduler.report.sql import Scope, Sql, items, moment
+from scheduler.report.sql import Scope, items, moment
+from scheduler.report.weeks import Source, refresh
 from worker.store.models import Outcome, Run, Ticket
 
 T = TypeVar("T")
@@ -27,7 +28,7 @@ class Facts:
     """The summed rows of one scope, each read at most once."""
 
     def __init__(self, conn: Connection, scope: Scope) -> None:
-        self.sql, self.scope = Sql(conn), scope
+        self.sql, self.scope = Source(conn), scope
         self._cache: dict[str, Any] = {}
 
     def _once(self, name: str, read: Callable[[], T]) -> T:
@@ -48,7 +49,14 @@ class Facts:
         return self._once(f"s{week}", lambda: self.sql.resolutions(self.scope, by_week=week))
 
     def pulls(self, week: bool = False) -> list[Any]:
-        return self._once(f"p{week}", lambda: self.sql.pulls(self.scope, by_week=week))
+        """Durations read once, not once per grouping."""
+        return self._once(
+            f"p{week}",
+            lambda: [
+                (*r[:-2], hours(r[-2]), hours(r[-1]))
+                for r in self.sql.pulls(self.scope, by_week=week)
+            ],
+        )
 
     def grouping(self, dim: str | None) -> Grouping:
         """Every entity of the scope summed per value of `dim`."""
@@ -118,9 +126,9 @@ def _by_set(rows: Iterable[Any]) -> _Sums:
     """Sums by (set of harnesses, harness)."""
     out: _Sums = {}
     for r in rows:
-        key = (frozenset(i[0] for i in items(r[0])), str(r[1]))
-        old = out.get(key, (0,) * len(r[2:]))
-        out[key] = tuple(a + (b or 0) for a, b in zip(old, r[2:], strict=True))
+        key = (frozenset(i[0] for i in items(r[1])), str(r[2]))
+        old = out.get(key, (0,) * len(r[3:]))
+        out[key] = tuple(a + (b or 0) for a, b in zip(old, r[3:], strict=True))
     return out
 
 
@@ -198,6 +206,7 @@ def latest_runs(conn: Connection, query: ReportQuery) -> list[RunRow]:
 def store_report(engine: Engine, query: ReportQuery, now: datetime | None = None) -> Report:
     """The whole report for `query`, from the database's sums."""
     moment_ = now or datetime.now(UTC)
+    refresh(engine)
     with engine.connect() as conn:
         f = Facts(conn, _scope(query.period, query.where))
         return Report(
@@ -219,6 +228,7 @@ def store_metrics(
     engine: Engine, period: Period, where: Mapping[str, str] | None = None
 ) -> Metrics:
     """All metrics of `period` for a repository and/or harness."""
+    refresh(engine)
     with engine.connect() as conn:
         return overall(Facts(conn, _scope(period, where)))
 
@@ -231,5 +241,6 @@ def store_grouped(
     now: datetime | None = None,
 ) -> dict[str, Metrics]:
     """Metrics per value of `dim` within a repository and/or harness."""
+    refresh(engine)
     with engine.connect() as conn:
         return grouped(Facts(conn, _scope(period, where)), dim, now or datetime.now(UTC))

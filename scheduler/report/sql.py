@@ -158,13 +158,15 @@ class Sql:
 
     def harness_runs(self, scope: Scope) -> list[Any]:
         """For comparisons: runs of tickets handed in the period that two harnesses or more
-        ran, by (the ticket's harnesses, run harness): count, cost, runs with a cost."""
+        ran, by (repository, the ticket's harnesses, run harness): count, cost, runs with a
+        cost."""
         where, params = self._where(scope, "t.created_at", "t.repo", None)
+        keys = "t.repo, tr.harnesses, r.harness"
         return self._rows(
-            "SELECT tr.harnesses, r.harness, COUNT(*), SUM(r.cost_usd), COUNT(r.cost_usd) "
+            f"SELECT {keys}, COUNT(*), SUM(r.cost_usd), COUNT(r.cost_usd) "
             "FROM ticket t JOIN ticketrollup tr ON tr.ticket_id = t.id "
             "JOIN run r ON r.ticket_id = t.id "
-            f"WHERE {where} AND tr.harnesses LIKE :several GROUP BY tr.harnesses, r.harness",
+            f"WHERE {where} AND tr.harnesses LIKE :several GROUP BY {keys}",
             {**params, "several": f"%{SEP_ITEM}%"},
         )
 

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from scheduler.report.attribution import Period
 from scheduler.report.fromstore import Facts, grouped
 from scheduler.report.sql import Scope
+from scheduler.report.weeks import refresh
 
 WINDOW = timedelta(days=28)
 
@@ -53,6 +54,7 @@ class StoreCollector(Collector):
             "Merged over decided pull requests opened in the last 28 days.",
             labels=["harness"],
         )
+        refresh(d)
         with d.connect() as conn:
             all_time, last = Facts(conn, Scope(ever)), Facts(conn, Scope(recent))
             for repo, m in grouped(all_time, "repo", self.now).items():

@@ -1,14 +1,16 @@
 """The dashboard, the JSON API under `/api` and Prometheus metrics, added to the API app.
 
-Every report, summary, group and `/metrics` answer is summed by the database from the rollups
-the writes keep (`scheduler.report.fromstore`); the ticket list reads its tickets' rows.
+Every report, summary, group and `/metrics` answer is summed by the database from the weekly
+sums the writes keep (`scheduler.report.fromstore`), once per version of those sums
+(`scheduler.report.cache`); the latest runs and the ticket list read their rows.
 Bad parameters answer 400 with a
 message saying what is wrong (JSON under /api, a page elsewhere); nothing answers 500 for
 anything a client sent.
 """
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import Annotated, Any
 
@@ -19,11 +21,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import Engine
 
 from scheduler.report.attribution import Derived, derive, ticket_status
-from scheduler.report.fromstore import store_grouped, store_report
+from scheduler.report.cache import ReportCache
+from scheduler.report.fromstore import latest_runs, store_grouped, store_report
 from scheduler.report.history import load_history
-from scheduler.report.metrics import DIMENSIONS
+from scheduler.report.metrics import DIMENSIONS, week_of
 from scheduler.report.render import jsonable, report_json
-from scheduler.report.report import BadQuery, ReportQuery
+from scheduler.report.report import BadQuery, Report, ReportQuery, RunRow
 from scheduler.web.pages import TicketRow, asset, overview, page, tickets_page, trend_points
 from scheduler.web.prom import exposition
 from scheduler.web.transcript import load_run, run_json, run_page
@@ -59,8 +62,22 @@ def dashboard_router(
     def history(q: ReportQuery) -> Derived:
         return derive(load_history(engine, repo=q.repo))
 
-    def report(q: ReportQuery) -> Any:
-        return store_report(engine, q, clock())
+    cache = ReportCache(engine)
+
+    def this_week(q: ReportQuery, now: datetime) -> datetime | None:
+        """What the listed weeks depend on besides the data: the week of `now`, if open."""
+        return None if q.until is not None else week_of(now - timedelta(microseconds=1))
+
+    def report(q: ReportQuery) -> Report:
+        """The sums once per version of the store; the latest runs read each time."""
+        now, whole = clock(), replace(q, runs_shown=0)
+        key = ("report", whole, this_week(q, now))
+        r = cache.get(key, lambda: store_report(engine, whole, now))
+        return replace(r, query=q, generated_at=now, rows=latest(q))
+
+    def latest(q: ReportQuery) -> list[RunRow]:
+        with engine.connect() as conn:
+            return latest_runs(conn, q)
 
     @router.get("/api/report")
     def api_report(
@@ -97,7 +114,11 @@ def dashboard_router(
         if group_by not in DIMENSIONS:
             raise BadQuery(f"group_by: {group_by!r} is not one of {', '.join(DIMENSIONS)}")
         q = ReportQuery.parse(since, until, repo, harness, 0)
-        groups = store_grouped(engine, q.period, group_by, q.where, now=clock())
+        now = clock()
+        groups = cache.get(
+            ("grouped", q, group_by, this_week(q, now) if group_by == "week" else None),
+            lambda: store_grouped(engine, q.period, group_by, q.where, now=now),
+        )
         return {"group_by": group_by, "groups": jsonable(groups)}
 
     @router.get("/api/trend")
@@ -165,7 +186,10 @@ def dashboard_router(
 
     @router.get("/metrics")
     async def prometheus() -> Response:
-        body = await run_in_threadpool(exposition, engine, clock())
+        minute = clock().replace(second=0, microsecond=0)  # the 28 days move once a minute
+        body = await run_in_threadpool(
+            cache.get, ("prometheus", minute), lambda: exposition(engine, minute)
+        )
         return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     @router.get("/static/{name}")

@@ -1,5 +1,5 @@
 """The delivery writer: concurrent deliveries are stored once each (duplicates in one batch
-too), handed off in one message before their requests are answered, and a store failure
+too) before their requests are answered, every fresh one is handed off, and a store failure
 reaches the request instead of stranding it."""
 
 import asyncio
@@ -20,7 +20,7 @@ async def _keep_all(writer: DeliveryWriter, items: list[NewDelivery]) -> list[bo
     return list(await asyncio.gather(*(writer.keep(d) for d in items)))
 
 
-def test_concurrent_deliveries_are_kept_once_and_handed_off_before_the_answer(
+def test_concurrent_deliveries_are_kept_once_before_the_answer_and_handed_off(
     engine: Engine,
 ) -> None:
     sent: list[list[str]] = []
@@ -56,4 +56,30 @@ def test_a_store_failure_reaches_the_request(sqlite_url: str) -> None:
     engine = make_engine(sqlite_url)  # never migrated: no delivery table
     with DeliveryWriter(engine, lambda _: None, timeout=10) as writer, pytest.raises(StoreError):
         asyncio.run(_keep_all(writer, [_new(1)]))
+    engine.dispose()
+
+
+def test_the_writer_replaces_its_connection_when_the_database_drops_it(
+    postgres_url: str,
+) -> None:
+    from sqlalchemy import text
+
+    from worker.store.db import make_engine
+    from worker.store.migrate import upgrade
+
+    upgrade(postgres_url)
+    engine = make_engine(postgres_url)
+    sent: list[list[str]] = []
+    with DeliveryWriter(engine, sent.append) as writer:
+        assert asyncio.run(_keep_all(writer, [_new(1)])) == [True]
+        with engine.connect() as conn:  # as a database restart does to every session
+            ended = conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).all()
+        assert ended  # the writer's own connection among them
+        assert asyncio.run(_keep_all(writer, [_new(2), _new(3)])) == [True, True]
+    assert all(get_delivery(engine, f"d{i}") is not None for i in (1, 2, 3))
     engine.dispose()

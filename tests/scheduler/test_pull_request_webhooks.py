@@ -14,6 +14,7 @@ from scheduler.intake.shapes import IntakeDeps
 from scheduler.web.app import create_app
 from tests.support.github_standin import pull_request, signed
 from tests.support.history import HistoryBuilder
+from tests.support.processes import wait_for
 from worker.github.fake import FakeGitHub
 from worker.store.db import session_scope
 from worker.store.models import AgentPull, DeliveryStatus, PullState
@@ -28,18 +29,25 @@ Post = Callable[..., tuple[int, str]]
 def post(engine: Engine) -> Post:
     """POST a pull_request delivery; intake handles what the API enqueues, at once."""
     deps = IntakeDeps(engine, FakeGitHub(), "burndown", lambda _: None)
+    handled: list[str] = []
+
+    def handle(ds: list[str]) -> None:
+        for d in ds:
+            process_delivery(d, deps)
+            handled.append(d)
+
     app = create_app(
-        engine=engine,
-        webhook_secret=SECRET,
-        trigger_label="burndown",
-        enqueue_deliveries=lambda ds: [process_delivery(d, deps) for d in ds] and None,
+        engine=engine, webhook_secret=SECRET, trigger_label="burndown", enqueue_deliveries=handle
     )
     client = TestClient(app)
 
     def send(action: str, **kw: object) -> tuple[int, str]:
         body, headers = signed(SECRET, pull_request(action, repo=REPO, **kw), "pull_request")  # type: ignore[arg-type]
         r = client.post("/webhooks/github", content=body, headers=headers)
-        return r.status_code, headers["X-GitHub-Delivery"]
+        delivery = headers["X-GitHub-Delivery"]
+        if get_delivery(engine, delivery) is not None:  # stored, answered, then handed off
+            wait_for("intake", lambda: delivery in handled, 10)
+        return r.status_code, delivery
 
     return send
 

@@ -3,9 +3,10 @@
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Engine, func, update
+from sqlalchemy import Connection, Engine, func, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
@@ -45,10 +46,20 @@ class NewDelivery:
     body_sha256: str | None = None
 
 
-def record_deliveries(engine: Engine, deliveries: Sequence[NewDelivery]) -> set[str]:
+@cache
+def _insert_deliveries(dialect: str) -> Any:
+    """One statement for any batch (compiled once, then cached by the engine): executed with
+    many rows, SQLAlchemy sends them as one multi-row INSERT ... RETURNING."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    table = Delivery.__table__  # type: ignore[attr-defined]
+    return insert(table).on_conflict_do_nothing().returning(table.c.id)
+
+
+def record_deliveries(engine: Engine | Connection, deliveries: Sequence[NewDelivery]) -> set[str]:
     """Keep deliveries with one INSERT in one transaction; the ids actually kept. One whose id
     (a redelivery) or body digest (a replay under a new id) was seen before is skipped by the
-    unique constraints (ON CONFLICT DO NOTHING): no read first, no lock between callers."""
+    unique constraints (ON CONFLICT DO NOTHING): no read first, no lock between callers. A
+    connection (one a writer keeps) is used as it is, without a checkout from the pool."""
     if not deliveries:
         return set()
     now = utcnow()
@@ -65,11 +76,13 @@ def record_deliveries(engine: Engine, deliveries: Sequence[NewDelivery]) -> set[
         }
         for d in deliveries
     ]
-    dialect = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
-    stmt = dialect(Delivery).values(rows).on_conflict_do_nothing().returning(col(Delivery.id))
+    stmt = _insert_deliveries(engine.dialect.name)
     try:
+        if isinstance(engine, Connection):
+            with engine.begin():
+                return set(engine.execute(stmt, rows).scalars())
         with engine.begin() as conn:
-            return set(conn.execute(stmt).scalars())
+            return set(conn.execute(stmt, rows).scalars())
     except SQLAlchemyError as exc:
         raise StoreError(f"store error: {exc.__class__.__name__}: {exc}") from exc
 
