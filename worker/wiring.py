@@ -22,6 +22,7 @@ from worker.gateway_keys import LiteLLMKeys
 from worker.github.app_auth import GitHubApp, StaticToken, TokenSource
 from worker.github.client import PyGithubClient
 from worker.github.stored_app import stored_app
+from worker.linear.client import HttpLinearClient
 from worker.logs import get_logger
 from worker.pipeline_config import PipelineConfig, PipelineDeps
 from worker.secrets_scan import SecretScanner
@@ -255,3 +256,12 @@ def reap_sandboxes(settings: Settings, *, grace_seconds: float) -> ReapReport:
             errors=report.errors[:5],
         )
     return report
+
+
+def linear_client(settings: Settings) -> HttpLinearClient | None:
+    """The Linear client when a Linear API key is configured, else None."""
+    if settings.linear_api_key is None:
+        return None
+    return HttpLinearClient(
+        settings.linear_api_url, settings.linear_api_key, timeout=settings.http_timeout_seconds
+    )
