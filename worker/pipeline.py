@@ -24,7 +24,7 @@ from worker.branches import issue_branch
 from worker.budget import BudgetWatch, harness_options
 from worker.events import EventRecorder, EventSink
 from worker.git import Checkout, checkout
-from worker.github.protocol import WRITE_ROLES, Issue
+from worker.github.protocol import Issue
 from worker.github.ratelimit import reporting_waits
 from worker.liveness import AGENT_SHARE, Deadline, RunGuard
 from worker.logs import get_logger
@@ -86,8 +86,9 @@ def plan_for(
 
 
 def branch_for(ticket: Ticket, harness: str | None = None) -> str:
-    """`burndown/issue-<n>`; `burndown/issue-<n>-<harness>` for one run of a comparison."""
-    return issue_branch(ticket.number, harness)
+    """`burndown/issue-<n>` (Linear: `burndown/eng-123`); `...-<harness>` for one run of a
+    comparison."""
+    return issue_branch(ticket.tracker_key or ticket.number, harness)
 
 
 def run_ticket(
@@ -177,7 +178,8 @@ def run_ticket(
             outcome = liveness.finish_and_requeue(deps.engine, run.id, result)
         else:
             outcome = finish_run(deps.engine, run.id, result)
-        ctx.status(texts.status_final(outcome.kind, outcome.pr_url, outcome.detail, ctx.run_url))
+        final = texts.status_final(outcome.kind, outcome.pr_url, outcome.detail, ctx.run_url)
+        ctx.status(final, final=True)
         log.info(
             "run finished",
             outcome=outcome.kind,
@@ -249,7 +251,7 @@ def _execute(ctx: RunContext, override: str | None) -> RunResult:
         # The repository's config is always the default branch's, also for follow-ups
         # that start on the agent's own branch.
         rc = parse_repo_config(co.show(base, CONFIG_FILE))
-        issue = github.get_issue(ctx.ticket.repo, ctx.ticket.number)
+        issue = ctx.deps.tracker(ctx.ticket).current(ctx.ticket)
         stale = _no_longer_wanted(ctx, issue)
         if stale:  # things changed since the label: the person's wish is re-checked now
             ctx.tell(texts.not_started(stale, ctx.run_url))
@@ -284,8 +286,8 @@ def _no_longer_wanted(ctx: RunContext, issue: Issue) -> str | None:
     if not followup and not any(lb == trigger or harness_label(lb, trigger) for lb in issue.labels):
         return f"the `{trigger}` label is no longer on the issue"
     who = ctx.run.requested_by
-    if who and ctx.deps.github.role(ctx.ticket.repo, who) not in WRITE_ROLES:
-        return f"@{who} no longer has write access to the repository"
+    if who and not ctx.deps.tracker(ctx.ticket).trusted(ctx.ticket, who):
+        return texts.no_longer_trusted(ctx.ticket, who)
     return None
 
 

@@ -30,6 +30,7 @@ from worker.settings import Settings
 from worker.spend import Budgets
 from worker.store.db import make_engine
 from worker.store.repo import run_is_live
+from worker.tracker import LinearTrust
 
 log = get_logger(__name__)
 
@@ -228,6 +229,8 @@ def pipeline_deps(settings: Settings) -> PipelineDeps:
         config=pipeline_config(settings),
         tokens=tokens,
         gateway_keys=gateway_keys(settings),
+        linear=linear_client(settings),
+        linear_trust=linear_trust(settings),
     )
 
 
@@ -258,10 +261,26 @@ def reap_sandboxes(settings: Settings, *, grace_seconds: float) -> ReapReport:
     return report
 
 
+def linear_trust(settings: Settings) -> LinearTrust:
+    """Who may start work from Linear."""
+    return LinearTrust(
+        members=frozenset(settings.linear_trusted_members),
+        roles=frozenset(r.lower() for r in settings.linear_trusted_roles),
+    )
+
+
+_linear_clients: dict[tuple[str, str], HttpLinearClient] = {}
+
+
 def linear_client(settings: Settings) -> HttpLinearClient | None:
-    """The Linear client when a Linear API key is configured, else None."""
+    """The Linear client when a Linear API key is configured (one per process), else None."""
     if settings.linear_api_key is None:
         return None
-    return HttpLinearClient(
-        settings.linear_api_url, settings.linear_api_key, timeout=settings.http_timeout_seconds
-    )
+    key = (settings.linear_api_url, settings.linear_api_key.get_secret_value())
+    if key not in _linear_clients:
+        _linear_clients[key] = HttpLinearClient(
+            settings.linear_api_url,
+            settings.linear_api_key,
+            timeout=settings.http_timeout_seconds,
+        )
+    return _linear_clients[key]

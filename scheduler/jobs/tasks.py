@@ -20,7 +20,14 @@ from worker.logs import get_logger
 from worker.settings import Settings
 from worker.store.liveness import record_failure
 from worker.store.models import utcnow
-from worker.wiring import container_runtime, engine_for, github_client, reap_sandboxes
+from worker.wiring import (
+    container_runtime,
+    engine_for,
+    github_client,
+    linear_client,
+    linear_trust,
+    reap_sandboxes,
+)
 
 INTAKE_TASK = "burndown.intake"
 INTAKE_BATCH_TASK = "burndown.intake_batch"  # what the API sends: one message per group commit
@@ -124,4 +131,7 @@ def intake_deps(app: Celery, settings: Settings) -> IntakeDeps:
         enqueue_run=lambda tid: app.send_task(RUN_TASK, args=[tid]),
         max_fix_runs=settings.max_fix_runs,
         trusted_check_apps=frozenset(settings.trusted_check_apps),
+        linear=linear_client(settings),
+        linear_repos=settings.linear_repos,
+        linear_trust=linear_trust(settings),
     )
