@@ -12,6 +12,7 @@ import time
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -26,6 +27,7 @@ from worker.events import EventRecorder, EventSink
 from worker.git import Checkout, checkout
 from worker.github.protocol import Issue
 from worker.github.ratelimit import reporting_waits
+from worker.linear.ratelimit import reporting_waits as linear_waits
 from worker.liveness import AGENT_SHARE, Deadline, RunGuard
 from worker.logs import get_logger
 from worker.pipeline_config import PipelineConfig, PipelineDeps
@@ -161,9 +163,11 @@ def run_ticket(
             guard=guard,
             budget=watch,
         )
-        with reporting_waits(
-            lambda wait, why: ctx.rec.note(PipelineEventKind.RATE_LIMITED, {"seconds": wait, **why})
-        ):
+
+        def waited(wait: float, why: dict[str, Any]) -> None:
+            ctx.rec.note(PipelineEventKind.RATE_LIMITED, {"seconds": wait, **why})
+
+        with reporting_waits(waited), linear_waits(waited):
             result = keyed_outcome(ctx, lambda c: _outcome_of(c, harness))
         ctx.rec.close()
         if guard.stopping:

@@ -113,7 +113,7 @@ class PipelineEventKind(StrEnum):
     SPEND = "spend"  # what the run spent, by Burndown's count and the gateway's
     BUDGET = "budget"  # the run crossed its dollar cap or turn limit: it was stopped
     HIDDEN_TEXT = "hidden_text_removed"  # text a reader cannot see was cut from the task
-    RATE_LIMITED = "rate_limited"  # a GitHub call waited for a rate limit; data: seconds, why
+    RATE_LIMITED = "rate_limited"  # a GitHub or Linear call waited; data: seconds, why
 
 
 class Ticket(SQLModel, table=True):
