@@ -353,3 +353,11 @@ def linear_repo_unreachable(repo: str, why: str) -> str:
 def linear_picked_up() -> str:
     """The first agent activity: the delegation was received."""
     return "Burndown picked this up and is looking at the issue; a run starts shortly."
+
+
+def linear_busy() -> str:
+    """Agent activity: a prompt came while a run is on."""
+    return (
+        "Burndown is still working on this session's last request; send this again once it "
+        "has answered."
+    )

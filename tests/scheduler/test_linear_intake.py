@@ -159,3 +159,29 @@ def test_a_delegation_acknowledges_first_then_queues_and_a_stop_cancels(
     after = get_ticket(sqlite_engine, ticket.id)
     assert after is not None and after.status == TicketStatus.CANCELLED
     assert [c["type"] for s, c in w.fake.activities if s == session][-1] == "response"
+
+
+def test_a_prompt_queues_a_run_and_one_while_busy_is_answered(
+    sqlite_engine: Engine, linear: LinearStandIn
+) -> None:
+    w = World(sqlite_engine, linear)
+    mallory = linear.add_user("Mallory Guest", "mallory@elsewhere.test", guest=True)
+    w.user(mallory)
+    issue = w.issue()
+    created = linear.delegate(issue, w.maria, w.agent)
+    session = created["agentSession"]["id"]
+    w.deliver(created, "p1")
+    w.deliver(linear.prompt(session, w.maria, "Stop", signal="stop"), "p2")
+    again = linear.prompt(session, w.maria, "Please try again, and fix the other typo too.")
+    assert w.deliver(again, "p3") == DeliveryStatus.PROCESSED
+    ticket = find_tracker_ticket(sqlite_engine, Provider.LINEAR, issue.id)
+    assert ticket is not None and ticket.status == TicketStatus.QUEUED
+    assert ticket.pending_feedback == "Please try again, and fix the other typo too."
+    assert ticket.pending_by == w.maria.id and len(w.enqueued) == 2
+    busy = linear.prompt(session, w.maria, "And another thing")
+    assert w.deliver(busy, "p4") == DeliveryStatus.IGNORED
+    assert "still working" in w.fake.activities[-1][1]["body"]
+    assert w.deliver(linear.prompt(session, mallory, "Do my bidding"), "p5") == (
+        DeliveryStatus.REJECTED
+    )
+    assert len(w.enqueued) == 2

@@ -2,11 +2,11 @@
 the agent session they answer to."""
 
 from sqlalchemy import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from worker.errors import DuplicateError, StoreError
 from worker.store.db import session_scope
-from worker.store.models import Provider, Ticket, TicketStatus, utcnow
+from worker.store.models import Provider, Run, Ticket, TicketStatus, utcnow
 
 ACTIVE = (TicketStatus.QUEUED, TicketStatus.RUNNING)
 
@@ -64,3 +64,12 @@ def find_session_ticket(engine: Engine, session_id: str) -> Ticket | None:
     """The ticket a Linear agent session started."""
     with session_scope(engine) as s:
         return s.exec(select(Ticket).where(Ticket.agent_session_id == session_id)).first()
+
+
+def has_pull(engine: Engine, ticket_id: int) -> bool:
+    """Whether a run of the ticket opened (or updated) a pull request."""
+    with session_scope(engine) as s:
+        found = s.exec(
+            select(Run.id).where(Run.ticket_id == ticket_id, col(Run.pr_number).is_not(None))
+        ).first()
+        return found is not None

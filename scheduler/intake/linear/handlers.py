@@ -16,9 +16,9 @@ from worker.errors import GitHubError
 from worker.linear.protocol import LinearClient, LinearIssue
 from worker.logs import get_logger
 from worker.store.liveness import request_cancel
-from worker.store.models import DeliveryStatus, Provider, Ticket
+from worker.store.models import DeliveryStatus, Provider, RunKind, Ticket
 from worker.store.repo import queue_ticket
-from worker.store.trackers import find_session_ticket, upsert_tracker_ticket
+from worker.store.trackers import find_session_ticket, has_pull, upsert_tracker_ticket
 from worker.tracker import LinearTracker, linear_text
 
 log = get_logger(__name__)
@@ -143,8 +143,31 @@ def _prompted(payload: dict[str, Any], deps: IntakeDeps, linear: LinearClient) -
         note = {"queued": "cancelled", "running": f"run {found.run_id} asked to stop"}
         status = DeliveryStatus.PROCESSED if found.state != "idle" else DeliveryStatus.IGNORED
         return Handled(status, note.get(found.state, "nothing to stop"), ticket.id)
-    linear.agent_activity(
-        sid,
-        {"type": "thought", "body": "Follow-up prompts are not acted on yet; ask in a new issue."},
-    )
-    return Handled(DeliveryStatus.IGNORED, "a follow-up prompt (not acted on)", ticket.id)
+    return _follow_up(payload, deps, linear, ticket)
+
+
+def _follow_up(
+    payload: dict[str, Any], deps: IntakeDeps, linear: LinearClient, ticket: Ticket
+) -> Handled:
+    """A trusted member's prompt: a follow-up run on the session's pull request (a new first
+    run when there is none yet); while a run is on, it is answered, not queued."""
+    assert ticket.id is not None and ticket.agent_session_id is not None
+    sid, activity = ticket.agent_session_id, payload.get("agentActivity") or {}
+    who = str(activity.get("userId") or "")
+    body = str((activity.get("content") or {}).get("body") or "").strip()
+    key = f"prompt-{activity.get('id')}"
+    user = linear.user(who) if who else None
+    if user is None or not deps.linear_trust.allows(user):
+        name = user.name if user else "there"
+        _Say(linear, "", sid)(texts.linear_untrusted(name, deps.trigger_label), key)
+        return Handled(DeliveryStatus.REJECTED, f"{name} is not a trusted Linear member")
+    kind = RunKind.FOLLOWUP if has_pull(deps.engine, ticket.id) else RunKind.INITIAL
+    if not body or not queue_ticket(
+        deps.engine, ticket.id, kind=kind, feedback=body, requested_by=user.id
+    ):
+        busy = {"type": "thought", "body": texts.linear_busy()}
+        linear.agent_activity(sid, busy, key=key)
+        return Handled(DeliveryStatus.IGNORED, "a prompt while a run is on", ticket.id)
+    LinearTracker(linear, deps.linear_trust).status(ticket, texts.status_queued(user.name))
+    deps.enqueue_run(ticket.id)
+    return Handled(DeliveryStatus.PROCESSED, f"queued a {kind} run", ticket.id)
