@@ -83,12 +83,13 @@ def test_team_issues_filter_by_label_and_time(linear: LinearStandIn) -> None:
     labelled = linear.create_issue(team, "labelled", "", maria)
     linear.label(labelled, "Burndown", maria)
     client = _client(linear)
-    assert [i.id for i in client.team_issues(team.id, since=None, label="burndown")] == [
-        labelled.id
-    ]
+    assert [i.id for i in client.team_issues("FL", since=None, label="burndown")] == [labelled.id]
     later = datetime.now(UTC) + timedelta(minutes=1)
-    assert client.team_issues(team.id, since=later) == []
-    assert {i.id for i in client.team_issues(team.id, since=None)} == {plain.id, labelled.id}
+    assert client.team_issues("FL", since=later) == []
+    assert {i.id for i in client.team_issues("FL", since=None)} == {plain.id, labelled.id}
+    (added,) = client.label_history(labelled.id)
+    assert (added.actor_id, added.labels) == (maria.id, ["Burndown"])
+    assert client.label_history(plain.id) == []
 
 
 def test_agent_activities_are_checked_and_kept_in_order(linear: LinearStandIn) -> None:

@@ -100,6 +100,11 @@ class Settings(BaseSettings):
         ["admin", "member"],
         description="Linear roles (admin, member, guest) whose members are trusted as well.",
     )
+    linear_poll: bool = Field(
+        False,
+        description="Poll Linear's mapped teams for the trigger label (no webhook needed), "
+        "every poll_interval_seconds.",
+    )
     poll_repos: HostList = Field(
         default_factory=list,
         description="Repositories (owner/name, comma-separated) to poll for trigger labels: "

@@ -11,7 +11,7 @@ from pydantic import SecretStr, ValidationError
 
 from worker.errors import LinearError, LinearNotFound
 from worker.linear import documents as doc
-from worker.linear.protocol import LinearIssue, LinearTeam, LinearUser, key_id
+from worker.linear.protocol import LabelAdded, LinearIssue, LinearTeam, LinearUser, key_id
 from worker.linear.ratelimit import is_rate_limited, limit_headers, report, wait_seconds
 from worker.logs import get_logger
 
@@ -116,9 +116,9 @@ class HttpLinearClient:
                 raise  # a keyed activity already written is done, not failed
 
     def team_issues(
-        self, team_id: str, *, since: datetime | None, label: str | None = None
+        self, team_key: str, *, since: datetime | None, label: str | None = None
     ) -> list[LinearIssue]:
-        flt: dict[str, Any] = {"team": {"id": {"eq": team_id}}}
+        flt: dict[str, Any] = {"team": {"key": {"eq": team_key}}}
         if since is not None:
             flt["updatedAt"] = {"gt": since.isoformat()}
         if label is not None:
@@ -133,6 +133,20 @@ class HttpLinearClient:
                 break
             after = info.get("endCursor")
         return sorted(found, key=lambda i: i.updated_at or datetime.min)
+
+    def label_history(self, issue_id: str) -> list[LabelAdded]:
+        issue = self.call(doc.LABEL_HISTORY, {"id": issue_id}).get("issue") or {}
+        found = [
+            LabelAdded(
+                id=n["id"],
+                actor_id=(n.get("actor") or {}).get("id"),
+                labels=[lb["name"] for lb in n.get("addedLabels") or []],
+                created_at=n["createdAt"],
+            )
+            for n in (issue.get("history") or {}).get("nodes") or []
+            if n.get("addedLabels")
+        ]
+        return sorted(found, key=lambda h: h.created_at)
 
 
 def _data(status: int, body: Any) -> dict[str, Any]:

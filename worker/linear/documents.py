@@ -72,4 +72,23 @@ query TeamIssues($filter: IssueFilter, $after: String) {
     + ISSUE_FIELDS
 )
 
-ALL = (ISSUE, USER, COMMENT_CREATE, COMMENT_UPDATE, ATTACH_URL, AGENT_ACTIVITY, TEAM_ISSUES)
+LABEL_HISTORY = """
+query LabelHistory($id: String!) {
+  issue(id: $id) {
+    history(first: 50) {
+      nodes { id createdAt actor { id } addedLabels { name } }
+    }
+  }
+}
+"""
+
+ALL = (
+    ISSUE,
+    USER,
+    COMMENT_CREATE,
+    COMMENT_UPDATE,
+    ATTACH_URL,
+    AGENT_ACTIVITY,
+    TEAM_ISSUES,
+    LABEL_HISTORY,
+)

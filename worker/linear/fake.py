@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from worker.errors import LinearError, LinearNotFound
-from worker.linear.protocol import LinearIssue, LinearUser, key_id
+from worker.linear.protocol import LabelAdded, LinearIssue, LinearUser, key_id
 
 
 @dataclass
@@ -18,6 +18,7 @@ class FakeLinear:
     edits: list[tuple[str, str]] = field(default_factory=list)  # (comment id, body), in order
     attachments: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # id -> issue...
     activities: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    history: dict[str, list[LabelAdded]] = field(default_factory=dict)  # by issue id
     fail: dict[str, str] = field(default_factory=dict)  # method name -> error message
     _activity_ids: set[str] = field(default_factory=set)
 
@@ -62,17 +63,21 @@ class FakeLinear:
         self.activities.append((session_id, content))
 
     def team_issues(
-        self, team_id: str, *, since: datetime | None, label: str | None = None
+        self, team_key: str, *, since: datetime | None, label: str | None = None
     ) -> list[LinearIssue]:
         self._maybe_fail("team_issues")
         found = [
             i
             for i in self.issues.values()
-            if i.team.id == team_id
+            if i.team.key == team_key
             and (since is None or (i.updated_at is not None and i.updated_at > since))
             and (label is None or label.lower() in (lb.lower() for lb in i.labels))
         ]
         return sorted(found, key=lambda i: i.updated_at or datetime.min)
+
+    def label_history(self, issue_id: str) -> list[LabelAdded]:
+        self._maybe_fail("label_history")
+        return sorted(self.history.get(issue_id, []), key=lambda h: h.created_at)
 
     def comments_on(self, issue_id: str) -> list[str]:
         """The bodies of the issue's comments as they stand now."""

@@ -60,6 +60,15 @@ class LinearUser(BaseModel):
         return "admin" if self.admin else "guest" if self.guest else "member"
 
 
+class LabelAdded(BaseModel):
+    """An entry of an issue's history that added labels: who, when, which."""
+
+    id: str
+    actor_id: str | None
+    labels: list[str]
+    created_at: datetime
+
+
 class LinearClient(Protocol):
     """The Linear calls of intake and the pipeline. Keyed writes carry a client-chosen id
     derived from the key (`key_id`), so a retried write never posts twice."""
@@ -89,10 +98,15 @@ class LinearClient(Protocol):
         ...
 
     def team_issues(
-        self, team_id: str, *, since: datetime | None, label: str | None = None
+        self, team_key: str, *, since: datetime | None, label: str | None = None
     ) -> list[LinearIssue]:
-        """The team's issues updated after `since` (all: None), with `label` when given,
-        oldest change first."""
+        """The issues of the team (by key, `ENG`) updated after `since` (all: None), with
+        `label` when given, oldest change first."""
+        ...
+
+    def label_history(self, issue_id: str) -> list[LabelAdded]:
+        """The issue's history entries that added labels, oldest first (who added the
+        trigger label: the trust check of polling)."""
         ...
 
 

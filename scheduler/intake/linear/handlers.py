@@ -6,6 +6,7 @@ repository, one Burndown cannot reach) is said on the issue (or the session) and
 A Linear error here propagates: the delivery stays pending and the reconciler sends it again.
 """
 
+from datetime import UTC, datetime
 from typing import Any
 
 from scheduler.intake.linear.mapping import repo_for
@@ -18,7 +19,12 @@ from worker.logs import get_logger
 from worker.store.liveness import request_cancel
 from worker.store.models import DeliveryStatus, Provider, RunKind, Ticket
 from worker.store.repo import queue_ticket
-from worker.store.trackers import find_session_ticket, has_pull, upsert_tracker_ticket
+from worker.store.trackers import (
+    find_session_ticket,
+    find_tracker_ticket,
+    has_pull,
+    upsert_tracker_ticket,
+)
 from worker.tracker import LinearTracker, linear_text
 
 log = get_logger(__name__)
@@ -56,10 +62,27 @@ class _Say:
 def _labelled(payload: dict[str, Any], deps: IntakeDeps, linear: LinearClient) -> Handled:
     if not label_added(payload, deps.trigger_label):
         return Handled(DeliveryStatus.IGNORED, "not a trigger")
-    issue_id = str((payload.get("data") or {}).get("id"))
+    data = payload.get("data") or {}
+    issue_id = str(data.get("id"))
+    if _acted_on(deps, issue_id, data.get("updatedAt")):
+        return Handled(DeliveryStatus.IGNORED, "this label was acted on already")
     actor = str((payload.get("actor") or {}).get("id") or "")
     say = _Say(linear, issue_id, None)
     return _take(deps, linear, issue_id, actor, say, session=None)
+
+
+def _acted_on(deps: IntakeDeps, issue_id: str, labelled_at: Any) -> bool:
+    """Whether the ticket was queued after this label went on (a webhook and a poll of the
+    same label, or a redelivery after the run ended)."""
+    ticket = find_tracker_ticket(deps.engine, Provider.LINEAR, issue_id)
+    if ticket is None or ticket.queued_at is None or not isinstance(labelled_at, str):
+        return False
+    try:
+        when = datetime.fromisoformat(labelled_at.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    queued = ticket.queued_at if ticket.queued_at.tzinfo else ticket.queued_at.replace(tzinfo=UTC)
+    return queued >= when
 
 
 def _delegated(payload: dict[str, Any], deps: IntakeDeps, linear: LinearClient) -> Handled:

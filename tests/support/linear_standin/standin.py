@@ -182,8 +182,17 @@ class LinearStandIn:
         """A person adds a label: the `Issue` `update` webhook Linear sends for it."""
         with self.ws.lock:
             before = {"labelIds": list(issue.label_ids), "updatedAt": issue.updated_at}
-            issue.label_ids.append(self.ws.label_named(name).id)
+            label = self.ws.label_named(name)
+            issue.label_ids.append(label.id)
             issue.updated_at = now_iso()
+            issue.history.append(
+                {
+                    "id": new_id(),
+                    "createdAt": issue.updated_at,
+                    "actor": {"id": actor.id},
+                    "addedLabels": [self.ws.label_view(label)],
+                }
+            )
             return webhooks.issue_updated(self.ws, issue, actor, before)
 
     def close(self, issue: Issue, state: str = "completed") -> None:

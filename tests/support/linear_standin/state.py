@@ -59,6 +59,7 @@ class Issue:
     completed_at: str | None = None
     canceled_at: str | None = None
     delegate_id: str | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)  # IssueHistory views
 
     @property
     def identifier(self) -> str:
@@ -161,6 +162,7 @@ class Workspace:
                 "team": self.team_view(issue.team),
                 "labels": {"nodes": labels},
                 "labelIds": list(issue.label_ids),
+                "history": {"nodes": list(issue.history)},
             }
 
     @staticmethod
