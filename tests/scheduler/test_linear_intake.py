@@ -93,10 +93,10 @@ def test_a_trusted_label_queues_a_linear_ticket_of_the_mapped_repository(
     (status,) = w.fake.comments_on(issue.id)
     assert "queued" in status and "<!--" not in status
     w.deliver(linear.label(issue, "other", w.maria), "l2")  # not the trigger label
-    assert w.deliver(payload, "l3") == DeliveryStatus.PROCESSED  # the same label again
+    assert w.deliver(payload, "l3") == DeliveryStatus.IGNORED  # the same label, again
     assert w.enqueued == [ticket.id]
     d = get_delivery(sqlite_engine, "l3")
-    assert d is not None and d.note == "already queued or running"
+    assert d is not None and d.note == "this label was acted on already"
 
 
 def test_a_guests_label_is_refused_with_a_comment(
