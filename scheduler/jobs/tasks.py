@@ -11,6 +11,7 @@ from sandbox.runtime import ContainerRuntime
 from scheduler.intake.process import process_delivery
 from scheduler.intake.shapes import IntakeDeps
 from scheduler.jobs.lifecycle import SyncCounts, sync_lifecycle
+from scheduler.jobs.linear_sync import sync_linear
 from scheduler.jobs.polling import register_polling
 from scheduler.jobs.reconcile import ReconcilePolicy, Reconciler
 from worker.celery_app import RUN_TASK
@@ -113,14 +114,28 @@ def reconciler(app: Celery, settings: Settings) -> Reconciler:
 
 
 def run_lifecycle_sync(settings: Settings) -> SyncCounts:
-    """One lifecycle sync with the configured store, GitHub and windows."""
-    return sync_lifecycle(
+    """One lifecycle sync with the configured store, GitHub and windows; with Linear
+    configured and mapped, its closed issues too (their counts join GitHub's)."""
+    counts = sync_lifecycle(
         engine_for(settings.resolved_database_url()),
         github_client(settings),
         now=utcnow(),
         lookback=timedelta(days=settings.lifecycle_lookback_days),
         overlap=timedelta(hours=settings.lifecycle_overlap_hours),
     )
+    linear = linear_client(settings)
+    if linear is not None and settings.linear_repos:
+        found = sync_linear(
+            engine_for(settings.resolved_database_url()),
+            linear,
+            settings.linear_repos,
+            now=utcnow(),
+            lookback=timedelta(days=settings.lifecycle_lookback_days),
+            overlap=timedelta(hours=settings.lifecycle_overlap_hours),
+        )
+        counts.issues_seen += found.issues_seen
+        counts.errors += found.errors
+    return counts
 
 
 def intake_deps(app: Celery, settings: Settings) -> IntakeDeps:

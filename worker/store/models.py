@@ -298,11 +298,13 @@ class ClosedIssue(SQLModel, table=True):
     """An issue (not a pull request) of a tracked repository that is closed, whoever closed it:
     the denominator of backlog coverage. Kept by the lifecycle sync; removed when reopened."""
 
-    __table_args__ = (UniqueConstraint("repo", "number", name="uq_closed_issue"),)
+    __table_args__ = (UniqueConstraint("repo", "number", "tracker_key", name="uq_closed_issue"),)
 
     id: int | None = Field(default=None, primary_key=True)
     repo: str = Field(index=True, max_length=255)
     number: int
+    tracker_key: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})
+    """A Linear issue's key (ENG-123), counted for its mapped repository; empty for GitHub."""
     closed_at: datetime = Field(sa_column=_ts(index=True))
     labels: str = Field(default="[]", sa_type=Text)  # JSON list of label names
 

@@ -1,12 +1,23 @@
 """Tickets of issues that live outside GitHub (Linear): found by the tracker's own id, or by
 the agent session they answer to."""
 
+import json
+from datetime import datetime
+
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from worker.errors import DuplicateError, StoreError
 from worker.store.db import session_scope
-from worker.store.models import Provider, Run, Ticket, TicketStatus, utcnow
+from worker.store.models import (
+    ClosedIssue,
+    IssueState,
+    Provider,
+    Run,
+    Ticket,
+    TicketStatus,
+    utcnow,
+)
 
 ACTIVE = (TicketStatus.QUEUED, TicketStatus.RUNNING)
 
@@ -73,3 +84,41 @@ def has_pull(engine: Engine, ticket_id: int) -> bool:
             select(Run.id).where(Run.ticket_id == ticket_id, col(Run.pr_number).is_not(None))
         ).first()
         return found is not None
+
+
+def observe_tracker_issue(
+    engine: Engine,
+    provider: Provider,
+    *,
+    tracker_id: str,
+    key: str,
+    repo: str,
+    number: int,
+    closed_at: datetime | None,
+    labels: list[str],
+) -> None:
+    """Keep the closed-issue list (the coverage's denominator, under the mapped repository)
+    and the ticket's issue state in step with the tracker: a closed issue is (re)recorded,
+    an open one dropped."""
+    with session_scope(engine) as s:
+        rows = s.exec(select(ClosedIssue).where(ClosedIssue.tracker_key == key)).all()
+        for row in rows:
+            if closed_at is None or row.repo != repo:
+                s.delete(row)  # reopened, or now mapped elsewhere
+        if closed_at is not None:
+            row = next((r for r in rows if r.repo == repo), None) or ClosedIssue(
+                repo=repo, number=number, tracker_key=key, closed_at=closed_at
+            )
+            row.closed_at, row.number, row.labels = closed_at, number, json.dumps(labels)
+            s.add(row)
+        ticket = s.exec(
+            select(Ticket).where(Ticket.provider == provider, Ticket.tracker_id == tracker_id)
+        ).first()
+        if ticket is not None:
+            if closed_at is not None:
+                ticket.issue_closed_at = closed_at
+            elif ticket.issue_state == IssueState.CLOSED:
+                ticket.issue_reopened_at = utcnow()
+            ticket.issue_state = IssueState.CLOSED if closed_at else IssueState.OPEN
+            ticket.labels = json.dumps(labels)
+            s.add(ticket)

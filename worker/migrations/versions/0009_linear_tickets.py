@@ -1,5 +1,6 @@
 """Linear tickets: the tracker's own id and key (ENG-123), the agent session, and one ticket
-per (provider, repository, number, key), since two Linear teams may map to one repository
+(and one closed issue) per (repository, number, key), since two Linear teams may map to one
+repository
 
 Revision ID: 0009
 Revises: 0008
@@ -32,7 +33,19 @@ def upgrade() -> None:
         )
 
 
+    with op.batch_alter_table("closedissue", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("tracker_key", sa.String(length=64), nullable=False, server_default="")
+        )
+        batch_op.drop_constraint("uq_closed_issue", type_="unique")
+        batch_op.create_unique_constraint("uq_closed_issue", ["repo", "number", "tracker_key"])
+
+
 def downgrade() -> None:
+    with op.batch_alter_table("closedissue", schema=None) as batch_op:
+        batch_op.drop_constraint("uq_closed_issue", type_="unique")
+        batch_op.create_unique_constraint("uq_closed_issue", ["repo", "number"])
+        batch_op.drop_column("tracker_key")
     with op.batch_alter_table("ticket", schema=None) as batch_op:
         batch_op.drop_constraint("uq_ticket_issue", type_="unique")
         batch_op.create_unique_constraint("uq_ticket_issue", ["provider", "repo", "number"])
