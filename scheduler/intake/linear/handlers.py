@@ -13,8 +13,8 @@ from scheduler.intake.linear.mapping import repo_for
 from scheduler.intake.linear.webhook import is_stop, label_added
 from scheduler.intake.shapes import Handled, IntakeDeps
 from worker import texts
-from worker.errors import GitHubError
-from worker.linear.protocol import LinearClient, LinearIssue
+from worker.errors import GitHubError, LinearNotFound
+from worker.linear.protocol import LinearClient, LinearIssue, LinearUser
 from worker.logs import get_logger
 from worker.store.liveness import request_cancel
 from worker.store.models import DeliveryStatus, Provider, RunKind, Ticket
@@ -63,7 +63,9 @@ def _labelled(payload: dict[str, Any], deps: IntakeDeps, linear: LinearClient) -
     if not label_added(payload, deps.trigger_label):
         return Handled(DeliveryStatus.IGNORED, "not a trigger")
     data = payload.get("data") or {}
-    issue_id = str(data.get("id"))
+    if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+        return Handled(DeliveryStatus.REJECTED, "refused: an Issue update without data.id")
+    issue_id = data["id"]
     if _acted_on(deps, issue_id, data.get("updatedAt")):
         return Handled(DeliveryStatus.IGNORED, "this label was acted on already")
     actor = str((payload.get("actor") or {}).get("id") or "")
@@ -87,7 +89,9 @@ def _acted_on(deps: IntakeDeps, issue_id: str, labelled_at: Any) -> bool:
 
 def _delegated(payload: dict[str, Any], deps: IntakeDeps, linear: LinearClient) -> Handled:
     session = payload.get("agentSession") or {}
-    sid, issue_id = str(session.get("id")), str(session.get("issueId") or "")
+    if not isinstance(session, dict) or not isinstance(session.get("id"), str):
+        return Handled(DeliveryStatus.REJECTED, "refused: an agent session event without its id")
+    sid, issue_id = session["id"], str(session.get("issueId") or "")
     # First things first: Linear shows the session as unresponsive without an activity soon.
     linear.agent_activity(sid, {"type": "thought", "body": texts.linear_picked_up()}, key="ack")
     if not issue_id:
@@ -107,13 +111,16 @@ def _take(
     session: str | None,
 ) -> Handled:
     """The trust check, the repository, then the ticket queued once."""
-    user = linear.user(who) if who else None
+    user = _member(linear, who)
     if user is None or not deps.linear_trust.allows(user):
         name = user.name if user else "there"
         say(texts.linear_untrusted(name, deps.trigger_label), f"untrusted-{who}")
         why = f"{name} ({user.role if user else 'no person'}) is not a trusted Linear member"
         return Handled(DeliveryStatus.REJECTED, why)
-    issue = linear.issue(issue_id)
+    try:
+        issue = linear.issue(issue_id)
+    except LinearNotFound:
+        return Handled(DeliveryStatus.REJECTED, f"Linear has no issue {issue_id}")
     repo = repo_for(issue, deps.linear_repos)
     if repo is None:
         say(texts.linear_unmapped(issue.team.key), f"unmapped-{issue.team.key}")
@@ -179,7 +186,7 @@ def _follow_up(
     who = str(activity.get("userId") or "")
     body = str((activity.get("content") or {}).get("body") or "").strip()
     key = f"prompt-{activity.get('id')}"
-    user = linear.user(who) if who else None
+    user = _member(linear, who)
     if user is None or not deps.linear_trust.allows(user):
         name = user.name if user else "there"
         _Say(linear, "", sid)(texts.linear_untrusted(name, deps.trigger_label), key)
@@ -194,3 +201,13 @@ def _follow_up(
     LinearTracker(linear, deps.linear_trust).status(ticket, texts.status_queued(user.name))
     deps.enqueue_run(ticket.id)
     return Handled(DeliveryStatus.PROCESSED, f"queued a {kind} run", ticket.id)
+
+
+def _member(linear: LinearClient, user_id: str) -> LinearUser | None:
+    """The workspace member, or None (no id, or not a member: an app, a removed user)."""
+    if not user_id:
+        return None
+    try:
+        return linear.user(user_id)
+    except LinearNotFound:
+        return None
