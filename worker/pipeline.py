@@ -51,6 +51,7 @@ from worker.store.models import (
     Outcome,
     OutcomeKind,
     PipelineEventKind,
+    Provider,
     RunKind,
     Ticket,
     TicketStatus,
@@ -282,12 +283,19 @@ def _execute(ctx: RunContext, override: str | None) -> RunResult:
 
 def _no_longer_wanted(ctx: RunContext, issue: Issue) -> str | None:
     """Why the ticket must not run after all, as things are when the run claims it: the issue
-    closed, the trigger label gone, or the person who asked without write access now."""
+    closed, the trigger label gone (a delegated Linear issue needs none), or the person who
+    asked without write access (or Linear trust) now."""
     cfg, followup = ctx.deps.config, ctx.run.kind != RunKind.INITIAL
     if not followup and issue.state != "open":
         return "the issue is closed"
     trigger = cfg.trigger_label
-    if not followup and not any(lb == trigger or harness_label(lb, trigger) for lb in issue.labels):
+    labels = issue.labels
+    if ctx.ticket.provider == Provider.LINEAR:  # Linear's label names ignore case, as intake
+        labels = [trigger if lb.lower() == trigger.lower() else lb for lb in labels]
+    delegated = ctx.ticket.agent_session_id is not None
+    if not (followup or delegated) and not any(
+        lb == trigger or harness_label(lb, trigger) for lb in labels
+    ):
         return f"the `{trigger}` label is no longer on the issue"
     who = ctx.run.requested_by
     if who and not ctx.deps.tracker(ctx.ticket).trusted(ctx.ticket, who):

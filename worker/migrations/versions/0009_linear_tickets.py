@@ -32,7 +32,6 @@ def upgrade() -> None:
             "uq_ticket_issue", ["provider", "repo", "number", "tracker_key"]
         )
 
-
     with op.batch_alter_table("closedissue", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("tracker_key", sa.String(length=64), nullable=False, server_default="")
