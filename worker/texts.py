@@ -69,12 +69,19 @@ def task_prompt(ticket: Ticket, run: Run) -> str:
     what = (
         "A check failed on your pull request"
         if run.kind == RunKind.FIX
-        else f"@{run.requested_by} asked for changes on your pull request"
+        else f"{_asker(ticket, run)} asked for changes on your pull request"
     )
     return (
         f"{base}\n\nYou already opened a pull request for this issue; the checkout is "
         f"its branch. {what}:\n\n{clean(run.feedback or '').text}\n\nAddress it."
     )
+
+
+def _asker(ticket: Ticket, run: Run) -> str:
+    """Who asked for a follow-up (a Linear member is known by id only: said as a role)."""
+    if ticket.provider == Provider.LINEAR:
+        return "A member of the Linear agent session"
+    return f"@{run.requested_by}"
 
 
 def hidden_in_task(ticket: Ticket, run: Run) -> dict[str, list[dict[str, Any]]]:

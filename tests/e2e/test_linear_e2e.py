@@ -97,7 +97,7 @@ def test_a_linear_label_becomes_a_pull_request_with_the_comment_and_the_attachme
     waits = _rate_limit_waits(postgres_url)
     assert waits and waits[0]["service"] == "linear" and waits[0]["code"] == "RATELIMITED"
     out = burndown(["report"], env)
-    assert "pull requests opened: 1" in out
+    assert "pull requests opened: 1" in out and f"{REPO} ENG-1" in out
 
 
 def _final(linear: LinearStandIn, issue: Any) -> bool:
