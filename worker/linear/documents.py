@@ -82,7 +82,14 @@ query LabelHistory($id: String!) {
 }
 """
 
+VIEWER = """
+query Viewer {
+  viewer { id name }
+}
+"""
+
 ALL = (
+    VIEWER,
     ISSUE,
     USER,
     COMMENT_CREATE,

@@ -91,6 +91,13 @@ class Root:
             raise Refusal("Entity not found: Issue")
         return self.ws.issue_view(found)
 
+    def viewer(self, _info: Any) -> dict[str, Any]:
+        with self.ws.lock:
+            found = self.ws.users.get(self.ws.viewer)
+        if found is None:
+            raise Refusal("Authentication required, not authenticated", "AUTHENTICATION_ERROR")
+        return self.ws.user_view(found)
+
     def user(self, _info: Any, id: str) -> dict[str, Any]:
         with self.ws.lock:
             found = self.ws.users.get(id)
