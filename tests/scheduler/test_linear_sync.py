@@ -18,7 +18,7 @@ from worker.store.models import ClosedIssue, IssueState, Provider
 from worker.store.trackers import find_tracker_ticket, upsert_tracker_ticket
 
 REPO = "acme/widgets"
-NOW = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
+NOW = datetime.now(UTC).replace(microsecond=0)  # tickets are created at the real now
 
 
 def _issue(n: int, team: str, state: str, closed: datetime | None = None) -> LinearIssue:
@@ -78,7 +78,8 @@ def test_closed_linear_issues_count_for_their_repository(sqlite_engine: Engine) 
     assert _closed(sqlite_engine) == [(REPO, 2, ""), (REPO, 2, "ENG-2")]
     ticket = find_tracker_ticket(sqlite_engine, Provider.LINEAR, "i-ENG-2")
     assert ticket is not None and ticket.issue_state == IssueState.CLOSED
-    m = store_metrics(sqlite_engine, Period(NOW - timedelta(days=1), NOW), {"repo": REPO})
+    period = Period(NOW - timedelta(days=1), NOW + timedelta(days=1))
+    m = store_metrics(sqlite_engine, period, {"repo": REPO})
     assert m.closed_in_period == 2 and m.handed == 1
 
     reopened = _issue(2, "ENG", "started")  # reopened in Linear, after the last sync
