@@ -21,3 +21,15 @@ class DuplicateError(StoreError):
 
 class ConfigError(BurndownError):
     """Settings or per-repository configuration are missing or invalid."""
+
+
+class LinearError(BurndownError):
+    """Linear's API failed, refused, or answered something we cannot use."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class LinearNotFound(LinearError):
+    """Linear has no such entity (an issue, a comment, a user)."""

@@ -12,6 +12,7 @@ import time
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -24,8 +25,9 @@ from worker.branches import issue_branch
 from worker.budget import BudgetWatch, harness_options
 from worker.events import EventRecorder, EventSink
 from worker.git import Checkout, checkout
-from worker.github.protocol import WRITE_ROLES, Issue
+from worker.github.protocol import Issue
 from worker.github.ratelimit import reporting_waits
+from worker.linear.ratelimit import reporting_waits as linear_waits
 from worker.liveness import AGENT_SHARE, Deadline, RunGuard
 from worker.logs import get_logger
 from worker.pipeline_config import PipelineConfig, PipelineDeps
@@ -50,6 +52,7 @@ from worker.store.models import (
     Outcome,
     OutcomeKind,
     PipelineEventKind,
+    Provider,
     RunKind,
     Ticket,
     TicketStatus,
@@ -87,8 +90,9 @@ def plan_for(
 
 
 def branch_for(ticket: Ticket, harness: str | None = None) -> str:
-    """`burndown/issue-<n>`; `burndown/issue-<n>-<harness>` for one run of a comparison."""
-    return issue_branch(ticket.number, harness)
+    """`burndown/issue-<n>` (Linear: `burndown/eng-123`); `...-<harness>` for one run of a
+    comparison."""
+    return issue_branch(ticket.tracker_key or ticket.number, harness)
 
 
 def run_ticket(
@@ -161,9 +165,11 @@ def run_ticket(
             guard=guard,
             budget=watch,
         )
-        with reporting_waits(
-            lambda wait, why: ctx.rec.note(PipelineEventKind.RATE_LIMITED, {"seconds": wait, **why})
-        ):
+
+        def waited(wait: float, why: dict[str, Any]) -> None:
+            ctx.rec.note(PipelineEventKind.RATE_LIMITED, {"seconds": wait, **why})
+
+        with reporting_waits(waited), linear_waits(waited):
             result = keyed_outcome(ctx, lambda c: _outcome_of(c, harness))
         ctx.rec.close()
         outcome = _settle(ctx, result)
@@ -198,7 +204,8 @@ def _settle(ctx: RunContext, result: RunResult) -> Outcome:
         outcome = liveness.finish_and_requeue(engine, run_id, result)
     else:
         outcome = finish_run(engine, run_id, result)
-    ctx.status(texts.status_final(outcome.kind, outcome.pr_url, outcome.detail, ctx.run_url))
+    final = texts.status_final(outcome.kind, outcome.pr_url, outcome.detail, ctx.run_url)
+    ctx.status(final, final=True)
     return outcome
 
 
@@ -217,7 +224,7 @@ def _retry_later(ctx: RunContext, result: RunResult) -> Outcome:
         ctx.status(texts.status_retrying(result.detail, ctx.run_url))
     else:
         ctx.tell(texts.could_not_finish(result.detail, ctx.run_url))
-        ctx.status(texts.status_final(outcome.kind, None, outcome.detail, ctx.run_url))
+        ctx.status(texts.status_final(outcome.kind, None, outcome.detail, ctx.run_url), final=True)
     log.warning("sandbox unavailable", ticket=status, detail=result.detail[:300])
     return outcome
 
@@ -284,7 +291,7 @@ def _execute(ctx: RunContext, override: str | None) -> RunResult:
         # The repository's config is always the default branch's, also for follow-ups
         # that start on the agent's own branch.
         rc = parse_repo_config(co.show(base, CONFIG_FILE))
-        issue = github.get_issue(ctx.ticket.repo, ctx.ticket.number)
+        issue = ctx.deps.tracker(ctx.ticket).current(ctx.ticket)
         stale = _no_longer_wanted(ctx, issue)
         if stale:  # things changed since the label: the person's wish is re-checked now
             ctx.tell(texts.not_started(stale, ctx.run_url))
@@ -311,16 +318,23 @@ def _execute(ctx: RunContext, override: str | None) -> RunResult:
 
 def _no_longer_wanted(ctx: RunContext, issue: Issue) -> str | None:
     """Why the ticket must not run after all, as things are when the run claims it: the issue
-    closed, the trigger label gone, or the person who asked without write access now."""
+    closed, the trigger label gone (a delegated Linear issue needs none), or the person who
+    asked without write access (or Linear trust) now."""
     cfg, followup = ctx.deps.config, ctx.run.kind != RunKind.INITIAL
     if not followup and issue.state != "open":
         return "the issue is closed"
     trigger = cfg.trigger_label
-    if not followup and not any(lb == trigger or harness_label(lb, trigger) for lb in issue.labels):
+    labels = issue.labels
+    if ctx.ticket.provider == Provider.LINEAR:  # Linear's label names ignore case, as intake
+        labels = [trigger if lb.lower() == trigger.lower() else lb for lb in labels]
+    delegated = ctx.ticket.agent_session_id is not None
+    if not (followup or delegated) and not any(
+        lb == trigger or harness_label(lb, trigger) for lb in labels
+    ):
         return f"the `{trigger}` label is no longer on the issue"
     who = ctx.run.requested_by
-    if who and ctx.deps.github.role(ctx.ticket.repo, who) not in WRITE_ROLES:
-        return f"@{who} no longer has write access to the repository"
+    if who and not ctx.deps.tracker(ctx.ticket).trusted(ctx.ticket, who):
+        return texts.no_longer_trusted(ctx.ticket, who)
     return None
 
 

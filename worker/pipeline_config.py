@@ -16,8 +16,11 @@ from worker.diff_policy import DiffPolicy
 from worker.gateway_keys import GatewayKeys
 from worker.github.app_auth import TokenSource
 from worker.github.protocol import GitHubClient
+from worker.linear.protocol import LinearClient
 from worker.secrets_scan import SecretScanner
 from worker.spend import Budgets
+from worker.store.models import Ticket
+from worker.tracker import LinearTrust, Tracker, tracker_for
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,15 @@ class PipelineDeps:
     """Keeps repositories' setups as images; None: verification runs the setup every time."""
     tokens: TokenSource | None = None
     """Per-repository tokens (a GitHub App's); when set, `git_token` is not used."""
+
+    linear: LinearClient | None = None
+    """Linear, when configured: Linear tickets' issues live there."""
+    linear_trust: LinearTrust = field(default_factory=LinearTrust)
+    """Who may start work from Linear (re-checked when a run starts)."""
+
+    def tracker(self, ticket: Ticket) -> Tracker:
+        """Where the ticket's issue lives (`ConfigError`: a Linear ticket without Linear)."""
+        return tracker_for(ticket, self.github, self.linear, self.linear_trust)
 
     def token_for(self, full_name: str) -> str | None:
         """The token git uses for `full_name`."""

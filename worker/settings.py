@@ -79,6 +79,33 @@ class Settings(BaseSettings):
     linear_webhook_secret: SecretStr | None = Field(
         None, description="Signing secret of the Linear webhook (POST /webhooks/linear)."
     )
+    linear_api_key: SecretStr | None = Field(
+        None,
+        description="Linear API key (`lin_api_...`) or OAuth app token (agent sessions need the "
+        "app's, `actor=app`).",
+    )
+    linear_api_url: str = Field(
+        "https://api.linear.app/graphql", description="Linear's GraphQL endpoint."
+    )
+    linear_repos: dict[str, str] = Field(
+        default_factory=dict,
+        description='Linear team key, or "TEAM/label", to repository, JSON: '
+        '{"ENG": "acme/widgets", "ENG/api": "acme/api"}. A `repo: owner/name` line in '
+        "the issue's description wins.",
+    )
+    linear_trusted_members: HostList = Field(
+        default_factory=list,
+        description="Linear members (emails or user ids) whose label or delegation starts a run.",
+    )
+    linear_trusted_roles: HostList = Field(
+        ["admin", "member"],
+        description="Linear roles (admin, member, guest) whose members are trusted as well.",
+    )
+    linear_poll: bool = Field(
+        False,
+        description="Poll Linear's mapped teams for the trigger label (no webhook needed), "
+        "every poll_interval_seconds.",
+    )
     poll_repos: HostList = Field(
         default_factory=list,
         description="Repositories (owner/name, comma-separated) to poll for trigger labels: "

@@ -14,7 +14,7 @@ from sandbox.errors import BurndownError
 from sandbox.harness.protocol import Harness, HarnessOptions, ModelAccess
 from sandbox.harness.run import HarnessJob, HarnessRun
 from sandbox.runtime import SandboxPolicy
-from worker import live_status, texts
+from worker import texts
 from worker.budget import BudgetWatch
 from worker.diff_policy import Violation, check_change
 from worker.errors import GitError
@@ -118,12 +118,13 @@ class RunContext:
         the outcome is recorded either way, the comment is a courtesy."""
         tell(self.deps, self.ticket, body, key=f"run-{self.run.id}")
 
-    def status(self, body: str) -> None:
-        """Update the ticket's live status comment (one per ticket, edited in place)."""
-        assert self.ticket.id is not None
-        live_status.show(
-            self.deps.github, self.ticket.repo, self.ticket.number, self.ticket.id, body
-        )
+    def status(self, body: str, *, final: bool = False) -> None:
+        """Update the ticket's live status (one comment per ticket, edited in place; or the
+        Linear agent session's activities). Best effort: never fatal."""
+        try:
+            self.deps.tracker(self.ticket).status(self.ticket, body, final=final)
+        except BurndownError as exc:
+            log.warning("live status not written", error=str(exc))
 
     def tell_pr(self, number: int, body: str) -> None:
         try:
@@ -292,6 +293,7 @@ def publish(
     else:
         ctx.tell(texts.pr_opened(pr.url, checked.draft_reason))
         kind = OutcomeKind.PR_DRAFT if checked.draft else OutcomeKind.PR_OPENED
+    attach_pull(ctx, pr.url, texts.pr_title(ctx.ticket))
     return replace(
         result,
         outcome=kind,
@@ -302,9 +304,18 @@ def publish(
 
 
 def tell(deps: PipelineDeps, ticket: Ticket, body: str, key: str | None = None) -> None:
-    """Comment on the ticket's issue, logging (not raising) when GitHub refuses."""
+    """Comment on the ticket's issue (GitHub's or Linear's), logging (not raising) when the
+    tracker refuses."""
     try:
         safe = withhold_secrets(deps.config.secrets, body)
-        deps.github.comment(ticket.repo, ticket.number, safe, key=key)
+        deps.tracker(ticket).comment(ticket, safe, key=key)
     except BurndownError as exc:  # the outcome is recorded either way; the comment is a courtesy
         log.warning("could not comment on the issue", error=str(exc))
+
+
+def attach_pull(ctx: RunContext, url: str, title: str) -> None:
+    """Link the pull request to the ticket's issue (Linear: an attachment); a courtesy."""
+    try:
+        ctx.deps.tracker(ctx.ticket).attach_pull(ctx.ticket, url, title)
+    except BurndownError as exc:
+        log.warning("could not attach the pull request to the issue", error=str(exc))

@@ -12,7 +12,7 @@ from typing import Any
 from worker.neutralize import neutralize
 from worker.review import Review
 from worker.sanitize import clean
-from worker.store.models import ReviewVerdict, Run, RunKind, Ticket
+from worker.store.models import Provider, ReviewVerdict, Run, RunKind, Ticket
 from worker.verify import Verification
 
 MARKER = "<!-- burndown -->"
@@ -33,27 +33,55 @@ class RunFacts:
     summary: str
 
 
+def issue_ref(ticket: Ticket) -> str:
+    """How the ticket's issue is named: `#12` on GitHub, its key (`ENG-123`) on Linear."""
+    return ticket.tracker_key or f"#{ticket.number}"
+
+
+def closes(ticket: Ticket) -> str:
+    """The line that closes the issue on merge: GitHub's `Closes #12`, or `Fixes ENG-123`
+    (Linear's GitHub integration reads it; GitHub does not, so no GitHub issue closes)."""
+    if ticket.provider == Provider.LINEAR:
+        return f"Fixes {ticket.tracker_key}"
+    return f"Closes #{ticket.number}"
+
+
+def no_longer_trusted(ticket: Ticket, who: str) -> str:
+    """Why a run did not start: the person who asked may no longer ask."""
+    if ticket.provider == Provider.LINEAR:
+        return f"{who} is no longer a Linear member Burndown may take work from"
+    return f"@{who} no longer has write access to the repository"
+
+
 def task_prompt(ticket: Ticket, run: Run) -> str:
     """The task the agent gets: the issue, and for a follow-up the feedback to address; what
     a reader on GitHub cannot see is cut (`worker.sanitize`; `hidden_in_task` says what)."""
     title, body = clean(ticket.title).text, clean(ticket.body).text
+    tracker = "Linear" if ticket.provider == Provider.LINEAR else "GitHub"
     base = (
-        f"Resolve this GitHub issue of the repository {ticket.repo}, whose checkout is the "
+        f"Resolve this {tracker} issue of the repository {ticket.repo}, whose checkout is the "
         "current directory. Make the change in the working tree; do not commit or push, "
         "the changes are collected for you.\n\n"
-        f"Issue #{ticket.number}: {title}\n\n{body}"
+        f"Issue {issue_ref(ticket)}: {title}\n\n{body}"
     )
     if run.kind == RunKind.INITIAL:
         return base
     what = (
         "A check failed on your pull request"
         if run.kind == RunKind.FIX
-        else f"@{run.requested_by} asked for changes on your pull request"
+        else f"{_asker(ticket, run)} asked for changes on your pull request"
     )
     return (
         f"{base}\n\nYou already opened a pull request for this issue; the checkout is "
         f"its branch. {what}:\n\n{clean(run.feedback or '').text}\n\nAddress it."
     )
+
+
+def _asker(ticket: Ticket, run: Run) -> str:
+    """Who asked for a follow-up (a Linear member is known by id only: said as a role)."""
+    if ticket.provider == Provider.LINEAR:
+        return "A member of the Linear agent session"
+    return f"@{run.requested_by}"
 
 
 def hidden_in_task(ticket: Ticket, run: Run) -> dict[str, list[dict[str, Any]]]:
@@ -69,13 +97,13 @@ def commit_message(ticket: Ticket, run: Run) -> str:
     # Only Burndown's own `Closes #n` may act: the title and feedback are neutralized.
     if run.kind != RunKind.INITIAL:
         feedback = neutralize((run.feedback or "")[:500])
-        return f"Address feedback on #{ticket.number}\n\n{feedback}"
-    return f"{neutralize(ticket.title)}\n\nCloses #{ticket.number}.\n\nMade by Burndown."
+        return f"Address feedback on {issue_ref(ticket)}\n\n{feedback}"
+    return f"{neutralize(ticket.title)}\n\n{closes(ticket)}.\n\nMade by Burndown."
 
 
 def pr_title(ticket: Ticket) -> str:
     """The pull request's title."""
-    return f"{ticket.title} (#{ticket.number})"
+    return f"{ticket.title} ({issue_ref(ticket)})"
 
 
 def counts_text(counts: dict[str, int]) -> str:
@@ -127,7 +155,7 @@ def pr_body(
     )
     cost = "unknown" if facts.cost_usd is None else f"${facts.cost_usd:.4f}"
     parts = [
-        f"{MARKER}\nCloses #{ticket.number}",
+        f"{MARKER}\n{closes(ticket)}",
         f"## What the agent says\n\n{neutralize(facts.summary) or '(the agent gave no summary)'}",
         f"## Verification\n\n{verification_text(verification)}",
     ]
@@ -318,3 +346,43 @@ def status_final(kind: str, pr_url: str | None, detail: str, run_url: str) -> st
     """The live status once the run has ended: the pull request, or why there is none."""
     line = _FINAL.get(kind, "ended: {detail}").format(pr=pr_url or "", detail=detail[:300])
     return f"{MARKER}\n**Burndown status: {line}**\n\nRun: {run_url}"
+
+
+def linear_untrusted(name: str, label: str) -> str:
+    """Linear comment: the label (or delegation) came from someone Burndown may not take
+    work from."""
+    return (
+        f"Thanks {name}! Burndown only takes work (the `{label}` label, or a delegation) from "
+        "the Linear members its operator trusts, so it will not act on this one. A trusted "
+        "member can ask instead."
+    )
+
+
+def linear_unmapped(team: str) -> str:
+    """Linear comment: no repository is known for the issue."""
+    return (
+        f"Burndown does not know which GitHub repository team {team}'s issues go to. Add a "
+        "line `repo: owner/name` to the description (or ask the operator to map the team in "
+        "`BURNDOWN_LINEAR_REPOS`), then ask again."
+    )
+
+
+def linear_repo_unreachable(repo: str, why: str) -> str:
+    """Linear comment: the mapped repository cannot be reached with Burndown's credentials."""
+    return (
+        f"Burndown cannot work on `{repo}`: {neutralize(why)}. Check the repository's name "
+        "and that Burndown's GitHub App (or token) has access to it, then ask again."
+    )
+
+
+def linear_picked_up() -> str:
+    """The first agent activity: the delegation was received."""
+    return "Burndown picked this up and is looking at the issue; a run starts shortly."
+
+
+def linear_busy() -> str:
+    """Agent activity: a prompt came while a run is on."""
+    return (
+        "Burndown is still working on this session's last request; send this again once it "
+        "has answered."
+    )

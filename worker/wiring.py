@@ -23,6 +23,7 @@ from worker.gateway_keys import LiteLLMKeys
 from worker.github.app_auth import GitHubApp, StaticToken, TokenSource
 from worker.github.client import PyGithubClient
 from worker.github.stored_app import stored_app
+from worker.linear.client import HttpLinearClient
 from worker.logs import get_logger
 from worker.pipeline_config import PipelineConfig, PipelineDeps
 from worker.secrets_scan import SecretScanner
@@ -30,6 +31,7 @@ from worker.settings import Settings
 from worker.spend import Budgets
 from worker.store.db import make_engine
 from worker.store.repo import run_is_live
+from worker.tracker import LinearTrust
 
 log = get_logger(__name__)
 
@@ -233,6 +235,8 @@ def pipeline_deps(settings: Settings) -> PipelineDeps:
         tokens=tokens,
         gateway_keys=gateway_keys(settings),
         environments=environment_images(settings),
+        linear=linear_client(settings),
+        linear_trust=linear_trust(settings),
     )
 
 
@@ -268,3 +272,28 @@ def reap_sandboxes(settings: Settings, *, grace_seconds: float) -> ReapReport:
             errors=report.errors[:5],
         )
     return report
+
+
+def linear_trust(settings: Settings) -> LinearTrust:
+    """Who may start work from Linear."""
+    return LinearTrust(
+        members=frozenset(settings.linear_trusted_members),
+        roles=frozenset(r.lower() for r in settings.linear_trusted_roles),
+    )
+
+
+_linear_clients: dict[tuple[str, str], HttpLinearClient] = {}
+
+
+def linear_client(settings: Settings) -> HttpLinearClient | None:
+    """The Linear client when a Linear API key is configured (one per process), else None."""
+    if settings.linear_api_key is None:
+        return None
+    key = (settings.linear_api_url, settings.linear_api_key.get_secret_value())
+    if key not in _linear_clients:
+        _linear_clients[key] = HttpLinearClient(
+            settings.linear_api_url,
+            settings.linear_api_key,
+            timeout=settings.http_timeout_seconds,
+        )
+    return _linear_clients[key]

@@ -18,9 +18,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sandbox.docker_client import docker_client, find_image
 from sandbox.errors import BurndownError
 from worker.github.app_auth import RUN_PERMISSIONS, GitHubApp, app_jwt
+from worker.linear import documents
 from worker.settings import Settings
 from worker.store.migrate import alembic_config
-from worker.wiring import app_private_key, github_tokens, store
+from worker.wiring import app_private_key, github_tokens, linear_client, store
 
 TIMEOUT = 5.0
 TOKEN_FIX = (
@@ -29,6 +30,10 @@ TOKEN_FIX = (
     "BURNDOWN_GITHUB_APP_ID and BURNDOWN_GITHUB_APP_PRIVATE_KEY_FILE; or set "
     "BURNDOWN_GITHUB_TOKEN to a fine-grained token with Contents, Issues and Pull requests: "
     "read and write (Metadata: read)"
+)
+LINEAR_KEY_FIX = (
+    "set BURNDOWN_LINEAR_API_KEY to a personal API key (lin_api_...) or the OAuth app's "
+    "token, and BURNDOWN_LINEAR_API_URL if not Linear's own"
 )
 
 
@@ -47,6 +52,7 @@ def run_checks(settings: Settings) -> list[Check]:
     checks: list[Callable[[Settings], Check]] = [
         check_github,
         check_intake_path,
+        check_linear,
         check_store,
         check_broker,
         check_docker,
@@ -142,6 +148,31 @@ def check_intake_path(s: Settings) -> Check:
         fix = f"start `burndown api` and make {s.public_url} reach it (a proxy or tunnel)"
         return Check("intake", False, f"{s.public_url}/healthz does not answer", fix)
     return Check("intake", True, f"webhooks at {s.public_url}/webhooks/github answer")
+
+
+def check_linear(s: Settings) -> Check:
+    """Linear, once any Linear setting is given: the key answers, teams are mapped to
+    repositories, and a way in (webhook or polling) is configured."""
+    if not (s.linear_api_key or s.linear_webhook_secret or s.linear_repos or s.linear_poll):
+        return Check("linear", True, "not configured (optional)")
+    client = linear_client(s)
+    if client is None:
+        return Check("linear", False, "Linear settings are given, no API key", LINEAR_KEY_FIX)
+    try:
+        viewer = client.call(documents.VIEWER, {}).get("viewer") or {}
+    except BurndownError as exc:
+        return Check("linear", False, f"{s.linear_api_url}: {exc}", LINEAR_KEY_FIX)
+    if not s.linear_repos:
+        fix = 'set BURNDOWN_LINEAR_REPOS=\'{"ENG": "owner/repo"}\' (team key to repository)'
+        return Check("linear", False, "no Linear team is mapped to a repository", fix)
+    if not (s.linear_webhook_secret or s.linear_poll):
+        fix = (
+            "set BURNDOWN_LINEAR_WEBHOOK_SECRET to the signing secret of a webhook on "
+            "BURNDOWN_PUBLIC_URL/webhooks/linear, or BURNDOWN_LINEAR_POLL=true"
+        )
+        return Check("linear", False, "no way in: neither a webhook secret nor polling", fix)
+    teams = ", ".join(sorted(s.linear_repos))
+    return Check("linear", True, f"as {viewer.get('name', '?')}; mapped: {teams}")
 
 
 def check_store(s: Settings) -> Check:

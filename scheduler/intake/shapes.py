@@ -1,12 +1,14 @@
 """The shapes screens and handlers share: a screen's verdict, a handler's result and deps."""
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
 from worker.github.protocol import GitHubClient
+from worker.linear.protocol import LinearClient
 from worker.store.models import DeliveryStatus
+from worker.tracker import LinearTrust
 
 IGNORE = 202
 
@@ -39,6 +41,11 @@ class IntakeDeps:
     max_fix_runs: int = 2
     trusted_check_apps: frozenset[str] = frozenset({"github-actions"})
     """Slugs of the apps whose failed checks may start a fix run."""
+    linear: LinearClient | None = None
+    """Linear, when configured (`BURNDOWN_LINEAR_API_KEY`)."""
+    linear_repos: dict[str, str] = field(default_factory=dict)
+    """Linear team key (or `TEAM/label`) to repository."""
+    linear_trust: LinearTrust = field(default_factory=LinearTrust)
 
 
 @dataclass(frozen=True)

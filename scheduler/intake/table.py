@@ -12,6 +12,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from scheduler.intake import cancel, followups, labels, pulls
+from scheduler.intake.linear import handlers as linear
 from scheduler.intake.payloads import (
     BadDelivery,
     CheckRun,
@@ -77,6 +78,8 @@ def screen(event: str, payload: dict[str, Any], trigger_label: str) -> Verdict:
 
 def handle(event: str, payload: dict[str, Any], deps: IntakeDeps) -> Handled:
     """Intake's handling of a stored delivery; `BadDelivery` when its body is malformed."""
+    if event.startswith("linear."):
+        return linear.handle(event, payload, deps)
     route = _route(event, payload)
     if route is None:
         return Handled(DeliveryStatus.IGNORED, "no handler")

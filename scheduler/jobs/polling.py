@@ -4,12 +4,13 @@ from collections.abc import Callable
 
 from celery import Celery
 
+from scheduler.intake.linear.polling import poll_linear, teams_of
 from scheduler.intake.polling import PollCounts, PollDeps, poll_repositories
 from worker.errors import ConfigError
 from worker.github.app_auth import GitHubApp
 from worker.logs import get_logger
 from worker.settings import Settings
-from worker.wiring import engine_for, github_client, github_tokens
+from worker.wiring import engine_for, github_client, github_tokens, linear_client
 
 POLL_TASK = "burndown.poll"
 log = get_logger(__name__)
@@ -20,12 +21,18 @@ def register_polling(app: Celery, settings: Settings, intake_task: str) -> None:
 
     @app.task(name=POLL_TASK, shared=False)  # type: ignore[untyped-decorator]
     def poll_task() -> None:
-        try:
-            run_poll(settings, lambda d: app.send_task(intake_task, args=[d]))
-        except ConfigError as exc:
-            log.warning("poll skipped", reason=str(exc))
+        def enqueue(delivery: str) -> None:
+            app.send_task(intake_task, args=[delivery])
 
-    if settings.poll_repos or settings.poll_installations:
+        if settings.poll_repos or settings.poll_installations:
+            try:
+                run_poll(settings, enqueue)
+            except ConfigError as exc:
+                log.warning("poll skipped", reason=str(exc))
+        if settings.linear_poll:
+            run_linear_poll(settings, enqueue)
+
+    if settings.poll_repos or settings.poll_installations or settings.linear_poll:
         schedule = dict(app.conf.beat_schedule or {})
         schedule["poll"] = {"task": POLL_TASK, "schedule": settings.poll_interval_seconds}
         app.conf.beat_schedule = schedule
@@ -54,3 +61,20 @@ def run_poll(settings: Settings, enqueue_delivery: Callable[[str], None]) -> Pol
     if counts.delivered or counts.errors:
         log.info("polled", repos=counts.repos, delivered=counts.delivered, errors=counts.errors)
     return counts
+
+
+def run_linear_poll(settings: Settings, enqueue_delivery: Callable[[str], None]) -> None:
+    """One poll of the mapped Linear teams (skipped, said, without a Linear key)."""
+    linear = linear_client(settings)
+    if linear is None:
+        log.warning("linear poll skipped", reason="BURNDOWN_LINEAR_API_KEY is not set")
+        return
+    counts = poll_linear(
+        engine_for(settings.resolved_database_url()),
+        linear,
+        teams_of(settings.linear_repos),
+        settings.trigger_label,
+        enqueue_delivery,
+    )
+    if counts.delivered or counts.errors:
+        log.info("linear polled", delivered=counts.delivered, errors=counts.errors)

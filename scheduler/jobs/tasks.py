@@ -11,6 +11,7 @@ from sandbox.runtime import ContainerRuntime
 from scheduler.intake.process import process_delivery
 from scheduler.intake.shapes import IntakeDeps
 from scheduler.jobs.lifecycle import SyncCounts, sync_lifecycle
+from scheduler.jobs.linear_sync import sync_linear
 from scheduler.jobs.polling import register_polling
 from scheduler.jobs.reconcile import ReconcilePolicy, Reconciler
 from worker.celery_app import RUN_TASK
@@ -20,7 +21,14 @@ from worker.logs import get_logger
 from worker.settings import Settings
 from worker.store.liveness import record_failure
 from worker.store.models import utcnow
-from worker.wiring import container_runtime, engine_for, github_client, reap_sandboxes
+from worker.wiring import (
+    container_runtime,
+    engine_for,
+    github_client,
+    linear_client,
+    linear_trust,
+    reap_sandboxes,
+)
 
 INTAKE_TASK = "burndown.intake"
 INTAKE_BATCH_TASK = "burndown.intake_batch"  # what the API sends: one message per group commit
@@ -106,14 +114,28 @@ def reconciler(app: Celery, settings: Settings) -> Reconciler:
 
 
 def run_lifecycle_sync(settings: Settings) -> SyncCounts:
-    """One lifecycle sync with the configured store, GitHub and windows."""
-    return sync_lifecycle(
+    """One lifecycle sync with the configured store, GitHub and windows; with Linear
+    configured and mapped, its closed issues too (their counts join GitHub's)."""
+    counts = sync_lifecycle(
         engine_for(settings.resolved_database_url()),
         github_client(settings),
         now=utcnow(),
         lookback=timedelta(days=settings.lifecycle_lookback_days),
         overlap=timedelta(hours=settings.lifecycle_overlap_hours),
     )
+    linear = linear_client(settings)
+    if linear is not None and settings.linear_repos:
+        found = sync_linear(
+            engine_for(settings.resolved_database_url()),
+            linear,
+            settings.linear_repos,
+            now=utcnow(),
+            lookback=timedelta(days=settings.lifecycle_lookback_days),
+            overlap=timedelta(hours=settings.lifecycle_overlap_hours),
+        )
+        counts.issues_seen += found.issues_seen
+        counts.errors += found.errors
+    return counts
 
 
 def intake_deps(app: Celery, settings: Settings) -> IntakeDeps:
@@ -124,4 +146,7 @@ def intake_deps(app: Celery, settings: Settings) -> IntakeDeps:
         enqueue_run=lambda tid: app.send_task(RUN_TASK, args=[tid]),
         max_fix_runs=settings.max_fix_runs,
         trusted_check_apps=frozenset(settings.trusted_check_apps),
+        linear=linear_client(settings),
+        linear_repos=settings.linear_repos,
+        linear_trust=linear_trust(settings),
     )

@@ -166,6 +166,7 @@ def latest_runs(conn: Connection, query: ReportQuery) -> list[RunRow]:
                     Run.id,
                     Ticket.repo,
                     Ticket.number,
+                    Ticket.tracker_key,
                     Run.harness,
                     Run.model,
                     Run.status,
@@ -193,10 +194,11 @@ def latest_runs(conn: Connection, query: ReportQuery) -> list[RunRow]:
     if query.harness is not None:
         q = q.where(col(Run.harness) == query.harness)
     out, rows = [], list[Any](conn.execute(q).all())
-    for rid, repo, num, h, m, st, kind, url, sa, fa, it, ot, cost in rows:
+    for rid, repo, num, key, h, m, st, kind, url, sa, fa, it, ot, cost in rows:
         started, finished = moment(sa), None if fa is None else moment(fa)
         secs = (finished - started).total_seconds() if finished else None
-        out.append(RunRow(rid, f"{repo}#{num}", h, m, st, kind, url, started, secs, it, ot, cost))
+        ref = f"{repo} {key}" if key else f"{repo}#{num}"  # a Linear ticket: its key
+        out.append(RunRow(rid, ref, h, m, st, kind, url, started, secs, it, ot, cost))
     return out
 
 

@@ -175,7 +175,9 @@ def observe_issue(engine: Engine, obs: IssueObservation) -> None:
     with session_scope(engine) as s:
         closed = s.exec(
             select(ClosedIssue).where(
-                ClosedIssue.repo == obs.repo, ClosedIssue.number == obs.number
+                ClosedIssue.repo == obs.repo,
+                ClosedIssue.number == obs.number,
+                ClosedIssue.tracker_key == "",
             )
         ).first()
         if obs.state == IssueState.CLOSED and obs.closed_at is not None:

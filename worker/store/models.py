@@ -21,6 +21,7 @@ class Provider(StrEnum):
     """Where a ticket's issue lives."""
 
     GITHUB = "github"
+    LINEAR = "linear"  # a Linear issue; its pull request goes to the mapped GitHub repository
 
 
 def _ts_opt(index: bool = False) -> Column[datetime | None]:
@@ -112,18 +113,28 @@ class PipelineEventKind(StrEnum):
     SPEND = "spend"  # what the run spent, by Burndown's count and the gateway's
     BUDGET = "budget"  # the run crossed its dollar cap or turn limit: it was stopped
     HIDDEN_TEXT = "hidden_text_removed"  # text a reader cannot see was cut from the task
-    RATE_LIMITED = "rate_limited"  # a GitHub call waited for a rate limit; data: seconds, why
+    RATE_LIMITED = "rate_limited"  # a GitHub or Linear call waited; data: seconds, why
 
 
 class Ticket(SQLModel, table=True):
     """An issue handed to the agent: one row per (provider, repo, number)."""
 
-    __table_args__ = (UniqueConstraint("provider", "repo", "number", name="uq_ticket_issue"),)
+    __table_args__ = (
+        UniqueConstraint("provider", "repo", "number", "tracker_key", name="uq_ticket_issue"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     provider: Provider = Field(default=Provider.GITHUB, sa_type=EnumColumn(Provider, 32))
     repo: str = Field(index=True, max_length=255)
+    """The GitHub repository the work goes to (for a Linear ticket: the mapped one)."""
     number: int
+    """The issue's number (for a Linear ticket: its number within its team)."""
+    tracker_id: str | None = Field(default=None, index=True, max_length=64)
+    """The tracker's own id of the issue (Linear's UUID); None for GitHub issues."""
+    tracker_key: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})
+    """The issue's key in its tracker (Linear: ENG-123); empty for GitHub issues."""
+    agent_session_id: str | None = Field(default=None, index=True, max_length=64)
+    """The Linear agent session the ticket answers to (a delegation), if any."""
     title: str = Field(default="", sa_type=Text)
     body: str = Field(default="", sa_type=Text)
     url: str = Field(default="", max_length=1024)
@@ -287,11 +298,13 @@ class ClosedIssue(SQLModel, table=True):
     """An issue (not a pull request) of a tracked repository that is closed, whoever closed it:
     the denominator of backlog coverage. Kept by the lifecycle sync; removed when reopened."""
 
-    __table_args__ = (UniqueConstraint("repo", "number", name="uq_closed_issue"),)
+    __table_args__ = (UniqueConstraint("repo", "number", "tracker_key", name="uq_closed_issue"),)
 
     id: int | None = Field(default=None, primary_key=True)
     repo: str = Field(index=True, max_length=255)
     number: int
+    tracker_key: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})
+    """A Linear issue's key (ENG-123), counted for its mapped repository; empty for GitHub."""
     closed_at: datetime = Field(sa_column=_ts(index=True))
     labels: str = Field(default="[]", sa_type=Text)  # JSON list of label names
 
