@@ -3,7 +3,7 @@
 every run, ticket and pull request.
 
 Every write to a row these sum names its week(s) in `ReportDirty` (database triggers,
-migration 0009); `refresh` recomputes exactly those weeks from the source rows with the same
+migration 0010); `refresh` recomputes exactly those weeks from the source rows with the same
 statements the report used to run over everything. A period that does not start or end on a
 Monday reads its partial weeks from the source rows (at most two weeks of them).
 

@@ -395,7 +395,7 @@ class ReportWeek(SQLModel, table=True):
 
 class ReportDirty(SQLModel, table=True):
     """A week whose `ReportWeek` rows are stale: appended by the database's triggers on every
-    write to the rows they sum (migration 0009), taken by the next report."""
+    write to the rows they sum (migration 0010), taken by the next report."""
 
     id: int | None = Field(default=None, primary_key=True)
     week: str = Field(max_length=10)
