@@ -35,6 +35,7 @@ from sandbox.runtime import (
     ContainerSpec,
     LineSink,
 )
+from sandbox.workspaces import DEFAULT_MAX_BYTES, WorkspaceMode, workspaces
 
 # Time a run's resources may outlive its wall-clock limit before the reaper takes them.
 DEADLINE_MARGIN_SECONDS = 300
@@ -44,10 +45,21 @@ Chunk = tuple[bytes | None, bytes | None]  # (stdout, stderr) of the attached st
 
 class DockerRuntime:
     """Runs sandboxes as Docker containers under the spec's policy: on a network of their own
-    whose only way out is the egress proxy, or on no network when nothing is allowed."""
+    whose only way out is the egress proxy, or on no network when nothing is allowed.
 
-    def __init__(self, api_timeout: float = 120.0) -> None:
+    `workspace` says how the spec's folders reach the container: `bind` mounts for an engine
+    on this machine, `copy` through the Docker API for one elsewhere (see `sandbox.workspaces`;
+    `workspace_max_bytes` bounds what a sandbox may hand back)."""
+
+    def __init__(
+        self,
+        api_timeout: float = 120.0,
+        *,
+        workspace: WorkspaceMode = "bind",
+        workspace_max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
         self._api_timeout = api_timeout
+        self._workspaces = workspaces(workspace, workspace_max_bytes)
         self._runtimes: set[str] | None = None
         self._client = docker_client(api_timeout)
 
@@ -74,6 +86,7 @@ class DockerRuntime:
             if gate is not None:
                 gate.wait_ready()  # the proxy booted while the sandbox was being created
             exit_ = self._attach_and_wait(container, spec, t0, on_line, on_stderr)
+            self._workspaces.take(container, spec)
         if gate is not None:
             exit_.egress = gate.events
         return exit_
@@ -173,10 +186,7 @@ class DockerRuntime:
                 working_dir=spec.workdir,
                 user=spec.user,
                 labels={MANAGED_LABEL: "true", **labels, ROLE_LABEL: "sandbox"},
-                volumes={
-                    str(m.source): {"bind": m.target, "mode": "ro" if m.read_only else "rw"}
-                    for m in spec.mounts
-                },
+                **self._workspaces.create_args(spec),
                 read_only=True,
                 tmpfs={
                     "/tmp": f"rw,nosuid,nodev,size={p.tmpfs_size}",
@@ -197,6 +207,7 @@ class DockerRuntime:
             )
         remove = partial(container.remove, force=True, v=True)
         with removing(remove, f"container {container.id}"):
+            self._workspaces.put(container, spec)
             yield container
 
 
