@@ -12,6 +12,7 @@ from typing import Any
 from docker.models.containers import Container
 from docker.types import LogConfig
 
+from sandbox.attach import Chunk, attach
 from sandbox.docker_client import (
     best_effort,
     docker_client,
@@ -39,8 +40,6 @@ from sandbox.workspaces import DEFAULT_MAX_BYTES, WorkspaceMode, workspaces
 
 # Time a run's resources may outlive its wall-clock limit before the reaper takes them.
 DEADLINE_MARGIN_SECONDS = 300
-
-Chunk = tuple[bytes | None, bytes | None]  # (stdout, stderr) of the attached stream
 
 
 class DockerRuntime:
@@ -133,13 +132,12 @@ class DockerRuntime:
         stream_client = docker_client(spec.policy.timeout_seconds + 60, ping=False)
         try:
             with translate_docker_errors("cannot start the sandbox"):
-                raw = stream_client.api.attach(
+                raw = attach(
+                    stream_client,
                     str(container.id),
-                    stream=True,
                     stdout=True,
                     stderr=on_stderr is not None,
                     logs=True,
-                    demux=True,
                 )
                 container.start()
             started = time.monotonic() - t0

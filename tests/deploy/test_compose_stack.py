@@ -155,6 +155,16 @@ def _rows(stack: Stack, password: str, sql: str) -> list[list[str]]:
     return [line.split("|") for line in out.splitlines() if line]
 
 
+def _all_ended(stack: Stack, password: str) -> bool:
+    """Every ticket of the burst is in an end state (a psql that fails, as it may on a loaded
+    machine, is asked again at the next poll)."""
+    try:
+        statuses = [r[0] for r in _rows(stack, password, "SELECT status FROM ticket")]
+    except AssertionError:
+        return False
+    return len(statuses) == BURST and set(statuses) <= END_STATES
+
+
 def _busy_sandboxes(queue: str) -> int:
     client = docker.from_env(timeout=60)
     try:

@@ -4,8 +4,15 @@ default bridge, no iptables rules (the first daemon's are left alone) and its ow
 Nothing of this machine's folders is mounted into its containers by Burndown: the workspace
 goes in and out through its API.
 
+It makes no iptables rules of its own (a second daemon that did would first flush the chains the
+first one manages). The only rule is the fixture's: this machine's FORWARD policy (the first
+daemon's) is DROP and bridged traffic passes through it, so the sandbox and its egress proxy on
+a per-run network of this daemon could not talk; one `DOCKER-USER` rule accepts traffic from
+its address pool to its address pool, and goes with it. A real remote engine runs with its own
+iptables rules and needs none of this.
+
 Started once per test session and torn down with everything it made (containers, networks,
-volumes, images and its folders)."""
+volumes, images, the rule and its folders)."""
 
 from __future__ import annotations
 
@@ -206,6 +213,8 @@ def remote_engine(start_timeout: float = 90) -> Iterator[RemoteEngine]:
             start_new_session=True,
         )
     engine = RemoteEngine(f"tcp://127.0.0.1:{port}", root / "client-tls", EGRESS_NETWORK, "", log)
+    rule = ["DOCKER-USER", "-s", str(pool), "-d", str(pool), "-j", "ACCEPT"]
+    subprocess.run(["iptables", "-I", *rule], check=True, timeout=30)
     try:
         client = _wait_for(engine, proc, start_timeout)
         subnet = next(pool.subnets(new_prefix=24))
@@ -217,7 +226,10 @@ def remote_engine(start_timeout: float = 90) -> Iterator[RemoteEngine]:
         engine.gateway = gateway
         yield engine
     finally:
-        _stop(engine, proc, root)
+        try:
+            _stop(engine, proc, root)
+        finally:
+            subprocess.run(["iptables", "-D", *rule], check=True, timeout=30)
 
 
 def _wait_for(
