@@ -209,14 +209,7 @@ def test_a_run_worker_killed_mid_run_loses_nothing(
         stack.wait("both run workers mid-run", lambda: _busy_sandboxes(queue) == 2, 300)
         victim = stack.containers("run-worker")[0]
         victim.kill()
-        stack.wait(
-            "every ticket to reach an end state",
-            lambda: (
-                {r[0] for r in _rows(stack, password, "SELECT status FROM ticket")} <= END_STATES
-                and len(_rows(stack, password, "SELECT id FROM ticket")) == BURST
-            ),
-            600,
-        )
+        stack.wait("every ticket to reach an end state", lambda: _all_ended(stack, password), 900)
         tickets = dict(_rows(stack, password, "SELECT number, status FROM ticket"))  # type: ignore[arg-type]
         runs = _rows(stack, password, "SELECT status, coalesce(error, '') FROM run ORDER BY id")
         stack.wait("the killed run's sandbox to go", lambda: _busy_sandboxes(queue) == 0, 120)
