@@ -35,8 +35,9 @@ from sandbox.runtime import (
     ContainerExit,
     ContainerSpec,
     LineSink,
+    WorkspaceMode,
 )
-from sandbox.workspaces import DEFAULT_MAX_BYTES, WorkspaceMode, workspaces
+from sandbox.workspaces import DEFAULT_MAX_BYTES, workspaces
 
 # Time a run's resources may outlive its wall-clock limit before the reaper takes them.
 DEADLINE_MARGIN_SECONDS = 300

@@ -20,6 +20,8 @@ DEADLINE_LABEL = "org.burndown.deadline"
 ROLE_LABEL = "org.burndown.role"
 
 Limit = Literal["time", "idle", "memory"]
+WorkspaceMode = Literal["bind", "copy"]
+"""How a sandbox gets its folders: bind mounts, or copies through the engine's API."""
 
 
 class SandboxPolicy(BaseModel):

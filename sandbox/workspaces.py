@@ -21,17 +21,16 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from docker.models.containers import Container
 from docker.types import Mount as DockerMount
 
 from sandbox.docker_client import translate_docker_errors
 from sandbox.errors import SandboxError
-from sandbox.runtime import ContainerSpec, Mount
+from sandbox.runtime import ContainerSpec, Mount, WorkspaceMode
 from sandbox.tree_archive import extract_tree
 
-WorkspaceMode = Literal["bind", "copy"]
 DEFAULT_MAX_BYTES = 2 * 1024**3
 """The largest archive a sandbox may hand back per folder (its files plus tar's headers)."""
 

@@ -8,8 +8,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from sandbox.runtime import DEFAULT_DEPLOYMENT, SandboxPolicy
-from sandbox.workspaces import WorkspaceMode
+from sandbox.runtime import DEFAULT_DEPLOYMENT, SandboxPolicy, WorkspaceMode
 from worker import defaults
 from worker.diff_policy import DiffPolicy
 from worker.spend import WhenSpent
