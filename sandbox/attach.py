@@ -40,7 +40,9 @@ def _frames(sock: Any) -> Iterator[Chunk]:
             if header is None:
                 return
             kind, size = _HEADER.unpack(header)
-            data = _exactly(sock, size) if size else b""
+            if not size:
+                continue
+            data = _exactly(sock, size)
             if data is None:
                 return
             if kind == _STDERR:
