@@ -49,7 +49,8 @@ class SandboxPolicy(BaseModel):
 
 
 class Mount(BaseModel):
-    """A host folder bound into the container."""
+    """A host folder the container gets at `target`: bind-mounted, or copied in and back
+    through the engine's API (`sandbox.workspaces`); a read-only one is never copied back."""
 
     source: Path
     target: str
