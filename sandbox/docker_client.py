@@ -9,12 +9,13 @@ failed removal hide the error that was already on its way out.
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import TypeVar
 
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from docker.models.images import Image
+from docker.utils import kwargs_from_env
 
 from sandbox.errors import SandboxError, SandboxUnavailable
 
@@ -27,12 +28,18 @@ _FOREIGN: tuple[type[Exception], ...] = (DockerException, OSError)
 
 
 def docker_client(
-    timeout: float, *, ping: bool = True, error: type[SandboxError] = SandboxError
+    timeout: float,
+    *,
+    ping: bool = True,
+    error: type[SandboxError] = SandboxError,
+    environment: Mapping[str, str] | None = None,
 ) -> docker.DockerClient:
-    """A Docker client from the environment; `timeout` bounds each API call (for a streamed
-    response, the wait for each chunk). With `ping`, the engine is asked once that it answers."""
+    """A Docker client from the environment (`DOCKER_HOST`, `DOCKER_TLS_VERIFY`,
+    `DOCKER_CERT_PATH`; or from `environment` instead); `timeout` bounds each API call (for a
+    streamed response, the wait for each chunk). With `ping`, the engine is asked once that it
+    answers."""
     with translate_docker_errors("cannot reach the Docker engine", error=error):
-        client = docker.from_env(timeout=max(1, int(timeout)))
+        client = _from_env(max(1, int(timeout)), environment)
         if ping:
             try:
                 client.ping()
@@ -40,6 +47,26 @@ def docker_client(
                 client.close()
                 raise
     return client
+
+
+def _from_env(timeout: int, environment: Mapping[str, str] | None) -> docker.DockerClient:
+    """`docker.from_env`, except that an engine over TLS is trusted by DOCKER_CERT_PATH's CA
+    alone: requests would let REQUESTS_CA_BUNDLE (or a proxy variable) override it on every
+    call, the API-version question that `from_env` asks first included."""
+    if "tls" not in kwargs_from_env(environment=environment):
+        return docker.from_env(timeout=timeout, environment=environment)
+    probe = docker.from_env(timeout=timeout, environment=environment, version=_PROBE_VERSION)
+    probe.api.trust_env = False
+    try:
+        version = str(probe.api.version(api_version=False)["ApiVersion"])
+    finally:
+        probe.close()
+    client = docker.from_env(timeout=timeout, environment=environment, version=version)
+    client.api.trust_env = False
+    return client
+
+
+_PROBE_VERSION = "1.24"  # any explicit version: the probe only asks the engine for its own
 
 
 @contextlib.contextmanager

@@ -12,6 +12,7 @@ from typing import Any
 from docker.models.containers import Container
 from docker.types import LogConfig
 
+from sandbox.attach import Chunk, attach
 from sandbox.docker_client import (
     best_effort,
     docker_client,
@@ -34,20 +35,31 @@ from sandbox.runtime import (
     ContainerExit,
     ContainerSpec,
     LineSink,
+    WorkspaceMode,
 )
+from sandbox.workspaces import DEFAULT_MAX_BYTES, workspaces
 
 # Time a run's resources may outlive its wall-clock limit before the reaper takes them.
 DEADLINE_MARGIN_SECONDS = 300
 
-Chunk = tuple[bytes | None, bytes | None]  # (stdout, stderr) of the attached stream
-
 
 class DockerRuntime:
     """Runs sandboxes as Docker containers under the spec's policy: on a network of their own
-    whose only way out is the egress proxy, or on no network when nothing is allowed."""
+    whose only way out is the egress proxy, or on no network when nothing is allowed.
 
-    def __init__(self, api_timeout: float = 120.0) -> None:
+    `workspace` says how the spec's folders reach the container: `bind` mounts for an engine
+    on this machine, `copy` through the Docker API for one elsewhere (see `sandbox.workspaces`;
+    `workspace_max_bytes` bounds what a sandbox may hand back)."""
+
+    def __init__(
+        self,
+        api_timeout: float = 120.0,
+        *,
+        workspace: WorkspaceMode = "bind",
+        workspace_max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
         self._api_timeout = api_timeout
+        self._workspaces = workspaces(workspace, workspace_max_bytes)
         self._runtimes: set[str] | None = None
         self._client = docker_client(api_timeout)
 
@@ -75,6 +87,7 @@ class DockerRuntime:
                 gate.wait_ready()  # the proxy booted while the sandbox was being created
             exit_ = self._attach_and_wait(container, spec, t0, on_line, on_stderr)
             self._after_exit(container, spec, exit_)
+            self._workspaces.take(container, spec)
         if gate is not None:
             exit_.egress = gate.events
         return exit_
@@ -121,13 +134,12 @@ class DockerRuntime:
         stream_client = docker_client(spec.policy.timeout_seconds + 60, ping=False)
         try:
             with translate_docker_errors("cannot start the sandbox"):
-                raw = stream_client.api.attach(
+                raw = attach(
+                    stream_client,
                     str(container.id),
-                    stream=True,
                     stdout=True,
                     stderr=on_stderr is not None,
                     logs=True,
-                    demux=True,
                 )
                 container.start()
             started = time.monotonic() - t0
@@ -174,10 +186,7 @@ class DockerRuntime:
                 working_dir=spec.workdir,
                 user=spec.user,
                 labels={MANAGED_LABEL: "true", **labels, ROLE_LABEL: "sandbox"},
-                volumes={
-                    str(m.source): {"bind": m.target, "mode": "ro" if m.read_only else "rw"}
-                    for m in spec.mounts
-                },
+                **self._workspaces.create_args(spec),
                 **self._filesystem(spec),
                 cap_drop=["ALL"],
                 security_opt=["no-new-privileges:true"],
@@ -194,6 +203,7 @@ class DockerRuntime:
             )
         remove = partial(container.remove, force=True, v=True)
         with removing(remove, f"container {container.id}"):
+            self._workspaces.put(container, spec)
             yield container
 
     def _filesystem(self, spec: ContainerSpec) -> dict[str, Any]:

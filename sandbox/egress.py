@@ -23,6 +23,7 @@ from docker.models.containers import Container
 from docker.models.networks import Network
 from docker.types import LogConfig
 
+from sandbox.attach import attach
 from sandbox.docker_client import best_effort, docker_client, removing, translate_docker_errors
 from sandbox.errors import SandboxError
 from sandbox.runtime import (
@@ -187,9 +188,7 @@ def _ready_signal(proxy: Container, timeout: float) -> Iterator[Callable[[], Non
     reader = docker_client(timeout, ping=False)
     try:
         with translate_docker_errors("cannot attach to the egress proxy"):
-            stream = reader.api.attach(
-                str(proxy.id), stream=True, stdout=True, stderr=True, logs=True
-            )
+            stream = attach(reader, str(proxy.id), stdout=True, stderr=True, logs=True)
     except SandboxError:
         reader.close()
         raise
@@ -198,8 +197,8 @@ def _ready_signal(proxy: Container, timeout: float) -> Iterator[Callable[[], Non
     def wait_ready() -> None:
         nonlocal seen
         with translate_docker_errors(f"the egress proxy was not ready within {timeout:.0f}s"):
-            for chunk in stream:
-                seen += chunk
+            for out, err in stream:
+                seen += (out or b"") + (err or b"")
                 if b'"event":"ready"' in seen:
                     # Detach at once: an attached reader that stops reading could stall the
                     # proxy's output. What it logs later is read from its log afterwards.

@@ -20,6 +20,8 @@ DEADLINE_LABEL = "org.burndown.deadline"
 ROLE_LABEL = "org.burndown.role"
 
 Limit = Literal["time", "idle", "memory"]
+WorkspaceMode = Literal["bind", "copy"]
+"""How a sandbox gets its folders: bind mounts, or copies through the engine's API."""
 
 
 class SandboxPolicy(BaseModel):
@@ -47,7 +49,8 @@ class SandboxPolicy(BaseModel):
 
 
 class Mount(BaseModel):
-    """A host folder bound into the container."""
+    """A host folder the container gets at `target`: bind-mounted, or copied in and back
+    through the engine's API (`sandbox.workspaces`); a read-only one is never copied back."""
 
     source: Path
     target: str

@@ -9,7 +9,7 @@ from pydantic import BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from sandbox.ca_trust import host_extra_cas
-from sandbox.runtime import DEFAULT_DEPLOYMENT, SandboxPolicy
+from sandbox.runtime import DEFAULT_DEPLOYMENT, SandboxPolicy, WorkspaceMode
 from worker import defaults
 from worker.diff_policy import DiffPolicy
 from worker.spend import WhenSpent
@@ -224,6 +224,11 @@ class Settings(BaseSettings):
         60.0, description="Leftover sandbox resources younger than this are never reaped."
     )
     docker_timeout_seconds: int = 120
+    docker_workspace: WorkspaceMode = Field(
+        "bind",
+        description="How a sandbox gets its folders: `bind` mounts (the engine is on this "
+        "machine) or `copy` through the Docker API (an engine elsewhere, `DOCKER_HOST`).",
+    )
 
     # The reviewer stage
     diff_max_files: int = Field(_diff("max_files"), description="Most files a change may touch.")

@@ -60,7 +60,11 @@ def store(settings: Settings) -> Engine:
 
 def container_runtime(settings: Settings) -> DockerRuntime:
     """The Docker runtime sandboxes run on."""
-    return DockerRuntime(api_timeout=settings.docker_timeout_seconds)
+    return DockerRuntime(
+        api_timeout=settings.docker_timeout_seconds,
+        workspace=settings.docker_workspace,
+        workspace_max_bytes=settings.workspace_max_mb * 2**20,
+    )
 
 
 def model_endpoints(settings: Settings) -> ModelEndpoints:

@@ -62,12 +62,11 @@ def harness_run(
 ) -> None:
     """Run a harness in the sandbox on a local repository (no GitHub), printing its unified
     events as JSON lines as they arrive. Exits 0 when the harness reports success."""
-    from sandbox.docker_runtime import DockerRuntime
     from sandbox.harness.events import EventKind, ResultStatus
     from sandbox.harness.run import HarnessJob, run_harness
     from worker.pipeline import plan_for
     from worker.repo_config import RepoConfig
-    from worker.wiring import pipeline_config
+    from worker.wiring import container_runtime, pipeline_config
 
     s = get_settings()
     configure_logging(json=s.log_json)
@@ -113,7 +112,7 @@ def harness_run(
             deployment=cfg.deployment,
             user=f"{owner.st_uid}:{owner.st_gid}",
         )
-        runtime = DockerRuntime(api_timeout=s.docker_timeout_seconds)
+        runtime = container_runtime(s)
         exit_ = run_harness(runtime, job, show).exit
     except BurndownError as exc:
         raise _fail(str(exc)) from None

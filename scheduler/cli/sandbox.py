@@ -82,6 +82,45 @@ def sandbox_build(
     console.print(f"{ref.tag} ({'built' if ref.built else 'current'})")
 
 
+@sandbox_app.command("push-images")
+def sandbox_push_images(
+    docker_host: Annotated[
+        str,
+        typer.Option(
+            "--docker-host",
+            help="The engine to load the images into, e.g. tcp://engine:2376 (TLS from "
+            "DOCKER_TLS_VERIFY and DOCKER_CERT_PATH) or ssh://user@engine.",
+        ),
+    ],
+    source: Annotated[
+        str, typer.Option(help="The engine that has the images (where they were built).")
+    ] = "unix:///var/run/docker.sock",
+    image: Annotated[
+        list[str] | None,
+        typer.Option("--image", help="An image to send (repeatable); default: the sandbox image."),
+    ] = None,
+) -> None:
+    """Copy images to a remote Docker engine through the API (`docker save | docker load`,
+    streamed); one the engine holds already with the same id is skipped."""
+    import os
+    from functools import partial
+
+    from sandbox.docker_client import docker_client
+    from sandbox.images.transfer import push_image
+
+    s = settings()
+    progress = partial(console.print, highlight=False)
+    try:
+        src = docker_client(600, environment={"DOCKER_HOST": source})
+        # Loading a large image takes the engine a while before it answers.
+        dst = docker_client(1800, environment={**os.environ, "DOCKER_HOST": docker_host})
+        for ref in image or [s.sandbox_image]:
+            push_image(src, dst, ref, log=progress)
+    except BurndownError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+
+
 @sandbox_app.command("run")
 def sandbox_run(
     command: Annotated[list[str], typer.Argument(help="The command to run, after `--`.")],

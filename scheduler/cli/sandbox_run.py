@@ -17,7 +17,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from sandbox.docker_runtime import DockerRuntime
 from sandbox.errors import BurndownError
 from sandbox.harness.run import SANDBOX_UID, HarnessJob, command_spec
 from sandbox.runtime import ContainerExit, Limit
@@ -25,7 +24,7 @@ from worker.errors import ConfigError
 from worker.pipeline import plan_for
 from worker.repo_config import CONFIG_FILE, RepoConfig, parse_repo_config
 from worker.settings import Settings
-from worker.wiring import pipeline_config
+from worker.wiring import container_runtime, pipeline_config
 
 EXIT_FOR_LIMIT: dict[Limit, int] = {"time": 124, "idle": 123, "memory": 122}
 EXIT_SANDBOX_ERROR = 125
@@ -74,7 +73,7 @@ def run_in_sandbox(
                 deployment=cfg.deployment,
             )
             spec = command_spec(job, list(command))
-            runtime = DockerRuntime(api_timeout=settings.docker_timeout_seconds)
+            runtime = container_runtime(settings)
             exit_ = runtime.run(spec, _Print(out), _Print(err))
     except BurndownError as exc:
         print(f"burndown: {exc}", file=err)
