@@ -4,7 +4,7 @@
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from functools import partial
 from typing import Any
@@ -33,8 +33,10 @@ from sandbox.runtime import (
     RUN_LABEL,
     ContainerExit,
     ContainerSpec,
+    EgressEvent,
     LineSink,
 )
+from sandbox.warm_pool import PoolSettings, Slot, hand_job, move_entries, taken_slots
 
 # Time a run's resources may outlive its wall-clock limit before the reaper takes them.
 DEADLINE_MARGIN_SECONDS = 300
@@ -46,10 +48,11 @@ class DockerRuntime:
     """Runs sandboxes as Docker containers under the spec's policy: on a network of their own
     whose only way out is the egress proxy, or on no network when nothing is allowed."""
 
-    def __init__(self, api_timeout: float = 120.0) -> None:
+    def __init__(self, api_timeout: float = 120.0, pool: PoolSettings | None = None) -> None:
         self._api_timeout = api_timeout
         self._runtimes: set[str] | None = None
         self._client = docker_client(api_timeout)
+        self.pool = None if pool is None or pool.size <= 0 else pool.make(self._client)
 
     def run(
         self, spec: ContainerSpec, on_line: LineSink, on_stderr: LineSink | None = None
@@ -64,6 +67,10 @@ class DockerRuntime:
                 int(time.time() + spec.policy.timeout_seconds + DEADLINE_MARGIN_SECONDS)
             ),
         }
+        if self.pool is not None and spec.warm:
+            slot = self.pool.take(spec)
+            if slot is not None:
+                return self._run_in_slot(slot, spec, t0, on_line, on_stderr)
         gate: Egress | None = None
         with ExitStack() as stack:
             if spec.policy.allow_hosts:
@@ -76,6 +83,28 @@ class DockerRuntime:
             exit_ = self._attach_and_wait(container, spec, t0, on_line, on_stderr)
         if gate is not None:
             exit_.egress = gate.events
+        return exit_
+
+    def _run_in_slot(
+        self,
+        slot: Slot,
+        spec: ContainerSpec,
+        t0: float,
+        on_line: LineSink,
+        on_stderr: LineSink | None,
+    ) -> ContainerExit:
+        """`spec` in a warm pool's slot: the tree moved in, the job handed to its launcher."""
+        assert self.pool is not None
+        workspace = spec.mounts[0].source
+        events: list[EgressEvent] = []
+        move_entries(workspace, slot.workspace)
+        try:
+            exit_ = self._attach_and_wait(
+                slot.container, spec, t0, on_line, on_stderr, start=partial(hand_job, slot, spec)
+            )
+        finally:
+            events = self.pool.release(slot, workspace)
+        exit_.egress = events
         return exit_
 
     def reap(
@@ -92,6 +121,7 @@ class DockerRuntime:
         labels = [f"{RUN_LABEL}={run_id}", f"{DEPLOYMENT_LABEL}={deployment}"]
         with translate_docker_errors(f"cannot stop the sandboxes of run {run_id}"):
             found = self._client.containers.list(filters={"label": labels})
+            found += taken_slots(self._client, run_id, deployment)
         # One that ended by itself meanwhile is gone already: that is fine.
         return sum(remove_resource(c.kill, f"sandbox {c.name}") for c in found)
 
@@ -115,6 +145,7 @@ class DockerRuntime:
         t0: float,
         on_line: LineSink,
         on_stderr: LineSink | None,
+        start: Callable[[], None] | None = None,
     ) -> ContainerExit:
         # The stream's socket must outlive the run; the watchdog bounds it instead.
         stream_client = docker_client(spec.policy.timeout_seconds + 60, ping=False)
@@ -128,7 +159,7 @@ class DockerRuntime:
                     logs=True,
                     demux=True,
                 )
-                container.start()
+                (start or container.start)()
             started = time.monotonic() - t0
             watchdog = _Watchdog(
                 container, spec.policy.timeout_seconds, spec.policy.idle_timeout_seconds

@@ -69,6 +69,8 @@ class ContainerSpec(BaseModel):
     mounts: list[Mount] = Field(default_factory=list)
     labels: dict[str, str] = Field(default_factory=dict)
     policy: SandboxPolicy = Field(default_factory=SandboxPolicy)
+    warm: bool = False
+    """May start in a warm pool's sandbox (when the runtime has a pool of its shape)."""
 
 
 class EgressEvent(BaseModel):

@@ -243,6 +243,9 @@ def _execute(ctx: RunContext, override: str | None) -> RunResult:
         branch=ctx.run.branch,
         parent=_run_folder(ctx.deps, ctx.run.id),
         timeout=ctx.deadline.cap(cfg.git_timeout),
+        cache=ctx.deps.repo_cache,
+        user=sandbox_user(),
+        spares=cfg.spare_trees,
     ) as co:
         ctx.rec.stage("clone", time.monotonic() - t0)
         base = co.rev(repo.default_branch)
@@ -296,7 +299,7 @@ def _agent_and_after(
     user = sandbox_user()
     co.give_to(co.path, user)
     options = harness_options(plan.harness, plan.options, ctx.budget.limits)
-    job = ctx.job(plan, user, co.path, share=AGENT_SHARE, options=options)
+    job = ctx.job(plan, user, co.path, share=AGENT_SHARE, options=options, warm=True)
     agent = run_recorded(ctx.deps.runtime, job, ctx.rec, prices=ctx.deps.config.prices)
     result = _totals(agent, None, agent.exit.exit_code)
     problem = agent.problem()

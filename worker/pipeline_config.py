@@ -15,6 +15,7 @@ from worker.diff_policy import DiffPolicy
 from worker.gateway_keys import GatewayKeys
 from worker.github.app_auth import TokenSource
 from worker.github.protocol import GitHubClient
+from worker.repo_cache import RepoCache
 from worker.secrets_scan import SecretScanner
 from worker.spend import Budgets
 
@@ -46,6 +47,8 @@ class PipelineConfig:
     public_url: str = defaults.PUBLIC_URL
     heartbeat_interval: float = defaults.HEARTBEAT_INTERVAL_SECONDS
     workspace_max_bytes: int = defaults.WORKSPACE_MAX_BYTES
+    spare_trees: int = 1
+    """Trees per mirror made ahead in the background (`worker.worktrees`)."""
     """The most a run's folder (checkout and verification trees) may hold on the host."""
     secrets: SecretScanner = field(default_factory=SecretScanner)
     """Finds secrets (patterns, and the values this deployment holds) in all that goes out."""
@@ -73,6 +76,8 @@ class PipelineDeps:
     """The gateway's key API: with it, every run gets its own key (`worker.gateway_keys`)."""
     tokens: TokenSource | None = None
     """Per-repository tokens (a GitHub App's); when set, `git_token` is not used."""
+    repo_cache: RepoCache | None = None
+    """Mirrors runs start from (`worker.repo_cache`); None: every run clones from the remote."""
 
     def token_for(self, full_name: str) -> str | None:
         """The token git uses for `full_name`."""
