@@ -13,6 +13,7 @@ Layout of a workspace folder:
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -36,6 +37,8 @@ class Checkout:
         self.given_to = ""
         """The user the tree already belongs to (a tree made as the sandbox user)."""
         self._index_fresh = False
+        self.stages: dict[str, float] = {}
+        """Seconds each step of a cached checkout took (mirror_fetch, host_repo, tree)."""
         self._token = token
         self._timeout = timeout
         self.base_sha = ""
@@ -107,7 +110,9 @@ class Checkout:
         """The host repository from `cache`'s mirror of `url` (fetched now; objects borrowed
         through alternates), and the tree from a spare (`worker.worktrees`): the agent's `.git`
         in it is a depth-1 copy of the base commit, its own files."""
+        t0 = time.monotonic()
         mirror = cache.fetch(url, self._token)
+        t1 = time.monotonic()
         args = ["clone", "--bare", "--quiet", "--no-tags", "--shared"]
         if base_branch:
             args += ["--branch", base_branch]
@@ -115,20 +120,23 @@ class Checkout:
         self._run(["remote", "set-url", "origin", url], cwd=self.gitdir)
         head = self._host_ready(branch)
         self.base_branch = base_branch or head
+        t2 = time.monotonic()
         folder = self.root / "tree"
         writer = worktrees.as_user(user)
-        if writer is not None:  # the tree's writer reads our repository: traverse, not list
-            self.root.chmod(0o711)
         git = worktrees.TreeGit(self.gitdir, self._timeout, writer)
         made_at = cache.spares.take(mirror.path, folder)
         if made_at is None:
             folder.mkdir()
-            worktrees.give(folder, writer)
             worktrees.build(git, self.base_sha, folder, branch)
         else:
             worktrees.catch_up(git, folder, made_at, self.base_sha, branch)
         self.path, self.index = folder / "tree", folder / "host.index"
         self._index_fresh, self.given_to = True, user
+        self.stages = {
+            "mirror_fetch": t1 - t0,
+            "host_repo": t2 - t1,
+            "spare_tree" if made_at else "tree_build": time.monotonic() - t2,
+        }
         return mirror
 
     def _host_ready(self, branch: str) -> str:

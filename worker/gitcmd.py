@@ -31,16 +31,9 @@ def run_git(
     token: str | None = None,
     env: dict[str, str] | None = None,
     stdin: bytes | None = None,
-    user: str | None = None,
 ) -> bytes:
     """Run `git args` and return its stdout; `GitError` (token masked) when it fails or times
-    out. `token` is sent as an HTTP header for this command only; `user` (`uid:gid`, only when
-    we are root) runs git as that user, so the files it writes are that user's."""
-    uid = gid = None
-    groups: list[int] | None = None
-    if user is not None:
-        uid, gid = (int(x) for x in user.split(":", 1))
-        groups = []
+    out. `token` is sent as an HTTP header for this command only."""
     full = {
         "LC_ALL": "C",
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -61,9 +54,6 @@ def run_git(
             capture_output=True,
             timeout=timeout,
             check=False,
-            user=uid,
-            group=gid,
-            extra_groups=groups,
         )
     except subprocess.TimeoutExpired:
         raise GitError(f"git {_name(args)} timed out after {timeout:.0f} s") from None

@@ -248,6 +248,8 @@ def _execute(ctx: RunContext, override: str | None) -> RunResult:
         spares=cfg.spare_trees,
     ) as co:
         ctx.rec.stage("clone", time.monotonic() - t0)
+        for stage, seconds in co.stages.items():
+            ctx.rec.stage(stage, seconds)
         base = co.rev(repo.default_branch)
         # The repository's config is always the default branch's, also for follow-ups
         # that start on the agent's own branch.

@@ -4,10 +4,9 @@ Writing tens of thousands of files is what a checkout of a large repository cost
 a workspace (a mirror fetch, the host's repository with alternates) takes milliseconds. So each
 mirror keeps a spare tree of its default branch, made in the background after a run takes one:
 
-- `tree/`: the files of one commit, written as the sandbox user (no chown pass, so the stat
-  data git records stays valid), and the agent's own `.git`: a depth-1 copy of that commit
-  (its objects packed into the tree's `.git`, never linked: nothing shares an inode with the
-  mirror or with the host's repository);
+- `tree/`: the files of one commit, given to the sandbox user, and the agent's own `.git`:
+  a depth-1 copy of that commit (its objects packed into the tree's `.git`, never linked:
+  nothing shares an inode with the mirror or with the host's repository);
 - `host.index`: the host's index of the tree, stat data and all, refreshed after the tree was
   written, so the host's commit after the run hashes only what the agent touched. git compares
   ctime, which no unprivileged process can set, so a change cannot hide from it.
@@ -46,7 +45,7 @@ class TreeGit:
     """A repository holding the tree's commits (the mirror, or a host repository on it)."""
     timeout: float
     user: str | None = None
-    """`uid:gid` that writes the files (the sandbox user), or None for ourselves."""
+    """`uid:gid` the files are given to (the sandbox user), or None: they stay ours."""
 
     def run(
         self,
@@ -65,7 +64,6 @@ class TreeGit:
                 timeout=self.timeout,
                 env={"GIT_DIR": str(self.gitdir), **(env or {})},
                 stdin=stdin,
-                user=self.user,
             )
         )
 
@@ -75,13 +73,14 @@ def build(git: TreeGit, sha: str, folder: Path, branch: str) -> None:
     `folder/host.index`. `folder` must exist and be writable by the tree's user."""
     tree, index = folder / "tree", folder / "host.index"
     tree.mkdir()
-    give(tree, git.user)
     view = _view(tree, index)
     git.run(["read-tree", sha], home=folder, env=view)
-    git.run(["-c", "core.bare=false", "checkout-index", "-a", "-f", "-u"], home=folder, env=view)
+    git.run(["-c", "core.bare=false", "checkout-index", "-a", "-f"], home=folder, env=view)
     _agent_git(git, folder, sha, branch, objects=_snapshot(git, folder, sha))
-    # Entries written in the same second as the index are "racily clean": git would hash them
-    # all again at the commit. Refreshed a second later, they are not.
+    give_tree(tree, git.user)
+    # The index gets the stat data of the tree as given. Entries written in the same second
+    # as the index are "racily clean" (git would hash them again at the commit): refreshed a
+    # second later, they are not.
     time.sleep(max(0.0, 1.05 - (time.time() % 1.0)))
     git.run(["-c", "core.bare=false", "update-index", "-q", "--refresh"], home=folder, env=view)
     _copy_index(index, tree)
@@ -95,8 +94,11 @@ def catch_up(git: TreeGit, folder: Path, old: str, new: str, branch: str) -> Non
         view = _view(tree, index)
         git.run(["-c", "core.bare=false", "read-tree", "-m", "-u", old, new], home=folder, env=view)
         _agent_git(git, folder, new, branch, objects=_changed(git, folder, old, new))
+        names = git.run(["diff-tree", "-r", "-z", "--name-only", old, new], home=folder)
+        _give_paths(tree, [n for n in names.split("\0") if n], git.user)
     else:
         _point_branch(git, folder, new, branch)
+    give_tree(tree / ".git", git.user)
     _copy_index(index, tree)
 
 
@@ -128,24 +130,44 @@ def _agent_git(git: TreeGit, folder: Path, sha: str, branch: str, objects: list[
     dot = folder / "tree" / ".git"
     if not dot.exists():  # no GIT_DIR here: it would name the repository to create
         init = ["init", "--quiet", "--template=", str(folder / "tree")]
-        run_git(init, cwd=folder, home=folder, timeout=git.timeout, user=git.user)
+        run_git(init, cwd=folder, home=folder, timeout=git.timeout)
     pack = dot / "objects" / "pack" / f"pack-{uuid.uuid4().hex[:8]}"
-    # As ourselves: pack-objects keeps its temporary file in the source repository.
-    packer = TreeGit(git.gitdir, git.timeout)
-    packer.run(
-        ["pack-objects", "--quiet", str(pack)], home=folder, stdin="\n".join(objects).encode()
-    )
-    for made in pack.parent.glob(pack.name + "-*"):
-        give(made, git.user)
+    git.run(["pack-objects", "--quiet", str(pack)], home=folder, stdin="\n".join(objects).encode())
     with (dot / "shallow").open("a") as shallow:
         shallow.write(f"{sha}\n")
     _point_branch(git, folder, sha, branch)
 
 
 def _point_branch(git: TreeGit, folder: Path, sha: str, branch: str) -> None:
-    agent = TreeGit(folder / "tree" / ".git", git.timeout, git.user)
+    agent = TreeGit(folder / "tree" / ".git", git.timeout)
     agent.run(["update-ref", f"refs/heads/{branch}", sha], home=folder)
     agent.run(["symbolic-ref", "HEAD", f"refs/heads/{branch}"], home=folder)
+
+
+def give_tree(tree: Path, user: str | None) -> None:
+    """Every entry of `tree` (links themselves, never followed) to `user`, when there is one."""
+    if user is None:
+        return
+    uid, gid = (int(x) for x in user.split(":", 1))
+    os.lchown(tree, uid, gid)
+    for dirpath, dirnames, filenames in os.walk(tree):
+        for name in [*dirnames, *filenames]:
+            os.lchown(os.path.join(dirpath, name), uid, gid)
+
+
+def _give_paths(tree: Path, names: list[str], user: str | None) -> None:
+    """The files `names` (those that exist) and their folders to `user`."""
+    if user is None:
+        return
+    uid, gid = (int(x) for x in user.split(":", 1))
+    done: set[Path] = set()
+    for name in names:
+        path = tree / name
+        while path != tree and path not in done:
+            done.add(path)
+            if os.path.lexists(path):
+                os.lchown(path, uid, gid)
+            path = path.parent
 
 
 def _copy_index(index: Path, tree: Path) -> None:
@@ -158,7 +180,7 @@ def _copy_index(index: Path, tree: Path) -> None:
 
 
 def as_user(user: str | None) -> str | None:
-    """Who writes trees: the sandbox user when we are root (then nothing needs a chown)."""
+    """Whom trees are given to: the sandbox user when we are root (else they stay ours)."""
     return user if user and os.geteuid() == 0 else None
 
 
@@ -199,7 +221,6 @@ class SpareTrees:
             spare = folder / uuid.uuid4().hex[:12]
             spare.mkdir()
             try:
-                give(spare, as_user(user))
                 build(TreeGit(mirror, self._timeout, as_user(user)), sha, spare, branch)
             except (GitError, OSError) as exc:
                 log.warning("could not make a spare tree", mirror=mirror.name, error=str(exc))
@@ -229,13 +250,6 @@ class SpareTrees:
                 shutil.rmtree(spare, ignore_errors=True)
                 removed += 1
         return removed
-
-
-def give(folder: Path, user: str | None) -> None:
-    """`folder` (only itself) to `user` (`uid:gid`), when there is one."""
-    if user is not None:
-        uid, gid = (int(x) for x in user.split(":", 1))
-        os.chown(folder, uid, gid)
 
 
 def replenish_soon(spares: SpareTrees, mirror: "MirrorLike", user: str, want: int) -> None:
