@@ -93,13 +93,13 @@ def deployment(
     stack.enter_context(process(["api", "--port", str(port)], env, logs[0]))
     stack.enter_context(process(["worker"], env, logs[1]))
     url = f"http://127.0.0.1:{port}"
-    wait_for(f"{name} api", lambda: healthy(f"{url}/healthz"), 60, logs)
+    wait_for(f"{name} api", lambda: healthy(f"{url}/healthz"), 180, logs)
     return url, db_url
 
 
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def report(name: str, rows: list[dict[str, float]]) -> None:
@@ -134,8 +134,8 @@ def main() -> None:
         bot = gh.add_user("bot")
         gh.add_user("maria")
         check = 'grep -q "The widgets" README.md || { echo "not ok 1 - typo"; exit 1; }\n'
-        files = {"README.md": "Teh widgets.\n", "check.sh": check, ".burndown.yml": "test: sh check.sh\n"}
-        gh.add_repo(REPO, files)
+        config = "test: sh check.sh\n"
+        gh.add_repo(REPO, {"README.md": "Teh widgets.\n", "check.sh": check, ".burndown.yml": config})
         gh.set_permission(REPO, "maria", "write")
         gh.set_permission(REPO, "bot", "write")
         model.set_script(
@@ -173,7 +173,8 @@ def main() -> None:
                 done += 1
                 wait_for(f"pull request {done}", lambda c=done: len(gh.pulls(REPO)) >= c, 300)
             if i > 0:
-                bare.append(bare_docker_run(image, args.harness, model.base_url, args.egress_network))
+                net = args.egress_network
+                bare.append(bare_docker_run(image, args.harness, model.base_url, net))
             else:
                 time.sleep(5)  # the pool fills after its first take
     print(f"delivery -> harness's first event, {args.tickets} tickets each, harness {args.harness}")
