@@ -135,7 +135,8 @@ def main() -> None:
         gh.add_user("maria")
         check = 'grep -q "The widgets" README.md || { echo "not ok 1 - typo"; exit 1; }\n'
         config = "test: sh check.sh\n"
-        gh.add_repo(REPO, {"README.md": "Teh widgets.\n", "check.sh": check, ".burndown.yml": config})
+        seed = {"README.md": "Teh widgets.\n", "check.sh": check, ".burndown.yml": config}
+        gh.add_repo(REPO, seed)
         gh.set_permission(REPO, "maria", "write")
         gh.set_permission(REPO, "bot", "write")
         model.set_script(
