@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.latency import SECRET, _delivery, _timings
+from bench.latency import REPO, SECRET, _delivery, _timings
 from sandbox.docker_client import docker_client
 from sandbox.harness.run import HarnessJob, harness_of, harness_spec
 from sandbox.images import BuildInputs, build_sandbox_image
@@ -40,7 +40,6 @@ from tests.support.processes import (
     wait_for,
 )
 
-REPO = "bench/warm"
 BREAKDOWN = ["intake", "queue", "clone", "mirror_fetch", "host_repo", "spare_tree", "first_event"]
 
 
@@ -169,6 +168,7 @@ def main() -> None:
         for i in range(args.tickets + 1):  # the first ticket of each warms up, not counted
             for name, (url, _) in urls.items():
                 n = gh.create_issue(REPO, f"Typo {name} {i}", "Teh", "maria")
+                gh.add_label(REPO, n, "burndown")
                 body, headers = _delivery(n, f"Typo {i}")
                 httpx.post(f"{url}/webhooks/github", content=body, headers=headers, timeout=10)
                 done += 1

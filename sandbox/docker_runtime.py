@@ -104,7 +104,7 @@ class DockerRuntime:
             )
         finally:
             events = self.pool.release(slot, workspace)
-        exit_.egress = events
+        exit_.egress, exit_.warm = events, True
         return exit_
 
     def reap(

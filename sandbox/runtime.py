@@ -94,6 +94,8 @@ class ContainerExit(BaseModel):
     oom_killed: bool = False
     stderr_tail: str = ""
     started_after_seconds: float = 0.0
+    warm: bool = False
+    """Started in a warm pool's sandbox."""
     egress: list[EgressEvent] = Field(default_factory=list)
 
     @property

@@ -42,6 +42,7 @@ from docker.types import LogConfig
 
 from sandbox.docker_client import best_effort, remove_resource, translate_docker_errors
 from sandbox.egress import Egress, open_egress, proxy_events
+from sandbox.errors import SandboxError
 from sandbox.reaper import POOL_LABEL
 from sandbox.runtime import (
     DEADLINE_LABEL,
@@ -134,12 +135,8 @@ class WarmPool:
         try:
             for c in self._free(key):
                 slot_id = _labels(c)[SLOT_LABEL]
-                try:
-                    with translate_docker_errors("cannot take a pool slot"):
-                        self._client.api.rename(str(c.id), f"bdrun-{self._dep}-{run}-{slot_id}")
-                except Exception:
-                    continue
-                return Slot(slot_id, c, self.root / slot_id)
+                if self._claim(c, f"bdrun-{self._dep}-{run}-{slot_id}"):
+                    return Slot(slot_id, c, self.root / slot_id)
             return None
         finally:
             self.refill_soon(spec)
@@ -197,7 +194,8 @@ class WarmPool:
         for c in self._containers({ROLE_LABEL: "sandbox"}):
             slot_id = _labels(c).get(SLOT_LABEL, "")
             used.add(slot_id)
-            if _name(c).startswith("bdpool-") and now - _created(c) >= older_than:
+            free = _name(c).startswith(f"bdpool-{self._dep}-")
+            if free and now - _created(c) >= older_than and self._claim(c, f"bddrain-{slot_id}"):
                 self._remove_slot(slot_id)
                 removed += 1
         if self.root.exists():
@@ -205,6 +203,16 @@ class WarmPool:
                 if folder.name not in used and now - folder.stat().st_mtime > 60:
                     shutil.rmtree(folder, ignore_errors=True)
         return removed
+
+    def _claim(self, c: Container, name: str) -> bool:
+        """Rename a free slot's container: Docker does it atomically, so of two claims (two
+        runs, or a run and a drain) exactly one wins."""
+        try:
+            with translate_docker_errors("cannot claim a pool slot"):
+                self._client.api.rename(str(c.id), name)
+        except SandboxError:  # claimed by someone else meanwhile, or gone
+            return False
+        return True
 
     def _free(self, key: str) -> list[Container]:
         now = time.time()
