@@ -12,6 +12,7 @@ BURNDOWN_TEST_REDIS_URL.
 """
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -25,9 +26,12 @@ import httpx
 
 from bench.latency import REPO, SECRET, _delivery, _timings
 from sandbox.docker_client import docker_client
+from sandbox.harness.protocol import HarnessOptions
 from sandbox.harness.run import HarnessJob, harness_of, harness_spec
+from sandbox.harness.scripted import SCRIPT_ENV
 from sandbox.images import BuildInputs, build_sandbox_image
 from sandbox.runtime import SandboxPolicy
+from tests.support.deployment import fix_script
 from tests.support.github_standin import GitHubStandIn
 from tests.support.model_server import ScriptedModel, ToolCall, Turn
 from tests.support.processes import (
@@ -43,7 +47,9 @@ from tests.support.processes import (
 BREAKDOWN = ["intake", "queue", "clone", "mirror_fetch", "host_repo", "spare_tree", "first_event"]
 
 
-def bare_docker_run(image: str, harness: str, model_url: str, network: str) -> float:
+def bare_docker_run(
+    image: str, harness: str, model_url: str, network: str, extra_env: dict[str, str]
+) -> float:
     """`docker run --rm` of the image with the harness's own command and environment: seconds
     until its first line."""
     with tempfile.TemporaryDirectory(prefix="bench-bare-") as ws:
@@ -55,8 +61,10 @@ def bare_docker_run(image: str, harness: str, model_url: str, network: str) -> f
             image=image,
             workspace=Path(ws),
             policy=SandboxPolicy(),
+            options=HarnessOptions(extra_env=extra_env),
         )
         spec = harness_spec(job, harness_of(job))
+        assert spec.command, spec
         args = ["docker", "run", "--rm", "--network", network, "-u", spec.user, "-w", spec.workdir]
         args += ["-v", f"{ws}:{spec.workdir}", "--tmpfs", f"{spec.home}:uid=1000,mode=0700"]
         env = {**spec.env, "ANTHROPIC_BASE_URL": model_url}
@@ -126,6 +134,7 @@ def main() -> None:
     ap.add_argument("--egress-network", default="bridge")
     args = ap.parse_args()
     image = build_sandbox_image(docker_client(600), BuildInputs()).tag
+    extra_env = {SCRIPT_ENV: fix_script().model_dump_json()} if args.harness == "scripted" else {}
     tmp = Path(tempfile.mkdtemp(prefix="bench-warm-"))
     with ExitStack() as stack:
         gh = stack.enter_context(GitHubStandIn())
@@ -151,6 +160,7 @@ def main() -> None:
             "BURNDOWN_SANDBOX_IMAGE": image,
             "BURNDOWN_HARNESS": args.harness,
             "BURNDOWN_SANDBOX_EGRESS_NETWORK": args.egress_network,
+            "BURNDOWN_HARNESS_ENV": json.dumps(extra_env),
         }
         variants = {
             "cold (today)": {"BURNDOWN_REPO_CACHE": "false", "BURNDOWN_SANDBOX_POOL_SIZE": "0"},
@@ -175,7 +185,7 @@ def main() -> None:
                 wait_for(f"pull request {done}", lambda c=done: len(gh.pulls(REPO)) >= c, 300)
             if i > 0:
                 net = args.egress_network
-                bare.append(bare_docker_run(image, args.harness, model.base_url, net))
+                bare.append(bare_docker_run(image, args.harness, model.base_url, net, extra_env))
             else:
                 time.sleep(5)  # the pool fills after its first take
     print(f"delivery -> harness's first event, {args.tickets} tickets each, harness {args.harness}")

@@ -23,6 +23,7 @@ reaper and `drain` find them.
 
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -59,6 +60,7 @@ SLOT_LABEL = "org.burndown.pool-slot"
 JOB_DIR = "/run/burndown"
 MARGIN_SECONDS = 300
 _NAME = re.compile(r"[^A-Za-z0-9_.-]")
+log = logging.getLogger(__name__)
 
 LAUNCHER = """
 import json, os, sys, time
@@ -97,6 +99,8 @@ class Slot:
     id: str
     container: Container
     folder: Path
+    spec: ContainerSpec
+    """The spec it was taken for: the pool of its key is refilled when it is released."""
 
     @property
     def workspace(self) -> Path:
@@ -126,20 +130,18 @@ class WarmPool:
         self._lock = threading.Lock()
 
     def take(self, spec: ContainerSpec) -> Slot | None:
-        """A ready slot of `spec`'s key, now this run's (renamed after its run id); None when
-        there is none. Either way the pool is refilled in the background."""
+        """A ready slot of `spec`'s key, now this run's (renamed after its run id), refilled
+        when released; None when there is none (then refilled at once, in the background)."""
         key = pool_key(spec)
         if key is None or self.size <= 0:
             return None
         run = _NAME.sub("-", spec.labels.get(RUN_LABEL, "adhoc"))
-        try:
-            for c in self._free(key):
-                slot_id = _labels(c)[SLOT_LABEL]
-                if self._claim(c, f"bdrun-{self._dep}-{run}-{slot_id}"):
-                    return Slot(slot_id, c, self.root / slot_id)
-            return None
-        finally:
-            self.refill_soon(spec)
+        for c in self._free(key):
+            slot_id = _labels(c)[SLOT_LABEL]
+            if self._claim(c, f"bdrun-{self._dep}-{run}-{slot_id}"):
+                return Slot(slot_id, c, self.root / slot_id, spec)
+        self.refill_soon(spec)  # none ready: this run starts cold, the next ones warm
+        return None
 
     def refill_soon(self, spec: ContainerSpec) -> None:
         """Fill `spec`'s pool up to its size in a background thread (one per key at a time)."""
@@ -152,8 +154,8 @@ class WarmPool:
         def fill() -> None:
             try:
                 self.fill(spec)
-            except Exception as exc:
-                print(f"warm pool: cannot fill: {exc}", flush=True)
+            except Exception as exc:  # a pool that cannot fill serves cold runs
+                log.warning("the warm pool cannot fill: %s", exc)
             finally:
                 with self._lock:
                     self._filling.discard(key)
@@ -173,7 +175,7 @@ class WarmPool:
 
     def release(self, slot: Slot, workspace: Path) -> list[EgressEvent]:
         """Remove a taken slot's container, give the tree back to `workspace`, remove its
-        proxy, network and folder; the proxy's refusals."""
+        proxy, network and folder, refill its pool; the proxy's refusals."""
         events: list[EgressEvent] = []
         remove_resource(partial(slot.container.remove, force=True, v=True), f"sandbox {slot.id}")
         move_entries(slot.workspace, workspace)
@@ -183,6 +185,7 @@ class WarmPool:
             remove_resource(partial(proxy.remove, force=True, v=True), f"proxy {slot.id}")
         self._remove_networks(slot.id)
         shutil.rmtree(slot.folder, ignore_errors=True)
+        self.refill_soon(slot.spec)  # now, not while the run's sandbox was starting
         return events
 
     def drain(self, older_than: float = 0.0) -> int:

@@ -357,8 +357,8 @@ def checkout(
     spares: int = 1,
 ) -> Iterator[Checkout]:
     """A fresh checkout under `parent`, removed afterwards whatever happens. With a `cache`,
-    from its mirror and a spare tree made for `user`; then `spares` new spare trees of the
-    default branch are made in the background for the next runs."""
+    from its mirror and a spare tree made for `user`; afterwards, up to `spares` new spare
+    trees of the default branch are made in the background for the next runs."""
     parent.mkdir(parents=True, exist_ok=True)
     root = Path(tempfile.mkdtemp(prefix="ws-", dir=parent))
     try:
@@ -369,8 +369,10 @@ def checkout(
             return
         with cache.using(cache.path_of(url)):
             mirror = co.clone_cached(cache, url, base_branch, branch, user)
-            if spares > 0:
-                worktrees.replenish_soon(cache.spares, mirror, user, spares)
-            yield co
+            try:
+                yield co
+            finally:  # after the run: making a tree must not slow the run's own sandbox
+                if spares > 0:
+                    worktrees.replenish_soon(cache.spares, mirror, user, spares)
     finally:
         shutil.rmtree(root, ignore_errors=True)

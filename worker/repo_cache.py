@@ -146,10 +146,12 @@ class RepoCache:
 
     def _checked(self, path: Path, url: str) -> Mirror:
         """The mirror's default branch and commit, its objects read (a `GitError` if not)."""
-        branch = text(self._git(["symbolic-ref", "--short", "HEAD"], path, None))
+        symbolic = (path / "HEAD").read_text().strip() if (path / "HEAD").exists() else ""
+        if not symbolic.startswith("ref: refs/heads/"):
+            raise GitError(f"mirror {path.name}: HEAD is not a branch: {symbolic[:80]!r}")
         head = text(self._git(["rev-parse", "--verify", "HEAD^{commit}"], path, None))
-        self._git(["cat-file", "-e", f"{head}^{{tree}}"], path, None)
         self._git(["ls-tree", "-r", "--name-only", head], path, None)  # every tree readable
+        branch = symbolic.removeprefix("ref: refs/heads/")
         return Mirror(path=path, url=url, head=head, default_branch=branch)
 
     def _git(self, args: list[str], cwd: Path, token: str | None) -> bytes:

@@ -139,9 +139,14 @@ def _agent_git(git: TreeGit, folder: Path, sha: str, branch: str, objects: list[
 
 
 def _point_branch(git: TreeGit, folder: Path, sha: str, branch: str) -> None:
-    agent = TreeGit(folder / "tree" / ".git", git.timeout)
-    agent.run(["update-ref", f"refs/heads/{branch}", sha], home=folder)
-    agent.run(["symbolic-ref", "HEAD", f"refs/heads/{branch}"], home=folder)
+    """`branch` at `sha`, checked out: written as files (the agent has not had this `.git`
+    yet), checked by git for a valid name first."""
+    git.run(["check-ref-format", "--branch", branch], home=folder)
+    dot = folder / "tree" / ".git"
+    ref = dot / "refs" / "heads" / branch
+    ref.parent.mkdir(parents=True, exist_ok=True)
+    ref.write_text(f"{sha}\n")
+    (dot / "HEAD").write_text(f"ref: refs/heads/{branch}\n")
 
 
 def give_tree(tree: Path, user: str | None) -> None:

@@ -20,7 +20,13 @@ from worker.logs import get_logger
 from worker.settings import Settings
 from worker.store.liveness import record_failure
 from worker.store.models import utcnow
-from worker.wiring import container_runtime, engine_for, github_client, reap_sandboxes
+from worker.wiring import (
+    container_runtime,
+    engine_for,
+    github_client,
+    prune_repo_cache,
+    reap_sandboxes,
+)
 
 INTAKE_TASK = "burndown.intake"
 INTAKE_BATCH_TASK = "burndown.intake_batch"  # what the API sends: one message per group commit
@@ -65,6 +71,7 @@ def register(app: Celery, settings: Settings) -> None:
     @app.task(name=REAP_TASK, shared=False)  # type: ignore[untyped-decorator]
     def reap_task() -> None:
         reap_sandboxes(settings, grace_seconds=settings.sandbox_reap_grace_seconds)
+        prune_repo_cache(settings)
 
     app.conf.beat_schedule = {
         "reconcile": {"task": RECONCILE_TASK, "schedule": settings.reconcile_interval_seconds},
