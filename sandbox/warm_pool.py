@@ -59,6 +59,8 @@ from sandbox.runtime import (
 SLOT_LABEL = "org.burndown.pool-slot"
 JOB_DIR = "/run/burndown"
 MARGIN_SECONDS = 300
+HALF_MADE_SECONDS = 60
+"""Making a slot takes seconds: pool resources this old without their sandbox are leftovers."""
 _NAME = re.compile(r"[^A-Za-z0-9_.-]")
 log = logging.getLogger(__name__)
 
@@ -190,7 +192,9 @@ class WarmPool:
 
     def drain(self, older_than: float = 0.0) -> int:
         """Remove this deployment's free slots offered for `older_than` seconds or more (all by
-        default, when the deployment stops), and folders no container uses; the slots removed."""
+        default, when the deployment stops); and what a process that died while making a slot
+        left (a proxy or network without its sandbox, a folder without a container) once a
+        minute old. The number of free slots removed."""
         removed = 0
         now = time.time()
         used: set[str] = set()
@@ -201,9 +205,14 @@ class WarmPool:
             if free and now - _created(c) >= older_than and self._claim(c, f"bddrain-{slot_id}"):
                 self._remove_slot(slot_id)
                 removed += 1
+        for c in self._containers({}, every=True):
+            slot_id = _labels(c).get(SLOT_LABEL, "")
+            if slot_id not in used and now - _created(c) > HALF_MADE_SECONDS:
+                self._remove_slot(slot_id)
+                used.add(slot_id)
         if self.root.exists():
             for folder in self.root.iterdir():
-                if folder.name not in used and now - folder.stat().st_mtime > 60:
+                if folder.name not in used and now - folder.stat().st_mtime > HALF_MADE_SECONDS:
                     shutil.rmtree(folder, ignore_errors=True)
         return removed
 
@@ -226,11 +235,12 @@ class WarmPool:
         ]
         return sorted(found, key=_created)
 
-    def _containers(self, labels: dict[str, str]) -> list[Container]:
+    def _containers(self, labels: dict[str, str], every: bool = False) -> list[Container]:
         wanted = [f"{MANAGED_LABEL}=true", f"{DEPLOYMENT_LABEL}={self._deployment}"]
         wanted += [f"{k}={v}" for k, v in labels.items()] + [POOL_LABEL]
         with translate_docker_errors("cannot list the warm pool"):
-            return list(self._client.containers.list(sparse=True, filters={"label": wanted}))
+            found = self._client.containers.list(all=every, sparse=True, filters={"label": wanted})
+        return list(found)
 
     def _make(self, spec: ContainerSpec, key: str) -> None:
         slot_id = uuid.uuid4().hex[:12]
