@@ -44,7 +44,16 @@ from tests.support.processes import (
     wait_for,
 )
 
-BREAKDOWN = ["intake", "queue", "clone", "mirror_fetch", "host_repo", "spare_tree", "first_event"]
+BREAKDOWN = [
+    "intake",
+    "queue",
+    "clone",
+    "mirror_fetch",
+    "host_repo",
+    "spare_tree",
+    "plan",
+    "first_event",
+]
 
 
 def bare_docker_run(
@@ -120,8 +129,8 @@ def report(name: str, rows: list[dict[str, float]]) -> None:
         vals = [r[key] for r in rows if key in r]
         if vals:
             parts.append(f"{key} {statistics.median(vals) * 1000:.0f}")
-    known = sum(statistics.median([r.get(k, 0.0) for r in rows]) for k in BREAKDOWN[:3])
-    known += statistics.median([r.get("first_event", 0.0) for r in rows])
+    top = ["intake", "queue", "clone", "plan", "first_event"]
+    known = sum(statistics.median([r.get(k, 0.0) for r in rows]) for k in top)
     parts.append(f"other {max(0.0, statistics.median(firsts) - known) * 1000:.0f}")
     print(f"{'':<26} median ms: " + ", ".join(parts))
 

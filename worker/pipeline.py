@@ -250,6 +250,7 @@ def _execute(ctx: RunContext, override: str | None) -> RunResult:
         ctx.rec.stage("clone", time.monotonic() - t0)
         for stage, seconds in co.stages.items():
             ctx.rec.stage(stage, seconds)
+        t0 = time.monotonic()
         base = co.rev(repo.default_branch)
         # The repository's config is always the default branch's, also for follow-ups
         # that start on the agent's own branch.
@@ -276,6 +277,7 @@ def _execute(ctx: RunContext, override: str | None) -> RunResult:
         if others:  # a person's work on the branch: a run from the default branch would drop it
             detail = texts.others_on_branch(ctx.run.branch, others)
             return RunResult(outcome=OutcomeKind.FAILED, detail=detail)
+        ctx.rec.stage("plan", time.monotonic() - t0)  # config, issue re-check, status comment
         return _agent_and_after(ctx, co, base, repo.default_branch, plan)
 
 
