@@ -245,6 +245,7 @@ class WarmPool:
     def _make(self, spec: ContainerSpec, key: str) -> None:
         slot_id = uuid.uuid4().hex[:12]
         folder = self.root / slot_id
+        self.root.mkdir(parents=True, mode=0o700, exist_ok=True)  # Docker binds; nobody else
         (folder / "workspace").mkdir(parents=True)
         (folder / "job").mkdir()
         if os.geteuid() == 0:

@@ -72,6 +72,8 @@ class RepoCache:
         """The mirror of `url`, brought up to date now (cloned when missing, cloned again
         when broken). One fetch per repository at a time; the others wait for it."""
         path = self.path_of(url)
+        if not self.root.exists():  # only the host: spare trees wait here for their runs
+            self.root.mkdir(parents=True, mode=0o700)
         with self._lock(path, "fetch", exclusive=True, wait=self._lock_timeout):
             if path.exists():
                 try:
