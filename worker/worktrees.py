@@ -129,7 +129,7 @@ def _agent_git(git: TreeGit, folder: Path, sha: str, branch: str, objects: list[
     root, `branch` checked out at `sha`."""
     dot = folder / "tree" / ".git"
     if not dot.exists():  # no GIT_DIR here: it would name the repository to create
-        init = ["init", "--quiet", "--template=", str(folder / "tree")]
+        init = ["init", "--quiet", str(folder / "tree")]  # a usual .git: hooks/, info/
         run_git(init, cwd=folder, home=folder, timeout=git.timeout)
     pack = dot / "objects" / "pack" / f"pack-{uuid.uuid4().hex[:8]}"
     git.run(["pack-objects", "--quiet", str(pack)], home=folder, stdin="\n".join(objects).encode())
