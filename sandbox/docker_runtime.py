@@ -4,7 +4,7 @@
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from functools import partial
 from typing import Any
@@ -34,9 +34,11 @@ from sandbox.runtime import (
     RUN_LABEL,
     ContainerExit,
     ContainerSpec,
+    EgressEvent,
     LineSink,
     WorkspaceMode,
 )
+from sandbox.warm_pool import PoolSettings, Slot, hand_job, move_entries, taken_slots
 from sandbox.workspaces import DEFAULT_MAX_BYTES, workspaces
 
 # Time a run's resources may outlive its wall-clock limit before the reaper takes them.
@@ -49,7 +51,8 @@ class DockerRuntime:
 
     `workspace` says how the spec's folders reach the container: `bind` mounts for an engine
     on this machine, `copy` through the Docker API for one elsewhere (see `sandbox.workspaces`;
-    `workspace_max_bytes` bounds what a sandbox may hand back)."""
+    `workspace_max_bytes` bounds what a sandbox may hand back). `pool`, when sized, keeps
+    started sandboxes a run takes (bind mode only: a slot's workspace is a host folder)."""
 
     def __init__(
         self,
@@ -57,11 +60,14 @@ class DockerRuntime:
         *,
         workspace: WorkspaceMode = "bind",
         workspace_max_bytes: int = DEFAULT_MAX_BYTES,
+        pool: PoolSettings | None = None,
     ) -> None:
         self._api_timeout = api_timeout
         self._workspaces = workspaces(workspace, workspace_max_bytes)
         self._runtimes: set[str] | None = None
         self._client = docker_client(api_timeout)
+        warm = pool is not None and pool.size > 0 and workspace == "bind"
+        self.pool = pool.make(self._client) if warm and pool is not None else None
 
     def run(
         self, spec: ContainerSpec, on_line: LineSink, on_stderr: LineSink | None = None
@@ -76,6 +82,10 @@ class DockerRuntime:
                 int(time.time() + spec.policy.timeout_seconds + DEADLINE_MARGIN_SECONDS)
             ),
         }
+        if self.pool is not None and spec.warm:
+            slot = self.pool.take(spec)
+            if slot is not None:
+                return self._run_in_slot(slot, spec, t0, on_line, on_stderr)
         gate: Egress | None = None
         with ExitStack() as stack:
             if spec.policy.allow_hosts:
@@ -92,6 +102,28 @@ class DockerRuntime:
             exit_.egress = gate.events
         return exit_
 
+    def _run_in_slot(
+        self,
+        slot: Slot,
+        spec: ContainerSpec,
+        t0: float,
+        on_line: LineSink,
+        on_stderr: LineSink | None,
+    ) -> ContainerExit:
+        """`spec` in a warm pool's slot: the tree moved in, the job handed to its launcher."""
+        assert self.pool is not None
+        workspace = spec.mounts[0].source
+        events: list[EgressEvent] = []
+        move_entries(workspace, slot.workspace)
+        try:
+            exit_ = self._attach_and_wait(
+                slot.container, spec, t0, on_line, on_stderr, start=partial(hand_job, slot, spec)
+            )
+        finally:
+            events = self.pool.release(slot, workspace)
+        exit_.egress, exit_.warm = events, True
+        return exit_
+
     def reap(
         self, deployment: str, run_state: RunState = unknown_runs, grace_seconds: float = 60.0
     ) -> ReapReport:
@@ -106,6 +138,7 @@ class DockerRuntime:
         labels = [f"{RUN_LABEL}={run_id}", f"{DEPLOYMENT_LABEL}={deployment}"]
         with translate_docker_errors(f"cannot stop the sandboxes of run {run_id}"):
             found = self._client.containers.list(filters={"label": labels})
+            found += taken_slots(self._client, run_id, deployment)
         # One that ended by itself meanwhile is gone already: that is fine.
         return sum(remove_resource(c.kill, f"sandbox {c.name}") for c in found)
 
@@ -129,6 +162,7 @@ class DockerRuntime:
         t0: float,
         on_line: LineSink,
         on_stderr: LineSink | None,
+        start: Callable[[], None] | None = None,
     ) -> ContainerExit:
         # The stream's socket must outlive the run; the watchdog bounds it instead.
         stream_client = docker_client(spec.policy.timeout_seconds + 60, ping=False)
@@ -141,7 +175,7 @@ class DockerRuntime:
                     stderr=on_stderr is not None,
                     logs=True,
                 )
-                container.start()
+                (start or container.start)()
             started = time.monotonic() - t0
             watchdog = _Watchdog(
                 container, spec.policy.timeout_seconds, spec.policy.idle_timeout_seconds

@@ -97,18 +97,55 @@ def egress(
                 gate.events = _events(proxy)
 
 
+def open_egress(
+    client: docker.DockerClient,
+    *,
+    image: str,
+    policy: SandboxPolicy,
+    labels: dict[str, str],
+    ready_timeout: float = 20.0,
+) -> Egress:
+    """A network and egress proxy made to outlive this call (a warm pool's slot): ready when
+    returned, removed by whoever finds them by their labels (nothing is removed here unless
+    making them fails)."""
+    labels = {MANAGED_LABEL: "true", **labels}
+    net = _create_network(client, labels)
+    try:
+        proxy = _create_proxy(client, image, policy, net, _subnet(net), labels)
+        try:
+            with _ready_signal(proxy, ready_timeout) as wait_ready:
+                _start(proxy)
+                wait_ready()
+            return Egress(str(net.id), _address(proxy, str(net.id)), lambda: None)
+        except SandboxError:
+            best_effort(partial(proxy.remove, force=True, v=True), "removing the proxy", None)
+            raise
+    except SandboxError:
+        best_effort(net.remove, "removing the network", None)
+        raise
+
+
+def proxy_events(proxy: Container) -> list[EgressEvent]:
+    """The refusals an egress proxy logged."""
+    return _events(proxy)
+
+
 @contextmanager
 def _network(client: docker.DockerClient, labels: dict[str, str]) -> Iterator[Network]:
+    net = _create_network(client, labels)
+    with removing(net.remove, f"network {net.id}"):
+        yield net
+
+
+def _create_network(client: docker.DockerClient, labels: dict[str, str]) -> Network:
     with translate_docker_errors("cannot create the sandbox network"):
-        net = client.networks.create(
+        return client.networks.create(
             f"burndown-{_NAME.sub('-', labels.get(RUN_LABEL, 'run'))}-{uuid.uuid4().hex[:8]}",
             driver="bridge",
             internal=True,
             options={"com.docker.network.bridge.inhibit_ipv4": "true"},
             labels={**labels, ROLE_LABEL: "network"},
         )
-    with removing(net.remove, f"network {net.id}"):
-        yield net
 
 
 def _subnet(net: Network) -> str:
@@ -129,6 +166,19 @@ def _proxy(
     subnet: str,
     labels: dict[str, str],
 ) -> Iterator[Container]:
+    proxy = _create_proxy(client, image, policy, net, subnet, labels)
+    with removing(partial(proxy.remove, force=True, v=True), f"the egress proxy {proxy.id}"):
+        yield proxy
+
+
+def _create_proxy(
+    client: docker.DockerClient,
+    image: str,
+    policy: SandboxPolicy,
+    net: Network,
+    subnet: str,
+    labels: dict[str, str],
+) -> Container:
     with translate_docker_errors("cannot create the egress proxy"):
         proxy = client.containers.create(
             image,
@@ -161,10 +211,13 @@ def _proxy(
             environment={"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"},
             detach=True,
         )
-    with removing(partial(proxy.remove, force=True, v=True), f"the egress proxy {proxy.id}"):
+    try:
         with translate_docker_errors("cannot attach the egress proxy"):
             net.connect(proxy)
-        yield proxy
+    except SandboxError:
+        best_effort(partial(proxy.remove, force=True, v=True), "removing the proxy", None)
+        raise
+    return proxy
 
 
 def _address(proxy: Container, network_id: str) -> str:

@@ -54,7 +54,8 @@ def reap(
     with translate_docker_errors("cannot list sandbox resources"):
         containers = client.containers.list(all=True, sparse=True, filters=filters)
     for c in containers:
-        if _dead(c.attrs.get("Labels") or {}, _created(c.attrs), run_state, grace_seconds, now):
+        found = taken_by(c.attrs, deployment) or dict(c.attrs.get("Labels") or {})
+        if _dead(found, _created(c.attrs), run_state, grace_seconds, now):
             _remove(partial(c.remove, force=True, v=True), str(c.id), report.containers, report)
     with translate_docker_errors("cannot list sandbox resources"):
         networks = client.networks.list(filters=filters)
@@ -62,6 +63,22 @@ def reap(
         if _dead(n.attrs.get("Labels") or {}, _created(n.attrs), run_state, grace_seconds, now):
             _remove(n.remove, str(n.id), report.networks, report)
     return report
+
+
+def taken_by(attrs: dict[str, Any], deployment: str) -> dict[str, str] | None:
+    """A warm pool's container taken by a run is named after it (`bdrun-<deployment>-<run>-
+    <slot>`; its labels were fixed before): its labels with that run's id, or None."""
+    labels = dict(attrs.get("Labels") or {})
+    names = attrs.get("Names") or [attrs.get("Name") or ""]
+    name = str(names[0]).lstrip("/")
+    prefix = f"bdrun-{_NAME.sub('-', deployment)}-"
+    if POOL_LABEL not in labels or not name.startswith(prefix):
+        return None
+    return labels | {RUN_LABEL: name.removeprefix(prefix).rsplit("-", 1)[0]}
+
+
+_NAME = re.compile(r"[^A-Za-z0-9_.-]")
+POOL_LABEL = "org.burndown.pool"
 
 
 def _dead(

@@ -72,6 +72,8 @@ class ContainerSpec(BaseModel):
     mounts: list[Mount] = Field(default_factory=list)
     labels: dict[str, str] = Field(default_factory=dict)
     policy: SandboxPolicy = Field(default_factory=SandboxPolicy)
+    warm: bool = False
+    """May start in a warm pool's sandbox (when the runtime has a pool of its shape)."""
 
 
 class EgressEvent(BaseModel):
@@ -95,6 +97,8 @@ class ContainerExit(BaseModel):
     oom_killed: bool = False
     stderr_tail: str = ""
     started_after_seconds: float = 0.0
+    warm: bool = False
+    """Started in a warm pool's sandbox."""
     egress: list[EgressEvent] = Field(default_factory=list)
 
     @property

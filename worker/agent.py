@@ -35,6 +35,6 @@ def run_recorded(
     for e in done.exit.egress:
         rec.sandbox(f"egress_{e.event}", e.model_dump(exclude_none=True))
     if source == EventSource.HARNESS:
-        rec.stage("container_start", done.exit.started_after_seconds)
+        rec.stage("container_start", done.exit.started_after_seconds, warm=done.exit.warm)
     rec.stage(source, time.monotonic() - t0, exit_code=done.exit.exit_code)
     return done

@@ -10,17 +10,19 @@ Layout of a workspace folder:
   the policy's blobs, the verification trees and the push from `repo.git` alone.
 """
 
-import base64
 import os
 import shutil
-import subprocess
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from worker import worktrees
 from worker.errors import GitError
+from worker.gitcmd import run_git, text
+from worker.repo_cache import Mirror, RepoCache
 
 
 class Checkout:
@@ -30,6 +32,13 @@ class Checkout:
         self.root = root
         self.path = root / "checkout"
         self.gitdir = root / "repo.git"
+        self.index = root / "host.index"
+        """The host's private index of the tree (never the checkout's own)."""
+        self.given_to = ""
+        """The user the tree already belongs to (a tree made as the sandbox user)."""
+        self._index_fresh = False
+        self.stages: dict[str, float] = {}
+        """Seconds each step of a cached checkout took (mirror_fetch, host_repo, tree)."""
         self._token = token
         self._timeout = timeout
         self.base_sha = ""
@@ -49,8 +58,7 @@ class Checkout:
         out = self._run_bytes(
             args, cwd=cwd, auth=auth, host_view=host_view, extra_env=extra_env, stdin=stdin
         )
-        # surrogateescape: any file name round-trips back into git's arguments unchanged
-        return out.decode("utf-8", "surrogateescape").rstrip("\n")
+        return text(out)
 
     def _run_bytes(
         self,
@@ -62,62 +70,77 @@ class Checkout:
         extra_env: dict[str, str] | None = None,
         stdin: bytes | None = None,
     ) -> bytes:
-        env = {
-            "GIT_TERMINAL_PROMPT": "0",
-            "GIT_ASKPASS": "",
-            "GIT_CONFIG_NOSYSTEM": "1",
-            "HOME": str(self.root),
-        }
-        if auth and self._token:
-            basic = base64.b64encode(f"x-access-token:{self._token}".encode()).decode()
-            env |= {
-                "GIT_CONFIG_COUNT": "1",
-                "GIT_CONFIG_KEY_0": "http.extraHeader",
-                "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
-            }
-        env |= extra_env or {}
-        prefix: list[str] = ["git", "-c", "core.quotePath=false"]
+        env = dict(extra_env or {})
+        prefix: list[str] = []
         if host_view:
             env |= {
                 "GIT_DIR": str(self.gitdir),
                 "GIT_WORK_TREE": str(self.path),
-                "GIT_INDEX_FILE": str(self.root / "host.index"),
+                "GIT_INDEX_FILE": str(self.index),
             }
-            prefix += [
-                "-c",
-                "core.bare=false",
-                "-c",
-                "core.hooksPath=/dev/null",
-                "-c",
-                "core.fsmonitor=false",
-            ]
-        try:
-            proc = subprocess.run(
-                [*prefix, *args],
-                cwd=cwd or (self.gitdir if self.gitdir.exists() else self.root),
-                env={**_base_env(), **env},
-                input=stdin,
-                stdin=None if stdin is not None else subprocess.DEVNULL,
-                capture_output=True,
-                timeout=self._timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise GitError(f"git {args[0]} timed out after {self._timeout:.0f} s") from None
-        except OSError as exc:
-            raise GitError(f"git {args[0]} could not start: {exc}") from exc
-        if proc.returncode != 0:
-            stderr = proc.stderr.decode("utf-8", "replace").strip()
-            if self._token:
-                stderr = stderr.replace(self._token, "***")
-            raise GitError(f"git {args[0]} failed ({proc.returncode}): {stderr[-2000:]}")
-        return proc.stdout
+            prefix += list(HOST_VIEW_CONFIG)
+        return run_git(
+            [*prefix, *args],
+            cwd=cwd or (self.gitdir if self.gitdir.exists() else self.root),
+            home=self.root,
+            timeout=self._timeout,
+            token=self._token if auth else None,
+            env=env,
+            stdin=stdin,
+        )
 
     def clone(self, url: str, base_branch: str | None, branch: str) -> None:
+        """Clone `url` straight from the remote (no cache) and copy it for the sandbox."""
         args = ["clone", "--bare", "--quiet", "--no-tags"]
         if base_branch:
             args += ["--branch", base_branch]
         self._run([*args, url, str(self.gitdir)], auth=True)
+        head = self._host_ready(branch)
+        # --no-local: the agent's `.git` gets its own copies of the objects, never hardlinks
+        # to ours, so rewriting them cannot change what the host reads.
+        self._run(["clone", "--quiet", "--no-local", str(self.gitdir), str(self.path)])
+        if head != branch:  # a follow-up starts on the branch itself
+            self._run(["checkout", "--quiet", "-b", branch], cwd=self.path)
+        self._run(["remote", "remove", "origin"], cwd=self.path)
+        self.base_branch = base_branch or head
+
+    def clone_cached(
+        self, cache: RepoCache, url: str, base_branch: str | None, branch: str, user: str
+    ) -> Mirror:
+        """The host repository from `cache`'s mirror of `url` (fetched now; objects borrowed
+        through alternates), and the tree from a spare (`worker.worktrees`): the agent's `.git`
+        in it is a depth-1 copy of the base commit, its own files."""
+        t0 = time.monotonic()
+        mirror = cache.fetch(url, self._token)
+        t1 = time.monotonic()
+        args = ["clone", "--bare", "--quiet", "--no-tags", "--shared"]
+        if base_branch:
+            args += ["--branch", base_branch]
+        self._run([*args, str(mirror.path), str(self.gitdir)])
+        self._run(["remote", "set-url", "origin", url], cwd=self.gitdir)
+        head = self._host_ready(branch)
+        self.base_branch = base_branch or head
+        t2 = time.monotonic()
+        folder = self.root / "tree"
+        writer = worktrees.as_user(user)
+        git = worktrees.TreeGit(self.gitdir, self._timeout, writer)
+        made_at = cache.spares.take(mirror.path, folder)
+        if made_at is None:
+            folder.mkdir()
+            worktrees.build(git, self.base_sha, folder, branch)
+        else:
+            worktrees.catch_up(git, folder, made_at, self.base_sha, branch)
+        self.path, self.index = folder / "tree", folder / "host.index"
+        self._index_fresh, self.given_to = True, user
+        self.stages = {
+            "mirror_fetch": t1 - t0,
+            "host_repo": t2 - t1,
+            "spare_tree" if made_at else "tree_build": time.monotonic() - t2,
+        }
+        return mirror
+
+    def _host_ready(self, branch: str) -> str:
+        """Lease, attributes and base of a fresh host repository; its HEAD branch."""
         # What the agent branch was on the remote when we started: the push's lease.
         self.lease = self._ref_sha(f"refs/heads/{branch}")
         # No attribute from any tree applies: an agent's `.gitattributes` could otherwise call
@@ -127,18 +150,16 @@ class Checkout:
         (self.gitdir / "info" / "attributes").write_text(NO_ATTRIBUTES)
         head = self._run(["symbolic-ref", "--short", "HEAD"], cwd=self.gitdir)
         self.base_sha = self._run(["rev-parse", "HEAD"], cwd=self.gitdir)
-        # --no-local: the agent's `.git` gets its own copies of the objects, never hardlinks
-        # to ours, so rewriting them cannot change what the host reads.
-        self._run(["clone", "--quiet", "--no-local", str(self.gitdir), str(self.path)])
-        if head != branch:  # a follow-up starts on the branch itself
-            self._run(["checkout", "--quiet", "-b", branch], cwd=self.path)
-        self._run(["remote", "remove", "origin"], cwd=self.path)
-        self.base_branch = base_branch or head
         self.branch = branch
+        return head
 
     def commit_all(self, message: str, author: str, email: str) -> str | None:
-        """Commit the working tree as it is now on top of the base; None if nothing changed."""
-        self._run(["read-tree", self.base_sha], host_view=True)
+        """Commit the working tree as it is now on top of the base; None if nothing changed.
+        With a fresh index (a tree made for this run) only files whose stat data changed are
+        hashed; git compares ctime, which the sandbox cannot set back."""
+        if not self._index_fresh:
+            self._run(["read-tree", self.base_sha], host_view=True)
+        self._index_fresh = False
         self._run(["add", "--all", "--", "."], host_view=True)
         tree = self._run(["write-tree"], host_view=True)
         if tree == self._run(["rev-parse", f"{self.base_sha}^{{tree}}"], host_view=True):
@@ -275,7 +296,7 @@ class Checkout:
 
     def give_to(self, tree: Path, user: str) -> None:
         """Give a tree to the sandbox user `uid:gid` (needed, and only possible, as root)."""
-        if os.geteuid() != 0:
+        if os.geteuid() != 0 or self.given_to == user:
             return
         uid, gid = (int(x) for x in user.split(":", 1))
         for dirpath, dirnames, filenames in os.walk(tree):
@@ -304,6 +325,15 @@ NO_ATTRIBUTES = (
     "* !text !eol !crlf !diff !merge !filter !ident !working-tree-encoding"
     " !export-ignore !export-subst\n"
 )
+HOST_VIEW_CONFIG = (
+    "-c",
+    "core.bare=false",
+    "-c",
+    "core.hooksPath=/dev/null",
+    "-c",
+    "core.fsmonitor=false",
+)
+"""How the host looks at a checkout's tree: never its hooks or a file-system monitor."""
 BLOB_MODES = ("100644", "100755", "120000")
 """Regular files, executables and symlinks (whose blob is the link's target, never followed)."""
 GITLINK_MODE = "160000"
@@ -311,10 +341,6 @@ GITLINK_MODE = "160000"
 
 def _lines(items: Sequence[str]) -> bytes:
     return "".join(f"{i}\n" for i in items).encode()
-
-
-def _base_env() -> dict[str, str]:
-    return {"LC_ALL": "C", "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
 
 
 @contextmanager
@@ -326,13 +352,27 @@ def checkout(
     branch: str,
     parent: Path,
     timeout: float,
+    cache: RepoCache | None = None,
+    user: str = "",
+    spares: int = 1,
 ) -> Iterator[Checkout]:
-    """A fresh checkout under `parent`, removed afterwards whatever happens."""
+    """A fresh checkout under `parent`, removed afterwards whatever happens. With a `cache`,
+    from its mirror and a spare tree made for `user`; afterwards, up to `spares` new spare
+    trees of the default branch are made in the background for the next runs."""
     parent.mkdir(parents=True, exist_ok=True)
     root = Path(tempfile.mkdtemp(prefix="ws-", dir=parent))
     try:
         co = Checkout(root, token, timeout)
-        co.clone(url, base_branch, branch)
-        yield co
+        if cache is None:
+            co.clone(url, base_branch, branch)
+            yield co
+            return
+        with cache.using(cache.path_of(url)):
+            mirror = co.clone_cached(cache, url, base_branch, branch, user)
+            try:
+                yield co
+            finally:  # after the run: making a tree must not slow the run's own sandbox
+                if spares > 0:
+                    worktrees.replenish_soon(cache.spares, mirror, user, spares)
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -285,8 +285,14 @@ def _execute(ctx: RunContext, override: str | None) -> RunResult:
         branch=ctx.run.branch,
         parent=_run_folder(ctx.deps, ctx.run.id),
         timeout=ctx.deadline.cap(cfg.git_timeout),
+        cache=ctx.deps.repo_cache,
+        user=sandbox_user(),
+        spares=cfg.spare_trees,
     ) as co:
         ctx.rec.stage("clone", time.monotonic() - t0)
+        for stage, seconds in co.stages.items():
+            ctx.rec.stage(stage, seconds)
+        t0 = time.monotonic()
         base = co.rev(repo.default_branch)
         # The repository's config is always the default branch's, also for follow-ups
         # that start on the agent's own branch.
@@ -313,6 +319,7 @@ def _execute(ctx: RunContext, override: str | None) -> RunResult:
         if others:  # a person's work on the branch: a run from the default branch would drop it
             detail = texts.others_on_branch(ctx.run.branch, others)
             return RunResult(outcome=OutcomeKind.FAILED, detail=detail)
+        ctx.rec.stage("plan", time.monotonic() - t0)  # config, issue re-check, status comment
         return _agent_and_after(ctx, co, base, repo.default_branch, plan)
 
 
@@ -346,7 +353,9 @@ def _agent_and_after(
     co.give_to(co.path, user)
     options = harness_options(plan.harness, plan.options, ctx.budget.limits)
     env = prepare_environment(ctx, co, base, plan, user).outcome
-    job = ctx.job(plan, user, co.path, share=AGENT_SHARE, options=options, image=env.image)
+    job = ctx.job(
+        plan, user, co.path, share=AGENT_SHARE, options=options, image=env.image, warm=True
+    )
     agent = run_recorded(ctx.deps.runtime, job, ctx.rec, prices=ctx.deps.config.prices)
     result = _totals(agent, None, agent.exit.exit_code)
     problem = agent.problem()

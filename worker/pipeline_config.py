@@ -17,6 +17,7 @@ from worker.gateway_keys import GatewayKeys
 from worker.github.app_auth import TokenSource
 from worker.github.protocol import GitHubClient
 from worker.linear.protocol import LinearClient
+from worker.repo_cache import RepoCache
 from worker.secrets_scan import SecretScanner
 from worker.spend import Budgets
 from worker.store.models import Ticket
@@ -51,6 +52,8 @@ class PipelineConfig:
     heartbeat_interval: float = defaults.HEARTBEAT_INTERVAL_SECONDS
     max_run_attempts: int = defaults.MAX_RUN_ATTEMPTS
     workspace_max_bytes: int = defaults.WORKSPACE_MAX_BYTES
+    spare_trees: int = 1
+    """Trees per mirror made ahead in the background (`worker.worktrees`)."""
     """The most a run's folder (checkout and verification trees) may hold on the host."""
     secrets: SecretScanner = field(default_factory=SecretScanner)
     """Finds secrets (patterns, and the values this deployment holds) in all that goes out."""
@@ -85,6 +88,8 @@ class PipelineDeps:
     """Keeps repositories' setups as images; None: verification runs the setup every time."""
     tokens: TokenSource | None = None
     """Per-repository tokens (a GitHub App's); when set, `git_token` is not used."""
+    repo_cache: RepoCache | None = None
+    """Mirrors runs start from (`worker.repo_cache`); None: every run clones from the remote."""
 
     linear: LinearClient | None = None
     """Linear, when configured: Linear tickets' issues live there."""

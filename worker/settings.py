@@ -252,6 +252,24 @@ class Settings(BaseSettings):
 
     # git and pull requests
     git_timeout_seconds: int = defaults.GIT_TIMEOUT_SECONDS
+    repo_cache: bool = Field(
+        True, description="Keep a bare mirror per repository; runs start from it and a spare tree."
+    )
+    repo_cache_spare_trees: int = Field(
+        1, ge=0, description="Trees per mirror made ahead in the background (0: none)."
+    )
+    repo_cache_max_age_hours: float = Field(
+        168.0, gt=0, description="A mirror unused this long is pruned."
+    )
+    repo_cache_max_mb: int = Field(
+        20480, gt=0, description="Mirrors and spare trees beyond this are pruned, oldest first."
+    )
+    sandbox_pool_size: int = Field(
+        0, ge=0, description="Warm sandboxes kept ready per image and policy (0: no pool)."
+    )
+    sandbox_pool_max_age_seconds: float = Field(
+        600.0, gt=0, description="A warm sandbox not taken within this is replaced."
+    )
     git_author_name: str = defaults.AUTHOR_NAME
     git_author_email: str = defaults.AUTHOR_EMAIL
     public_url: str = defaults.PUBLIC_URL

@@ -74,6 +74,7 @@ class RunContext:
         harness: Harness | None = None,
         options: HarnessOptions | None = None,
         image: str | None = None,
+        warm: bool = False,
     ) -> HarnessJob:
         """A harness (the plan's, unless given) on `workspace` under this run's image, labels
         and plan, its time limit at most `share` of the run's time left, its model access the
@@ -90,6 +91,7 @@ class RunContext:
             run_id=str(self.run.id),
             deployment=self.deps.config.deployment,
             user=user,
+            warm=warm,
         )
 
     def policy(self, plan: RunPlan, share: float = 1.0) -> SandboxPolicy:

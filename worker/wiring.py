@@ -16,6 +16,7 @@ from sandbox.harness.price_file import operator_prices
 from sandbox.harness.protocol import HarnessOptions
 from sandbox.reaper import ReapReport
 from sandbox.runtime import SandboxPolicy
+from sandbox.warm_pool import PoolSettings
 from worker.budget import RunLimits
 from worker.diff_policy import DiffPolicy
 from worker.errors import ConfigError
@@ -26,6 +27,7 @@ from worker.github.stored_app import stored_app
 from worker.linear.client import HttpLinearClient
 from worker.logs import get_logger
 from worker.pipeline_config import PipelineConfig, PipelineDeps
+from worker.repo_cache import PruneReport, RepoCache
 from worker.secrets_scan import SecretScanner
 from worker.settings import Settings
 from worker.spend import Budgets
@@ -59,12 +61,44 @@ def store(settings: Settings) -> Engine:
 
 
 def container_runtime(settings: Settings) -> DockerRuntime:
-    """The Docker runtime sandboxes run on."""
+    """The Docker runtime sandboxes run on, with its warm pool when one is configured (never
+    with a remote engine's copied workspaces: a slot's workspace is a folder of this host)."""
+    pool = PoolSettings(
+        size=settings.sandbox_pool_size if settings.docker_workspace == "bind" else 0,
+        root=settings.data_dir.resolve() / "pool",
+        deployment=settings.queue,
+        max_age=settings.sandbox_pool_max_age_seconds,
+    )
     return DockerRuntime(
         api_timeout=settings.docker_timeout_seconds,
         workspace=settings.docker_workspace,
         workspace_max_bytes=settings.workspace_max_mb * 2**20,
+        pool=pool,
     )
+
+
+def repo_cache(settings: Settings) -> RepoCache | None:
+    """The repository cache under the data folder, unless turned off."""
+    if not settings.repo_cache:
+        return None
+    return RepoCache(
+        settings.data_dir.resolve() / "cache",
+        timeout=settings.git_timeout_seconds,
+        lock_timeout=settings.git_timeout_seconds,
+    )
+
+
+def prune_repo_cache(settings: Settings) -> PruneReport | None:
+    """Remove mirrors (and their spare trees) unused too long or beyond the size limit."""
+    cache = repo_cache(settings)
+    if cache is None:
+        return None
+    report = cache.prune(
+        settings.repo_cache_max_age_hours * 3600, settings.repo_cache_max_mb * 2**20
+    )
+    if report.removed:
+        log.info("pruned mirrors", removed=report.removed, kept_mb=report.kept_bytes >> 20)
+    return report
 
 
 def model_endpoints(settings: Settings) -> ModelEndpoints:
@@ -145,6 +179,7 @@ def pipeline_config(settings: Settings) -> PipelineConfig:
         heartbeat_interval=settings.heartbeat_interval_seconds,
         max_run_attempts=settings.max_run_attempts,
         workspace_max_bytes=settings.workspace_max_mb * 2**20,
+        spare_trees=settings.repo_cache_spare_trees,
         secrets=secret_scanner(settings),
         prices=operator_prices(settings.price_file, settings.prices),
         limits=RunLimits(max_usd=settings.run_budget_usd, max_turns=settings.run_max_turns),
@@ -237,6 +272,7 @@ def pipeline_deps(settings: Settings) -> PipelineDeps:
         git_token=None,
         config=pipeline_config(settings),
         tokens=tokens,
+        repo_cache=repo_cache(settings),
         gateway_keys=gateway_keys(settings),
         environments=environment_images(settings),
         linear=linear_client(settings),
@@ -265,9 +301,10 @@ def gateway_keys(settings: Settings) -> LiteLLMKeys | None:
 def reap_sandboxes(settings: Settings, *, grace_seconds: float) -> ReapReport:
     """Remove the sandbox containers and networks this deployment's dead runs left behind."""
     engine = store(settings)
-    report = container_runtime(settings).reap(
-        settings.queue, lambda run_id: run_is_live(engine, run_id), grace_seconds
-    )
+    runtime = container_runtime(settings)
+    report = runtime.reap(settings.queue, lambda run_id: run_is_live(engine, run_id), grace_seconds)
+    if runtime.pool is not None:  # slots offered too long, and folders of slots gone
+        runtime.pool.drain(older_than=runtime.pool.max_age)
     if report.containers or report.networks or report.errors:
         log.info(
             "reaped sandbox leftovers",

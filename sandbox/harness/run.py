@@ -67,6 +67,7 @@ class SandboxTarget:
     policy: SandboxPolicy
     labels: dict[str, str] = field(default_factory=dict)
     read_only: bool = False
+    warm: bool = False
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,8 @@ class HarnessJob:
     deployment: str | None = None
     user: str | None = None
     read_only: bool = False
+    warm: bool = False
+    """May start in a warm pool's sandbox (the agent's; not verification's)."""
 
     def target(self) -> SandboxTarget:
         """The sandbox this job runs in."""
@@ -100,6 +103,7 @@ class HarnessJob:
             policy=self.policy,
             labels=labels,
             read_only=self.read_only,
+            warm=self.warm,
         )
 
     def access_for(self, harness: Harness) -> ModelAccess:
@@ -198,6 +202,7 @@ def container_spec(
         mounts=[Mount(source=target.workspace, target=WORKDIR, read_only=target.read_only)],
         labels=target.labels,
         policy=policy,
+        warm=target.warm,
     )
 
 

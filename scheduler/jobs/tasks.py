@@ -27,6 +27,7 @@ from worker.wiring import (
     github_client,
     linear_client,
     linear_trust,
+    prune_repo_cache,
     reap_sandboxes,
 )
 
@@ -73,6 +74,7 @@ def register(app: Celery, settings: Settings) -> None:
     @app.task(name=REAP_TASK, shared=False)  # type: ignore[untyped-decorator]
     def reap_task() -> None:
         reap_sandboxes(settings, grace_seconds=settings.sandbox_reap_grace_seconds)
+        prune_repo_cache(settings)
 
     app.conf.beat_schedule = {
         "reconcile": {"task": RECONCILE_TASK, "schedule": settings.reconcile_interval_seconds},

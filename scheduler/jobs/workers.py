@@ -17,7 +17,7 @@ from worker.celery_app import create_celery, intake_queue
 from worker.logs import get_logger
 from worker.settings import Settings
 from worker.store.liveness import request_requeue
-from worker.wiring import engine_for, reap_sandboxes
+from worker.wiring import container_runtime, engine_for, reap_sandboxes
 
 log = get_logger(__name__)
 
@@ -66,6 +66,20 @@ def serve(settings: Settings, role: Role, concurrency: int | None = None) -> Non
             "--without-heartbeat",
         ]
     )
+    if role != Role.INTAKE:
+        _drain_pool(settings)
+
+
+def _drain_pool(settings: Settings) -> None:
+    """The warm sandboxes this deployment keeps go with its run worker (stopped, or its
+    deployment taken down); the next worker makes new ones."""
+    pool = container_runtime(settings).pool
+    if pool is None:
+        return
+    try:
+        pool.drain()
+    except BurndownError as exc:
+        log.warning("could not remove the warm pool", error=str(exc))
 
 
 def _requeue_after_grace(settings: Settings) -> None:
