@@ -151,7 +151,7 @@ def tickets_by_status(f: Facts) -> dict[str, int]:
     for row in f.tickets():
         if f.scope.harness is None or any(i[0] == f.scope.harness for i in items(row[3])):
             out[str(row[2])] += int(row[-1])
-    return dict(out)
+    return dict(sorted(out.items()))
 
 
 def latest_runs(conn: Connection, query: ReportQuery) -> list[RunRow]:

@@ -150,7 +150,7 @@ def report_of(d: Derived, query: ReportQuery, now: datetime | None = None) -> Re
         by_label=grouped(d, period, "label", where),
         by_week=grouped(d, period, "week", where, now=moment),
         comparisons=compare_harnesses(d, period, where),
-        tickets_by_status=dict(Counter(t.fact.status for t in tickets)),
+        tickets_by_status=dict(sorted(Counter(str(t.fact.status) for t in tickets).items())),
         rows=_rows(d, query),
     )
 
