@@ -74,7 +74,8 @@ class EnvironmentImages(Protocol):
         ...
 
     def remove(self, tag: str) -> bool:
-        """Remove the environment image `tag`; False when it was gone already or is in use."""
+        """Remove the environment image `tag`; False when it was gone already, is in use, or
+        is not an environment image."""
         ...
 
 
@@ -152,6 +153,10 @@ class DockerEnvironmentImages:
         return sorted(found, key=lambda e: e.created)
 
     def remove(self, tag: str) -> bool:
+        # Only environments: a caller naming the image a run started from (a toolchain image,
+        # when the repository has no setup) must not untag what every run needs.
+        if not tag.startswith(f"{ENV_REPOSITORY}:"):
+            return False
         client = self._runtime._client
         try:
             return remove_resource(lambda: client.images.remove(tag), f"image {tag}")

@@ -139,7 +139,7 @@ def test_a_label_becomes_a_pull_request_through_the_compose_stack(
     # `down -v` left nothing: no container, network or volume of the project, no sandbox.
     assert leftovers(project) == []
     assert leftovers_of_deployment(env["BURNDOWN_QUEUE"]) == []
-    assert [p for p in workspaces.rglob("*") if not p.is_dir()] == []  # checkouts removed
+    assert _run_files(workspaces) == []  # checkouts removed
 
 
 END_STATES = {"done", "failed", "cancelled", "dead"}
@@ -163,6 +163,13 @@ def _all_ended(stack: Stack, password: str) -> bool:
     except AssertionError:
         return False
     return len(statuses) == BURST and set(statuses) <= END_STATES
+
+
+def _run_files(workspaces: Path) -> list[Path]:
+    """Files the runs left in the workspaces folder: the repository cache (mirrors and spare
+    trees, pruned by age and size) is kept on purpose."""
+    cache = workspaces / "cache"
+    return [p for p in workspaces.rglob("*") if not p.is_dir() and cache not in p.parents]
 
 
 def _leftovers(queue: str) -> list[str]:
@@ -233,4 +240,4 @@ def test_a_run_worker_killed_mid_run_loses_nothing(
     assert heads == Counter({f"burndown/issue-{n}": 1 for n in numbers})  # no duplicate
     assert leftovers(project) == []  # `down -v`: no container, network or volume
     assert leftovers_of_deployment(queue) == []  # no sandbox, proxy or run network
-    assert [p for p in workspaces.rglob("*") if not p.is_dir()] == []
+    assert _run_files(workspaces) == []

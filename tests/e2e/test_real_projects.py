@@ -7,6 +7,7 @@ sandboxes started from it, and PyGithub and git against the GitHub stand-in."""
 import json
 from pathlib import Path
 
+import docker
 import pytest
 
 from sandbox.env_image import DockerEnvironmentImages
@@ -133,6 +134,8 @@ def test_a_change_that_breaks_a_test_is_a_draft_naming_it(
     assert pr["draft"] is True and "Newly failing: `test_six.py::test_b`" in pr["body"], pr["body"]
     assert "Tests on the base commit: " in pr["body"]
     DockerEnvironmentImages().remove(str(environment_stage(d, run_id)["image"]))
+    # six has no setup: the run started from the toolchain image itself, which must survive.
+    assert docker.from_env(timeout=30).images.get(python_toolchain_image)
 
 
 def test_pre_existing_failures_are_reported_not_blamed(

@@ -134,9 +134,10 @@ def test_a_model_that_never_stops_is_stopped_at_the_dollar_cap(
     assert watch.spent_usd is not None and 0.3 <= watch.spent_usd < 0.7
     assert not exit_.timed_out and seconds < TIMEOUT / 2
     assert exit_.exit_code != 0  # killed, not finished
-    # Live usage, not a result's: the harness was killed before reporting one
+    # Live usage, not a result's: the harness was killed before reporting one (Aider's whole
+    # run is the one call that crosses the cap, so its own answer may be out before the kill)
     (result,) = [e.data for e in events if e.kind == EventKind.RESULT]
-    assert "no result" in result["text"], result
+    assert harness == "aider" or "no result" in result["text"], result
     # Stopped within a few calls of the cap: mini-swe-agent's steps reach Burndown through its
     # trajectory file and Codex's usage through its rollout, so under load a call or two more
     # may start before the kill lands.
