@@ -296,8 +296,8 @@ class Checkout:
 
     def give_to(self, tree: Path, user: str) -> None:
         """Give a tree to the sandbox user `uid:gid` (needed, and only possible, as root)."""
-        if os.geteuid() != 0 or self.given_to == user:
-            return
+        if os.geteuid() != 0 or (tree == self.path and self.given_to == user):
+            return  # a spare tree comes given already; an export never does
         uid, gid = (int(x) for x in user.split(":", 1))
         for dirpath, dirnames, filenames in os.walk(tree):
             for name in [*dirnames, *filenames]:

@@ -106,7 +106,7 @@ def test_a_fix_turns_a_failing_test_into_a_ready_pull_request_with_counts(
     base_counts = body.split("Tests on the base commit: ")[1].split(".")[0]
     assert "failed" in base_counts  # the bug's failing test, fixed by the change
     stage = environment_stage(d, run_id)
-    assert stage["built"] is True and stage["ready"] is True, stage
+    assert stage["built"] is True and stage["ready"] is True, json.dumps(stage)
     assert str(stage["image"]).startswith("burndown-env:")
 
     # A second ticket on the same project starts from the kept environment: no setup again.

@@ -107,7 +107,7 @@ def test_a_model_that_never_stops_is_stopped_at_the_turn_limit(
     assert exit_.exit_code != 0  # killed, not finished
     # The kill came within a few calls of the limit (mini-swe-agent's steps reach Burndown
     # through its trajectory file, so under load a few more calls may start first).
-    assert requests <= (10 if harness == "mini-swe-agent" else 6)
+    assert requests <= (12 if harness == "mini-swe-agent" else 6)
     calls = [e for e in events if e.kind == EventKind.TOOL_CALL]
     assert len(calls) >= 3
 
