@@ -1,5 +1,6 @@
 """Latency of the whole path, by stage: from a signed delivery to the harness's first event
-and to the pull request, median over N tickets, with the real API, a Celery worker on Redis,
+and to the pull request, median over N tickets (and delivery to the reaction on the issue at
+intake, polled every 10 ms), with the real API, a Celery worker on Redis,
 Claude Code in the sandbox, the scripted model and the GitHub stand-in.
 
     uv run python -m bench.latency [--tickets 10]
@@ -13,6 +14,7 @@ import json
 import os
 import statistics
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -66,6 +68,18 @@ def _delivery(number: int, title: str) -> tuple[bytes, dict[str, str]]:
         "X-Hub-Signature-256": sign(SECRET, body),
         "Content-Type": "application/json",
     }
+
+
+def _reacted(api_url: str, token: str, number: int, timeout: float = 30.0) -> float:
+    """When (monotonic) the issue first shows a reaction, polled every 10 ms."""
+    url = f"{api_url}/repos/{REPO}/issues/{number}/reactions"
+    deadline = time.monotonic() + timeout
+    with httpx.Client(headers={"Authorization": f"token {token}"}, timeout=5) as client:
+        while time.monotonic() < deadline:
+            if client.get(url).json():
+                return time.monotonic()
+            time.sleep(0.01)
+    raise AssertionError(f"no reaction on issue {number} within {timeout} s")
 
 
 def _timings(db_url: str) -> list[dict[str, float]]:
@@ -146,11 +160,19 @@ def main() -> None:
         with process(["api", "--port", str(port)], env, logs[0]), process(["worker"], env, logs[1]):
             base = f"http://127.0.0.1:{port}"
             wait_for("api", lambda: healthy(f"{base}/healthz"), 60, logs)
+            reactions: list[float] = []
             for i in range(args.tickets):
                 n = gh.create_issue(REPO, f"Typo {i}", "Teh", "maria")
+                gh.add_label(REPO, n, "burndown")  # each run checks the label is still there
                 body, headers = _delivery(n, f"Typo {i}")
+                sent = time.monotonic()
                 httpx.post(f"{base}/webhooks/github", content=body, headers=headers, timeout=10)
+                reactions.append(_reacted(gh.api_url, bot, n) - sent)
                 wait_for(f"pull request {i}", lambda c=i + 1: len(gh.pulls(REPO)) >= c, 120, logs)
+    print(
+        f"delivery -> reaction at intake: median {statistics.median(reactions):.3f}s, "
+        f"max {max(reactions):.3f}s"
+    )
     rows = _timings(db_url)
     print(f"latency over {len(rows)} tickets (median seconds; share of delivery->PR)")
     total = statistics.median(r["to_pull_request"] for r in rows)
