@@ -33,7 +33,8 @@ from worker.logs import get_logger
 from worker.pipeline_config import PipelineConfig, PipelineDeps
 from worker.repo_config import CONFIG_FILE, RepoConfig, parse_repo_config
 from worker.review import Review
-from worker.run_cost import both, held, keyed_outcome, over_budget
+from worker.run_cost import both, held, keyed_outcome
+from worker.run_end import settle
 from worker.run_environment import prepare_environment
 from worker.run_plan import RunPlan, TicketChoice, harness_label, plan_run, ticket_choice
 from worker.sanitize import clean
@@ -48,7 +49,6 @@ from worker.steps import (
 )
 from worker.store import liveness
 from worker.store.models import (
-    CancelRequest,
     Outcome,
     OutcomeKind,
     PipelineEventKind,
@@ -58,7 +58,7 @@ from worker.store.models import (
     TicketStatus,
     utcnow,
 )
-from worker.store.repo import RunResult, finish_run, get_ticket, mark_run, set_run_choice, start_run
+from worker.store.repo import RunResult, get_ticket, mark_run, set_run_choice, start_run
 
 __all__ = ["PipelineConfig", "PipelineDeps", "branch_for", "plan_for", "run_ticket"]
 
@@ -172,7 +172,7 @@ def run_ticket(
         with reporting_waits(waited), linear_waits(waited):
             result = keyed_outcome(ctx, lambda c: _outcome_of(c, harness))
         ctx.rec.close()
-        outcome = _settle(ctx, result)
+        outcome = settle(ctx, result)
         log.info(
             "run finished",
             outcome=outcome.kind,
@@ -184,49 +184,6 @@ def run_ticket(
             detail=result.detail[:300],
         )
         return outcome
-
-
-def _settle(ctx: RunContext, result: RunResult) -> Outcome:
-    """Record how the run ended, tell the issue, and queue the ticket again where it should run
-    again (its worker is shutting down, or its sandbox could not start)."""
-    guard, engine, run_id = ctx.guard, ctx.deps.engine, ctx.run.id or 0
-    if guard.stopping:
-        result = _stopped(ctx, result)
-        if result.outcome == OutcomeKind.REFUSED:  # the run's files outgrew their limit
-            ctx.tell(texts.could_not_finish(result.detail, ctx.run_url))
-    elif ctx.budget.overrun is not None:
-        result = over_budget(ctx, result)
-    elif result.retry:
-        return _retry_later(ctx, result)
-    elif result.outcome == OutcomeKind.FAILED:
-        ctx.tell(texts.could_not_finish(result.detail, ctx.run_url))
-    if guard.request == CancelRequest.REQUEUE:
-        outcome = liveness.finish_and_requeue(engine, run_id, result)
-    else:
-        outcome = finish_run(engine, run_id, result)
-    final = texts.status_final(outcome.kind, outcome.pr_url, outcome.detail, ctx.run_url)
-    ctx.status(final, final=True)
-    return outcome
-
-
-def _retry_later(ctx: RunContext, result: RunResult) -> Outcome:
-    """Close a run the sandbox could not start and queue its ticket again, in one transaction;
-    after `max_run_attempts` runs it is a dead letter and the issue hears why."""
-    attempts = ctx.deps.config.max_run_attempts
-    outcome, status = liveness.finish_and_retry(
-        ctx.deps.engine,
-        ctx.run.id or 0,
-        result,
-        max_attempts=attempts,
-        reason=f"the sandbox could not start in {attempts} attempts: {result.detail}",
-    )
-    if status == TicketStatus.QUEUED:
-        ctx.status(texts.status_retrying(result.detail, ctx.run_url))
-    else:
-        ctx.tell(texts.could_not_finish(result.detail, ctx.run_url))
-        ctx.status(texts.status_final(outcome.kind, None, outcome.detail, ctx.run_url), final=True)
-    log.warning("sandbox unavailable", ticket=status, detail=result.detail[:300])
-    return outcome
 
 
 def _run_folder(deps: PipelineDeps, run_id: int | None) -> Path:
@@ -250,26 +207,6 @@ def _outcome_of(ctx: RunContext, override: str | None) -> RunResult:
         return RunResult(
             outcome=OutcomeKind.FAILED, detail=f"stopped by {type(exc).__name__}: {exc}"
         )
-
-
-def _stopped(ctx: RunContext, result: RunResult) -> RunResult:
-    """The outcome of a run asked to stop: cancelled (a person asked: the issue hears it), or
-    queued again (its worker is shutting down)."""
-    guard = ctx.guard
-    if guard.request == CancelRequest.REQUEUE:
-        detail = "its worker shut down; queued again"
-        return replace(result, outcome=OutcomeKind.CANCELLED, detail=detail)
-    if guard.request == CancelRequest.CANCEL:
-        ctx.tell(texts.cancelled(ctx.run_url))
-        return replace(result, outcome=OutcomeKind.CANCELLED, detail="cancelled")
-    if guard.over_disk:
-        mb = ctx.deps.config.workspace_max_bytes // 2**20
-        return replace(
-            result,
-            outcome=OutcomeKind.REFUSED,
-            detail=f"the run's files grew past the {mb} MiB limit; its sandbox was stopped",
-        )
-    return result  # lost: the reconciler already closed it and told the issue
 
 
 def _execute(ctx: RunContext, override: str | None) -> RunResult:
