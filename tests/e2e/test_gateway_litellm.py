@@ -18,7 +18,6 @@ from sandbox.docker_runtime import DockerRuntime
 from sandbox.egress_proxy import rule_for_url
 from sandbox.harness.access import ModelEndpoints
 from sandbox.harness.events import EventKind, HarnessEvent, ResultStatus, usage_of
-from sandbox.harness.prices import default_prices
 from sandbox.harness.protocol import HarnessOptions
 from sandbox.harness.registry import get_harness
 from sandbox.harness.run import HarnessJob, run_harness
@@ -29,6 +28,7 @@ from tests.support.litellm_proxy import LiteLLMProxy, litellm_proxy
 from tests.support.model_server import ScriptedModel, ScriptSource, Turn, shell_turn
 from tests.support.model_server.forever import shell_forever
 from tests.support.processes import bridge_gateway, free_port, leftovers
+from tests.support.watched import watched
 from worker.budget import BudgetWatch, RunLimits
 
 # What the harnesses ask for, routed by the proxy to the scripted model's three APIs.
@@ -82,19 +82,7 @@ def through_gateway(
     access = endpoints.access_for(harness)
     run_id = f"gw-{uuid.uuid4().hex[:12]}"
     runtime = DockerRuntime()
-    watch = BudgetWatch(
-        limits,
-        runtime=runtime,
-        run_id=run_id,
-        prices=default_prices(),
-        model=MODEL,
-        deployment="gateway-test",
-    )
-    events: list[HarnessEvent] = []
-
-    def on_event(event: HarnessEvent) -> None:
-        events.append(event)
-        watch(event)
+    watch, events, on_event = watched(limits, runtime, run_id, MODEL, "gateway-test")
 
     options = HarnessOptions(model=None if harness_name == "claude-code" else MODEL)
     job = HarnessJob(

@@ -16,7 +16,6 @@ from pydantic import SecretStr
 from sandbox.docker_runtime import DockerRuntime
 from sandbox.egress_proxy import rule_for_url
 from sandbox.harness.events import EventKind, HarnessEvent, ResultStatus
-from sandbox.harness.prices import default_prices
 from sandbox.harness.protocol import HarnessOptions, ModelAccess
 from sandbox.harness.registry import get_harness
 from sandbox.harness.run import HarnessJob, run_harness
@@ -27,6 +26,7 @@ from tests.support.model_server import ScriptedModel, ScriptSource, Turn
 from tests.support.model_server.forever import forever, shell_forever
 from tests.support.model_server.script import shell_turn
 from tests.support.processes import bridge_gateway, leftovers
+from tests.support.watched import watched
 from worker.budget import BudgetWatch, RunLimits, harness_options
 
 TIMEOUT = 240.0
@@ -55,19 +55,7 @@ def run_limited(
     subprocess.run(["chown", "-R", "1000:1000", str(ws)], check=True, timeout=30)
     options = options or HarnessOptions(model=None if name == "claude-code" else MODEL)
     runtime = DockerRuntime()
-    watch = BudgetWatch(
-        limits,
-        runtime=runtime,
-        run_id=run_id,
-        prices=default_prices(),
-        model=MODEL,
-        deployment="budget-test",
-    )
-    events: list[HarnessEvent] = []
-
-    def on_event(event: HarnessEvent) -> None:
-        events.append(event)
-        watch(event)
+    watch, events, on_event = watched(limits, runtime, run_id, MODEL, "budget-test")
 
     with ScriptedModel(script, host=bridge_gateway(), script_toolless=name == "aider") as model:
         job = HarnessJob(
