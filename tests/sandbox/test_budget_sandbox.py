@@ -23,7 +23,7 @@ from sandbox.runtime import ContainerExit, SandboxPolicy
 from tests.sandbox.harness_runner import MODEL
 from tests.sandbox.scenarios import AIDER_EDIT
 from tests.support.model_server import ScriptedModel, ScriptSource, Turn
-from tests.support.model_server.forever import forever, shell_forever
+from tests.support.model_server.forever import forever, paced, shell_forever
 from tests.support.model_server.script import shell_turn
 from tests.support.processes import bridge_gateway, leftovers
 from tests.support.watched import watched
@@ -114,8 +114,10 @@ def test_a_model_that_never_stops_is_stopped_at_the_dollar_cap(
         script: ScriptSource = forever(Turn(text=AIDER_EDIT, input_tokens=400_000))
     else:
         script = shell_forever(harness, "echo again", input_tokens=CALL_TOKENS[harness])
+    # A quarter second a call, still faster than any real model: answered at once, mini-swe-agent
+    # made five more calls on a loaded machine while its kill was landing.
     watch, exit_, events, requests, seconds = run_limited(
-        harness, script, RunLimits(max_usd=0.3), sandbox_image, tmp_path, run_id
+        harness, paced(script, 0.25), RunLimits(max_usd=0.3), sandbox_image, tmp_path, run_id
     )
     assert watch.overrun is not None, [e.kind for e in events]
     assert "of its $0.30 budget" in watch.overrun.reason and not watch.overrun.by_harness
